@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ActionName, Catalogue, CatalogueCommand } from '../../config/schema/catalogue';
+import type { Agent } from '../../config/schema/inventory';
+
+/** What a workflow may ask a machine to do: names and numbers only, never a command. */
+export interface ActionRequest {
+  action: ActionName;
+  agent: string;
+  change?: string;
+  stage?: number;
+  idempotencyKey?: string;
+}
+
+export interface CommandResult {
+  command: string;
+  args: string[];
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Values of this machine's own configuration that catalogue arguments may refer to. */
+export interface MachineValues {
+  node: string;
+  projectRoot: string;
+  machine: string;
+  simulatorAdmin: string;
+}
+
+const maxOutputChars = 4000;
+const identifierPattern = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const keyPattern = /^[A-Za-z0-9_.:@-]{1,200}$/;
+
+export function trimOutput(text: string): string {
+  const t = text.trim();
+  return t.length > maxOutputChars ? `…${t.slice(-maxOutputChars)}` : t;
+}
+
+/**
+ * Turns an action request into the command this machine's catalogue names for it, and runs
+ * it with execFile (no shell), an argument array and a timeout. Request values are checked
+ * against the inventory and narrow patterns before they reach an argument.
+ */
+export class CatalogueRunner {
+  private readonly agents: Map<string, Agent>;
+
+  constructor(
+    private readonly catalogue: Catalogue,
+    agents: Agent[],
+    private readonly values: MachineValues,
+  ) {
+    this.agents = new Map(agents.filter((a) => a.machine === catalogue.machine).map((a) => [a.name, a]));
+  }
+
+  agent(name: string): Agent {
+    const agent = this.agents.get(name);
+    if (!agent) {
+      throw ApplicationFailure.nonRetryable(`agent "${String(name).slice(0, 80)}" is not in the inventory of machine ${this.catalogue.machine}`, 'InvalidRequest');
+    }
+    return agent;
+  }
+
+  /** The exact command and arguments an action would run; throws on a bad request. */
+  resolve(req: ActionRequest): { command: string; args: string[]; timeoutMs: number } {
+    const spec: CatalogueCommand | undefined = (this.catalogue.actions as Record<string, CatalogueCommand>)[req.action];
+    if (!spec) throw ApplicationFailure.nonRetryable(`action "${String(req.action).slice(0, 80)}" is not in the catalogue of ${this.catalogue.machine}`, 'InvalidRequest');
+    const agent = this.agent(req.agent);
+    if (req.change !== undefined && !identifierPattern.test(req.change)) throw ApplicationFailure.nonRetryable('change id has characters outside [A-Za-z0-9_.-]', 'InvalidRequest');
+    if (req.stage !== undefined && !(Number.isInteger(req.stage) && req.stage >= 1 && req.stage <= 3)) throw ApplicationFailure.nonRetryable('stage must be 1, 2 or 3', 'InvalidRequest');
+    if (req.idempotencyKey !== undefined && !keyPattern.test(req.idempotencyKey)) throw ApplicationFailure.nonRetryable('idempotency key has characters outside [A-Za-z0-9_.:@-]', 'InvalidRequest');
+    const host = this.values.machine;
+    const lookup: Record<string, string | undefined> = {
+      node: this.values.node,
+      projectRoot: this.values.projectRoot,
+      machine: host,
+      simulatorAdmin: this.values.simulatorAdmin,
+      agent: agent.name,
+      change: req.change,
+      stage: req.stage?.toString(),
+      idempotencyKey: req.idempotencyKey,
+    };
+    const fill = (text: string) =>
+      text.replace(/\{([A-Za-z]+)\}/g, (_m, name: string) => {
+        const v = lookup[name];
+        if (v === undefined) throw ApplicationFailure.nonRetryable(`action "${req.action}" needs "${name}", which the request did not give`, 'InvalidRequest');
+        return v;
+      });
+    return { command: fill(spec.command), args: spec.args.map(fill), timeoutMs: spec.timeoutMs };
+  }
+
+  run(req: ActionRequest, signal?: AbortSignal): Promise<CommandResult> {
+    const { command, args, timeoutMs } = this.resolve(req);
+    return runCommand(command, args, timeoutMs, this.values.projectRoot, signal);
+  }
+}
+
+/** execFile with a timeout and bounded output; never rejects: the result says what happened. */
+export function runCommand(command: string, args: string[], timeoutMs: number, cwd: string, signal?: AbortSignal): Promise<CommandResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      { cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024, windowsHide: true, ...(signal ? { signal } : {}) },
+      (error, stdout, stderr) => {
+        const err = error as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: string }) | null;
+        const timedOut = Boolean(err?.killed && err.signal === 'SIGKILL' && performance.now() - started >= timeoutMs - 5);
+        resolve({
+          command,
+          args,
+          exitCode: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+          signal: err?.signal ?? null,
+          timedOut,
+          durationMs: Math.round(performance.now() - started),
+          stdout: trimOutput(String(stdout ?? '')),
+          stderr: trimOutput(err && typeof err.code === 'string' ? `${err.code}: ${err.message}` : String(stderr ?? '')),
+        });
+      },
+    );
+  });
+}

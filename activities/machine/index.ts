@@ -1,0 +1,222 @@
+import os from 'node:os';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import si from 'systeminformation';
+import type { Catalogue } from '../../config/schema/catalogue';
+import type { Inventory } from '../../config/schema/inventory';
+import {
+  computeBaseline,
+  evaluateSample,
+  initialEvaluationState,
+  type Baseline,
+  type EvaluationState,
+  type Reading,
+  type TriggerEvidence,
+  type TriggerThresholds,
+} from '../../decisions/triggers';
+import type { Logger } from '../../lib/logger';
+import { CatalogueRunner, type ActionRequest, type CommandResult, type MachineValues } from './catalogue-runner';
+import { readGpuMemory, readIntegration, readLoad, readResponse, type LoadSource } from './probes';
+
+export type { ActionRequest } from './catalogue-runner';
+
+export interface MachineActivityDeps {
+  machine: string;
+  inventory: Inventory;
+  catalogue: Catalogue;
+  values: MachineValues;
+  logger: Logger;
+}
+
+export interface MachineDescription {
+  machine: string;
+  hostname: string;
+  pid: number;
+  cpus: number;
+  load1: number;
+  memUsedPct: number;
+  agents: number;
+}
+
+export interface ActionOutcome {
+  ok: true;
+  action: ActionRequest['action'];
+  agent: string;
+  exitCode: number;
+  durationMs: number;
+  output: string;
+}
+
+export interface BaselineRequest {
+  agent: string;
+  samples: number;
+  intervalMs: number;
+  responseThresholdMs: number;
+}
+
+export interface BaselineResult {
+  baseline: Baseline;
+  gpu: Reading;
+  samples: number;
+  probeErrors: number;
+}
+
+export interface WindowRequest {
+  agent: string;
+  durationMs: number;
+  sampleIntervalMs: number;
+  thresholds: TriggerThresholds;
+  baseline: Baseline | null;
+  /** Stop at once when a trigger fires (true), or only report (false). */
+  checkIntegration: boolean;
+}
+
+export interface WindowResult {
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  trigger?: TriggerEvidence;
+  reason?: string;
+  escalations: TriggerEvidence[];
+  samples: number;
+  probeErrors: number;
+  elapsedMs: number;
+  lastReadings: Reading[];
+  notApplicable: string[];
+}
+
+interface WindowProgress {
+  elapsedMs: number;
+  state: EvaluationState;
+}
+
+/**
+ * Activities that must run on the agent's own machine: actions from this machine's catalogue
+ * and probes of its agents. Served by workers/machine-worker on the machine's task queue.
+ */
+export function createMachineActivities(deps: MachineActivityDeps) {
+  const runner = new CatalogueRunner(deps.catalogue, deps.inventory.agents, deps.values);
+  const host = deps.inventory.machines.find((m) => m.name === deps.machine)?.host ?? '127.0.0.1';
+  const loadSource: LoadSource =
+    deps.catalogue.probes.load === 'simulator'
+      ? { kind: 'simulator', adminUrl: deps.values.simulatorAdmin, machine: deps.machine }
+      : { kind: 'systeminformation' };
+  const healthUrl = (agent: string) => {
+    const a = runner.agent(agent);
+    return `http://${host}:${a.healthPort}${a.healthPath}`;
+  };
+
+  async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean): Promise<Reading[]> {
+    const [response, gpu, load, integration] = await Promise.all([
+      readResponse(healthUrl(agent), responseThresholdMs),
+      readGpuMemory(deps.catalogue, deps.values.projectRoot),
+      readLoad(loadSource),
+      checkIntegration ? readIntegration(runner, agent) : Promise.resolve(null),
+    ]);
+    return [...response, gpu, load, ...(integration ? [integration] : [])];
+  }
+
+  return {
+    async describeMachine(): Promise<MachineDescription> {
+      const mem = await si.mem();
+      return {
+        machine: deps.machine,
+        hostname: os.hostname(),
+        pid: process.pid,
+        cpus: os.cpus().length,
+        load1: os.loadavg()[0] ?? 0,
+        memUsedPct: Math.round((mem.active / mem.total) * 1000) / 10,
+        agents: deps.inventory.agents.filter((a) => a.machine === deps.machine).length,
+      };
+    },
+
+    /** Runs one catalogue action. Idempotent by the request's key; a failure is retryable. */
+    async runAction(req: ActionRequest): Promise<ActionOutcome> {
+      const ctx = Context.current();
+      const result: CommandResult = await runner.run(req, ctx.cancellationSignal);
+      ctx.log.info('catalogue action', { action: req.action, agent: req.agent, change: req.change, stage: req.stage, exitCode: result.exitCode, durationMs: result.durationMs });
+      if (result.exitCode !== 0) {
+        const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}`;
+        throw ApplicationFailure.create({
+          type: 'ActionFailed',
+          message: `${req.action} of ${req.agent}${req.stage ? ` stage ${req.stage}` : ''} on ${deps.machine} ${why}: ${result.stderr.slice(0, 500) || result.stdout.slice(0, 500)}`,
+          details: [{ exitCode: result.exitCode, timedOut: result.timedOut, stderr: result.stderr, stdout: result.stdout }],
+        });
+      }
+      return { ok: true, action: req.action, agent: req.agent, exitCode: 0, durationMs: result.durationMs, output: result.stdout.slice(0, 1000) };
+    },
+
+    /** Baseline before stage 1: response time p50/p95 over several samples, GPU memory, load. */
+    async measureBaseline(req: BaselineRequest): Promise<BaselineResult> {
+      const response: number[] = [];
+      const gpu: number[] = [];
+      const loads: number[] = [];
+      let probeErrors = 0;
+      let lastGpu: Reading = { metric: 'gpuMemoryPct', status: 'no-data', detail: 'not sampled' };
+      for (let i = 0; i < req.samples; i++) {
+        const readings = await sample(req.agent, req.responseThresholdMs, false);
+        for (const r of readings) {
+          if (r.status === 'no-data') probeErrors++;
+          if (r.metric === 'gpuMemoryPct') lastGpu = r;
+          if (r.status !== 'measured') continue;
+          if (r.metric === 'responseTimeMs') response.push(r.value);
+          if (r.metric === 'gpuMemoryPct') gpu.push(r.value);
+          if (r.metric === 'load') loads.push(r.value);
+        }
+        Context.current().heartbeat({ sampled: i + 1 });
+        if (i + 1 < req.samples) await Context.current().sleep(req.intervalMs);
+      }
+      if (response.length === 0) {
+        throw ApplicationFailure.create({ type: 'BaselineUnavailable', message: `no response-time sample of ${req.agent} succeeded; cannot take a baseline` });
+      }
+      return { baseline: computeBaseline(response, gpu, loads), gpu: lastGpu, samples: req.samples, probeErrors };
+    },
+
+    /**
+     * One verification window: samples every interval, heartbeats its progress, and returns
+     * as soon as a trigger fires, with the evidence. The history gets one event per window,
+     * not per sample. A retry after a worker crash resumes from the last heartbeat.
+     */
+    async verifyWindow(req: WindowRequest): Promise<WindowResult> {
+      const ctx = Context.current();
+      const resumed = ctx.info.heartbeatDetails as WindowProgress | undefined;
+      let state = resumed?.state ?? initialEvaluationState();
+      const startedAt = Date.now() - (resumed?.elapsedMs ?? 0);
+      const escalations: TriggerEvidence[] = [];
+      let lastReadings: Reading[] = [];
+      for (;;) {
+        const tick = Date.now();
+        let readings: Reading[];
+        try {
+          readings = await sample(req.agent, req.thresholds.responseTimeMs, req.checkIntegration);
+        } catch (err) {
+          readings = [{ metric: 'responseTimeMs', status: 'no-data', detail: `probe crashed: ${(err as Error).message}` }];
+        }
+        lastReadings = readings;
+        const judged = evaluateSample(readings, req.baseline, req.thresholds, state);
+        state = judged.state;
+        for (const e of judged.result.escalations) if (escalations.length < 10) escalations.push(e);
+        const elapsedMs = Date.now() - startedAt;
+        const base = {
+          escalations,
+          samples: state.samples,
+          probeErrors: state.probeErrors,
+          elapsedMs,
+          lastReadings,
+          notApplicable: readings.filter((r) => r.status === 'not-applicable').map((r) => `${r.metric}: ${r.detail}`),
+        };
+        if (judged.result.verdict === 'fail') return { verdict: 'fail', trigger: judged.result.trigger, ...base };
+        if (judged.result.verdict === 'inconclusive') return { verdict: 'inconclusive', reason: judged.result.reason, ...base };
+        if (elapsedMs >= req.durationMs) return { verdict: 'pass', ...base };
+        ctx.heartbeat({ elapsedMs, state } satisfies WindowProgress);
+        const wait = Math.max(0, Math.min(req.sampleIntervalMs - (Date.now() - tick), req.durationMs - elapsedMs));
+        await ctx.sleep(wait); // throws CancelledFailure when the workflow cancels the window
+      }
+    },
+
+    /** One snapshot of the agent, e.g. to confirm it is healthy again after an undo. */
+    async probeAgent(req: { agent: string; responseThresholdMs: number; checkIntegration: boolean }): Promise<Reading[]> {
+      return sample(req.agent, req.responseThresholdMs, req.checkIntegration);
+    },
+  };
+}
+
+export type MachineActivities = ReturnType<typeof createMachineActivities>;

@@ -1,0 +1,148 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import { catalogueSchema, type Catalogue } from './schema/catalogue';
+import { deploymentSchema, type Deployment } from './schema/deployment';
+import { inventorySchema, type Inventory } from './schema/inventory';
+import { planSchema, type Plan } from './schema/plan';
+import { selectAgents } from './select';
+
+export interface ConfigIssue {
+  /** Field path inside the file, e.g. `agents[3].machine`. */
+  field: string;
+  reason: string;
+}
+
+/** A configuration file that cannot be used: names the file, each bad field and why. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(`${file}: ${issues.map((i) => `${i.field || '(top level)'}: ${i.reason}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatFieldPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += out ? `.${String(s)}` : String(s);
+  }
+  return out;
+}
+
+/** Validates already-parsed data against a schema, turning zod issues into a ConfigError. */
+export function parseWithSchema<S extends z.ZodType>(file: string, schema: S, data: unknown): z.infer<S> {
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    throw new ConfigError(
+      file,
+      result.error.issues.map((i) => ({ field: formatFieldPath(i.path), reason: i.message })),
+    );
+  }
+  return result.data;
+}
+
+const maxConfigBytes = 5 * 1024 * 1024;
+
+/** Reads a JSON file and validates it. Every failure, I/O included, is a ConfigError naming the file. */
+export function loadJsonFile<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > maxConfigBytes) throw new ConfigError(file, [{ field: '', reason: `file is ${size} bytes; the limit is ${maxConfigBytes}` }]);
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(file, [{ field: '', reason: `cannot read: ${(err as Error).message}` }]);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(file, [{ field: '', reason: `not valid JSON: ${(err as Error).message}` }]);
+  }
+  return parseWithSchema(file, schema, data);
+}
+
+export interface PhasegateConfig {
+  configDir: string;
+  deploymentFile: string;
+  deployment: Deployment;
+  inventoryFile: string;
+  inventory: Inventory;
+  catalogues: Record<string, Catalogue>;
+}
+
+/** Source size in KB for risk rating: the explicit figure, else the file's size if it exists. */
+function resolveSourceSizes(inventory: Inventory, inventoryFile: string): void {
+  for (const agent of inventory.agents) {
+    if (agent.source?.sizeKb !== undefined || agent.source?.path === undefined) continue;
+    const p = path.resolve(path.dirname(inventoryFile), agent.source.path);
+    if (existsSync(p)) agent.source.sizeKb = Math.round(statSync(p).size / 1024);
+  }
+}
+
+/** Loads and cross-checks deployment, inventory and catalogues of one configuration folder. */
+export function loadConfig(configDir: string): PhasegateConfig {
+  const dir = path.resolve(configDir);
+  const deploymentFile = path.join(dir, 'deployment.json');
+  const deployment = loadJsonFile(deploymentFile, deploymentSchema);
+  const inventoryFile = path.resolve(dir, deployment.inventory);
+  const inventory = loadJsonFile(inventoryFile, inventorySchema);
+  resolveSourceSizes(inventory, inventoryFile);
+
+  const machineNames = inventory.machines.map((m) => m.name);
+  const issues: ConfigIssue[] = [];
+  for (const name of Object.keys(deployment.catalogues)) {
+    if (!machineNames.includes(name)) issues.push({ field: `catalogues.${name}`, reason: `unknown machine "${name}" (inventory has: ${machineNames.join(', ')})` });
+  }
+  for (const name of machineNames) {
+    if (!(name in deployment.catalogues)) issues.push({ field: 'catalogues', reason: `machine "${name}" has no catalogue of actions` });
+  }
+  if (issues.length) throw new ConfigError(deploymentFile, issues);
+
+  const catalogues: Record<string, Catalogue> = {};
+  for (const [machine, rel] of Object.entries(deployment.catalogues)) {
+    const file = path.resolve(dir, rel);
+    const catalogue = loadJsonFile(file, catalogueSchema);
+    if (catalogue.machine !== machine) {
+      throw new ConfigError(file, [{ field: 'machine', reason: `is "${catalogue.machine}" but deployment.json lists this file for "${machine}"` }]);
+    }
+    catalogues[machine] = catalogue;
+  }
+  return { configDir: dir, deploymentFile, deployment, inventoryFile, inventory, catalogues };
+}
+
+/** Loads a plan and checks every agent, machine and selector against the inventory. */
+export function loadPlan(file: string, inventory: Inventory): Plan {
+  const plan = loadJsonFile(file, planSchema);
+  const issues = checkPlanAgainstInventory(plan, inventory);
+  if (issues.length) throw new ConfigError(file, issues);
+  return plan;
+}
+
+export function checkPlanAgainstInventory(plan: Plan, inventory: Inventory): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const agents = new Set(inventory.agents.map((a) => a.name));
+  const machines = new Set(inventory.machines.map((m) => m.name));
+  plan.weeks.forEach((week, wi) =>
+    week.steps.forEach((step, si) => {
+      const select = step.migrate?.select;
+      if (!select) return;
+      const at = `weeks[${wi}].steps[${si}].migrate.select`;
+      select.agents?.forEach((a, ai) => {
+        if (!agents.has(a)) issues.push({ field: `${at}.agents[${ai}]`, reason: `unknown agent "${a}"` });
+      });
+      select.machines?.forEach((m, mi) => {
+        if (!machines.has(m)) issues.push({ field: `${at}.machines[${mi}]`, reason: `unknown machine "${m}" (known: ${[...machines].join(', ')})` });
+      });
+      if (issues.length === 0 && selectAgents(inventory, select).length === 0) {
+        issues.push({ field: at, reason: 'selects no agent of the inventory' });
+      }
+    }),
+  );
+  return issues;
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { host, identifier, port } from './common';
+
+const tlsSchema = z.strictObject({
+  /** Paths to PEM files; the contents are read at start and never logged. */
+  clientCertPath: z.string().min(1),
+  clientKeyPath: z.string().min(1),
+  serverRootCaPath: z.string().min(1).optional(),
+  serverNameOverride: z.string().min(1).optional(),
+});
+
+export const deploymentSchema = z.strictObject({
+  version: z.literal(1),
+  temporal: z.discriminatedUnion('mode', [
+    z.strictObject({
+      /** phasegate starts the `temporal` CLI's dev server itself (SQLite file under dataDir). */
+      mode: z.literal('embedded'),
+      host: host.default('127.0.0.1'),
+      port: port.default(7233),
+      uiPort: port.default(8233),
+      namespace: identifier.default('default'),
+    }),
+    z.strictObject({
+      mode: z.literal('external'),
+      address: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port'),
+      namespace: identifier,
+      uiUrl: z.string().url().optional(),
+      tls: tlsSchema.optional(),
+      apiKeyPath: z.string().min(1).optional(),
+    }),
+  ]),
+  nats: z.discriminatedUnion('mode', [
+    z.strictObject({
+      mode: z.literal('embedded'),
+      host: host.default('127.0.0.1'),
+      port: port.default(4222),
+    }),
+    z.strictObject({
+      mode: z.literal('external'),
+      servers: z.array(z.string().regex(/^(nats|tls):\/\/[A-Za-z0-9.-]+:\d{1,5}$/, 'must be nats://host:port or tls://host:port')).min(1),
+      credentialsPath: z.string().min(1).optional(),
+      nkeySeedPath: z.string().min(1).optional(),
+    }),
+  ]),
+  /** Task queue of the control worker, which runs the workflows. */
+  controlTaskQueue: identifier.default('phasegate-control'),
+  simulator: z
+    .strictObject({
+      enabled: z.boolean(),
+      adminHost: host.default('127.0.0.1'),
+      adminPort: port.default(7900),
+      heartbeatIntervalMs: z.number().int().min(100).max(60_000).default(1000),
+    })
+    .default({ enabled: false, adminHost: '127.0.0.1', adminPort: 7900, heartbeatIntervalMs: 1000 }),
+  /** Files, relative to this file. */
+  inventory: z.string().min(1),
+  catalogues: z.record(identifier, z.string().min(1)),
+  plansDir: z.string().min(1).default('plans'),
+  /** Run data (dev server database, NATS store, logs), relative to the project root. */
+  dataDir: z.string().min(1).default('.data'),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+});
+export type Deployment = z.infer<typeof deploymentSchema>;

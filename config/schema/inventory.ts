@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { host, identifier, port, rating } from './common';
+
+/** The five factors of the risk matrix; any factor may be left out if it can be derived. */
+export const riskFactors = z.strictObject({
+  fileSize: rating.optional(),
+  gpu: rating,
+  threading: rating,
+  databases: rating,
+  role: rating,
+});
+
+export const agentCategory = z.enum([
+  'model-loading',
+  'gpu-compute',
+  'gpu-monitoring',
+  'core',
+  'memory',
+  'communication',
+  'learning',
+  'utility',
+  'integration',
+]);
+export type AgentCategory = z.infer<typeof agentCategory>;
+
+export const agentSchema = z.strictObject({
+  name: identifier,
+  machine: identifier,
+  category: agentCategory,
+  /** Port of the agent's HTTP health endpoint on its machine's host. */
+  healthPort: port,
+  healthPath: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'must be an absolute URL path').default('/health'),
+  hub: identifier,
+  failoverHub: identifier,
+  version: z.string().regex(/^[A-Za-z0-9._+-]{1,40}$/, 'must be a version string such as 1.4.2'),
+  source: z
+    .strictObject({
+      path: z.string().min(1).max(400).optional(),
+      sizeKb: z.number().min(0).max(1_000_000).optional(),
+    })
+    .optional(),
+  risk: riskFactors,
+  /** An operator's explicit score, kept beside the computed one with the reason. */
+  riskOverride: z
+    .strictObject({
+      score: z.number().min(0).max(40),
+      reason: z.string().min(3).max(500),
+    })
+    .optional(),
+});
+export type Agent = z.infer<typeof agentSchema>;
+
+export const machineSchema = z.strictObject({
+  name: identifier,
+  host,
+  description: z.string().max(200).optional(),
+});
+export type Machine = z.infer<typeof machineSchema>;
+
+export const hubSchema = z.strictObject({
+  name: identifier,
+  machine: identifier,
+  port,
+});
+export type Hub = z.infer<typeof hubSchema>;
+
+export const inventorySchema = z
+  .strictObject({
+    version: z.literal(1),
+    machines: z.array(machineSchema).min(1),
+    hubs: z.array(hubSchema),
+    pushgateways: z.array(z.strictObject({ machine: identifier, port })).default([]),
+    natsServers: z.array(z.strictObject({ name: identifier, machine: identifier, port })).default([]),
+    agents: z.array(agentSchema).min(1).max(10_000),
+  })
+  .superRefine((inv, ctx) => {
+    const machines = new Set<string>();
+    inv.machines.forEach((m, i) => {
+      if (machines.has(m.name)) ctx.addIssue({ code: 'custom', path: ['machines', i, 'name'], message: `duplicate machine name "${m.name}"` });
+      machines.add(m.name);
+    });
+    const hubs = new Set<string>();
+    inv.hubs.forEach((h, i) => {
+      if (hubs.has(h.name)) ctx.addIssue({ code: 'custom', path: ['hubs', i, 'name'], message: `duplicate hub name "${h.name}"` });
+      hubs.add(h.name);
+      if (!machines.has(h.machine)) ctx.addIssue({ code: 'custom', path: ['hubs', i, 'machine'], message: `unknown machine "${h.machine}" (known: ${[...machines].join(', ')})` });
+    });
+    const names = new Set<string>();
+    const ports = new Map<string, string>();
+    inv.agents.forEach((a, i) => {
+      if (names.has(a.name)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'name'], message: `duplicate agent name "${a.name}"` });
+      names.add(a.name);
+      if (!machines.has(a.machine)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'machine'], message: `unknown machine "${a.machine}" (known: ${[...machines].join(', ')})` });
+      for (const field of ['hub', 'failoverHub'] as const) {
+        if (!hubs.has(a[field])) ctx.addIssue({ code: 'custom', path: ['agents', i, field], message: `unknown hub "${a[field]}" (known: ${[...hubs].join(', ') || 'none'})` });
+      }
+      const portKey = `${a.machine}:${a.healthPort}`;
+      const holder = ports.get(portKey);
+      if (holder) ctx.addIssue({ code: 'custom', path: ['agents', i, 'healthPort'], message: `port ${a.healthPort} on ${a.machine} is already used by "${holder}"` });
+      ports.set(portKey, a.name);
+      if (a.risk.fileSize === undefined && a.source?.sizeKb === undefined && a.source?.path === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['agents', i, 'risk', 'fileSize'], message: 'give risk.fileSize, or source.sizeKb / source.path to derive it from' });
+      }
+    });
+  });
+export type Inventory = z.infer<typeof inventorySchema>;

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { durationMs, identifier } from './common';
+import { agentCategory } from './inventory';
+
+/** Rollback trigger thresholds (DOMAIN.md's Phase 1 defaults); any may be overridden per plan. */
+export const thresholdsSchema = z.strictObject({
+  gpuMemoryPct: z.number().gt(0).max(100).default(95),
+  load: z.number().gt(0).max(1000).default(10),
+  responseTimeMs: z.number().gt(0).max(600_000).default(5000),
+  degradationPct: z.number().gt(0).max(1000).default(15),
+  /** Degradation below this absolute slow-down is noise (loopback latencies of 1-2 ms). */
+  degradationMinDeltaMs: z.number().min(0).max(600_000).default(50),
+  /** Phase 2: a metric this many standard deviations from its baseline escalates (alert, no rollback). */
+  escalationSigma: z.number().gt(0).max(100).default(2),
+  /** How many breaching samples in a row fire a trigger; 1 reacts at once. */
+  consecutiveBreaches: z.number().int().min(1).max(100).default(1),
+  /** Probe errors and timeouts in a row after which the window is inconclusive (not failed). */
+  maxConsecutiveProbeErrors: z.number().int().min(1).max(1000).default(5),
+  sampleIntervalMs: z.number().int().min(100).max(5000, 'probes must sample every 5 s or faster').default(1000),
+});
+export type Thresholds = z.infer<typeof thresholdsSchema>;
+
+/** How long each strategy watches the agent. */
+export const timingsSchema = z.strictObject({
+  baselineSamples: z.number().int().min(1).max(100).default(5),
+  /** rapid: one verification after the last stage. */
+  rapidVerificationMs: durationMs.default(10_000),
+  /** staged/framework: a verification window after each stage. */
+  stageVerificationMs: durationMs.default(60_000),
+  /** framework: the observation after the last stage (24 h in the playbook). */
+  observationMs: durationMs.default(24 * 3600 * 1000),
+});
+export type Timings = z.infer<typeof timingsSchema>;
+
+const agentSelector = z
+  .strictObject({
+    agents: z.array(identifier).min(1).optional(),
+    machines: z.array(identifier).min(1).optional(),
+    categories: z.array(agentCategory).min(1).optional(),
+    riskBands: z.array(z.enum(['low', 'medium', 'high', 'critical'])).min(1).optional(),
+  })
+  .refine((s) => Object.values(s).some((v) => v !== undefined), 'name at least one of agents, machines, categories, riskBands');
+
+export const migrateStepSchema = z.strictObject({
+  /** The change being rolled out; becomes part of each agent's version and marker. */
+  change: identifier,
+  select: agentSelector,
+  pilots: z.number().int().min(0).max(1000).default(0),
+  batchSize: z.number().int().min(1).max(1000).default(5),
+  maxConcurrentPerMachine: z.number().int().min(1).max(100).default(2),
+  failureBudget: z
+    .strictObject({
+      perBatch: z.number().int().min(0).default(0),
+      perWeek: z.number().int().min(0).default(1),
+      onExceeded: z.enum(['pause', 'rollback-week']).default('pause'),
+    })
+    .default({ perBatch: 0, perWeek: 1, onExceeded: 'pause' }),
+});
+
+export const stepSchema = z
+  .strictObject({
+    id: identifier,
+    title: z.string().max(200).optional(),
+    migrate: migrateStepSchema.optional(),
+    observe: z.strictObject({ durationMs }).optional(),
+    validate: z.strictObject({ durationMs }).optional(),
+  })
+  .refine((s) => [s.migrate, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, observe or validate');
+
+export const gateCriterionSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('all-migrated'), machines: z.array(identifier).optional() }),
+  z.strictObject({ kind: z.literal('max-rollbacks'), count: z.number().int().min(0) }),
+  z.strictObject({ kind: z.literal('min-uptime'), percent: z.number().min(0).max(100) }),
+]);
+
+export const weekSchema = z.strictObject({
+  id: identifier,
+  title: z.string().max(200),
+  steps: z.array(stepSchema).min(1, 'a week needs at least one step'),
+  gate: z.strictObject({ criteria: z.array(gateCriterionSchema).default([]) }).default({ criteria: [] }),
+});
+
+export const planSchema = z
+  .strictObject({
+    version: z.literal(1),
+    id: identifier,
+    title: z.string().min(1).max(200),
+    thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
+    timings: timingsSchema.default(timingsSchema.parse({})),
+    weeks: z.array(weekSchema).min(1),
+  })
+  .superRefine((plan, ctx) => {
+    const ids = new Set<string>();
+    plan.weeks.forEach((w, wi) => {
+      if (ids.has(w.id)) ctx.addIssue({ code: 'custom', path: ['weeks', wi, 'id'], message: `duplicate id "${w.id}"` });
+      ids.add(w.id);
+      w.steps.forEach((s, si) => {
+        if (ids.has(s.id)) ctx.addIssue({ code: 'custom', path: ['weeks', wi, 'steps', si, 'id'], message: `duplicate id "${s.id}"` });
+        ids.add(s.id);
+      });
+    });
+  });
+export type Plan = z.infer<typeof planSchema>;
+export type PlanWeek = z.infer<typeof weekSchema>;
+export type PlanStep = z.infer<typeof stepSchema>;

@@ -1,0 +1,17 @@
+import { assessRisk } from '../decisions/risk';
+import type { Agent, Inventory } from './schema/inventory';
+import type { z } from 'zod';
+import type { migrateStepSchema } from './schema/plan';
+
+export type AgentSelector = z.infer<typeof migrateStepSchema>['select'];
+
+/** Agents matching every given criterion of a selector, in inventory order. */
+export function selectAgents(inventory: Inventory, select: AgentSelector): Agent[] {
+  return inventory.agents.filter(
+    (a) =>
+      (!select.agents || select.agents.includes(a.name)) &&
+      (!select.machines || select.machines.includes(a.machine)) &&
+      (!select.categories || select.categories.includes(a.category)) &&
+      (!select.riskBands || select.riskBands.includes(assessRisk(a).band)),
+  );
+}

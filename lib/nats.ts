@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, nanos, nkeyAuthenticator, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
+import type { Deployment } from '../config/schema/deployment';
+
+/** JetStream subjects and streams phasegate writes to and reads from. */
+export const subjects = {
+  event: (workflowId: string, kind: string) => `phasegate.events.${safeToken(workflowId)}.${safeToken(kind)}`,
+  alert: (level: 1 | 2 | 3) => `phasegate.alerts.level${level}`,
+  heartbeat: (machine: string, agent: string) => `fleet.heartbeat.${safeToken(machine)}.${safeToken(agent)}`,
+} as const;
+
+export const streams = {
+  events: { name: 'PHASEGATE_EVENTS', subjects: ['phasegate.events.>'], maxAgeMs: 30 * 24 * 3600 * 1000 },
+  alerts: { name: 'PHASEGATE_ALERTS', subjects: ['phasegate.alerts.>'], maxAgeMs: 30 * 24 * 3600 * 1000 },
+  heartbeats: { name: 'FLEET_HEARTBEATS', subjects: ['fleet.heartbeat.>'], maxAgeMs: 2 * 3600 * 1000 },
+} as const;
+
+/** Publish ids within this window are de-duplicated by JetStream. */
+export const duplicateWindowMs = 10 * 60 * 1000;
+
+/** NATS subject tokens may not contain '.', '*', '>' or whitespace. */
+export function safeToken(s: string): string {
+  return s.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+export function natsServers(deployment: Deployment): string[] {
+  const n = deployment.nats;
+  return n.mode === 'embedded' ? [`nats://${n.host}:${n.port}`] : n.servers;
+}
+
+export async function connectNats(deployment: Deployment, name: string): Promise<NatsConnection> {
+  const n = deployment.nats;
+  const authenticator =
+    n.mode === 'external' && n.credentialsPath
+      ? credsAuthenticator(readFileSync(n.credentialsPath))
+      : n.mode === 'external' && n.nkeySeedPath
+        ? nkeyAuthenticator(new TextEncoder().encode(readFileSync(n.nkeySeedPath, 'utf8').trim()))
+        : undefined;
+  return connect({
+    servers: natsServers(deployment),
+    name,
+    // Temporal is the record of truth; NATS may come and go, so keep reconnecting for ever.
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+    ...(authenticator ? { authenticator } : {}),
+  });
+}
+
+/** Creates phasegate's streams if missing; safe to call from every process at start. */
+export async function ensureStreams(nc: NatsConnection): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  for (const s of Object.values(streams)) {
+    const config = {
+      name: s.name,
+      subjects: [...s.subjects],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(s.maxAgeMs),
+      duplicate_window: nanos(duplicateWindowMs),
+    };
+    try {
+      await jsm.streams.info(s.name);
+      await jsm.streams.update(s.name, config);
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error).message)) throw err;
+      await jsm.streams.add(config);
+    }
+  }
+}

@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { PhasegateConfig } from '../config/load';
+import { projectRoot, toolPath } from './paths';
+import { temporalTarget } from './temporal';
+
+/**
+ * Starts and stops the local stack as real child processes: the `temporal` CLI's dev server
+ * (SQLite, Web UI), nats-server with JetStream, the fleet simulator, the control worker and
+ * one worker per machine. Used by the demo and by the integration tests alike.
+ */
+
+export interface ManagedProcess {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  exited: Promise<number | null>;
+}
+
+export interface StackOptions {
+  config: PhasegateConfig;
+  /** Where the dev server database, the NATS store and process logs go. */
+  dataDir: string;
+  /** Extra PATH entries first in the machine workers' PATH (e.g. a fake nvidia-smi). */
+  machinePath?: Record<string, string>;
+  startServers?: boolean;
+  startSimulator?: boolean;
+  startWorkers?: boolean;
+  /** Search attributes to register on the embedded dev server. */
+  searchAttributes?: Record<string, 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList'>;
+  onLog?: (line: string) => void;
+}
+
+export class Stack {
+  readonly processes = new Map<string, ManagedProcess>();
+  private stopping = false;
+
+  constructor(private readonly opts: StackOptions) {
+    mkdirSync(path.join(opts.dataDir, 'logs'), { recursive: true });
+  }
+
+  get config(): PhasegateConfig {
+    return this.opts.config;
+  }
+
+  async start(): Promise<void> {
+    const { startServers = true, startSimulator = true, startWorkers = true } = this.opts;
+    try {
+      if (startServers) await Promise.all([this.startNats(), this.startTemporal()]);
+      if (startSimulator && this.config.deployment.simulator.enabled) await this.startSimulator();
+      if (startWorkers) await Promise.all([this.startControlWorker(), ...this.config.inventory.machines.map((m) => this.startMachineWorker(m.name))]);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async startNats(): Promise<void> {
+    const n = this.config.deployment.nats;
+    if (n.mode !== 'embedded') return;
+    const store = path.join(this.opts.dataDir, 'nats');
+    mkdirSync(store, { recursive: true });
+    await this.spawn('nats-server', toolPath('nats-server'), ['-js', '-sd', store, '-a', n.host, '-p', String(n.port), '-n', 'phasegate-nats'], { waitForPort: { host: n.host, port: n.port } });
+  }
+
+  async startTemporal(): Promise<void> {
+    const t = this.config.deployment.temporal;
+    if (t.mode !== 'embedded') return;
+    const args = [
+      'server', 'start-dev',
+      '--ip', t.host,
+      '--port', String(t.port),
+      '--ui-port', String(t.uiPort),
+      '--db-filename', path.join(this.opts.dataDir, 'temporal.db'),
+      '--namespace', t.namespace,
+      '--log-level', 'warn',
+    ];
+    for (const [name, type] of Object.entries(this.opts.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
+    await this.spawn('temporal', toolPath('temporal'), args, { waitForPort: { host: t.host, port: t.port } });
+    await waitForTemporal(temporalTarget(this.config.deployment).address, t.namespace);
+  }
+
+  async startSimulator(): Promise<void> {
+    await this.spawn('simulator', process.execPath, [path.join(projectRoot, 'dist/simulator/main.js'), '--config', this.config.configDir], { waitForReadyLine: true });
+  }
+
+  async startControlWorker(): Promise<void> {
+    await this.spawn('worker-control', process.execPath, [path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', this.config.configDir], { waitForReadyLine: true });
+  }
+
+  async startMachineWorker(machine: string): Promise<void> {
+    const extra = this.opts.machinePath?.[machine];
+    const env = extra ? { ...process.env, PATH: `${extra}${path.delimiter}${process.env.PATH ?? ''}` } : process.env;
+    await this.spawn(`worker-${machine}`, process.execPath, [path.join(projectRoot, 'dist/workers/machine-worker.js'), '--machine', machine, '--config', this.config.configDir], { waitForReadyLine: true, env });
+  }
+
+  /** SIGKILL one process (crash drills); resolves once it is gone. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.processes.get(name);
+    if (!p) throw new Error(`no process "${name}"`);
+    p.child.kill(signal);
+    await p.exited;
+    this.processes.delete(name);
+  }
+
+  /** Stops every process: SIGTERM, then SIGKILL after a grace period. Leaves nothing behind. */
+  async stop(graceMs = 8000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    // Workers first (they drain), then the simulator, then the servers they talk to.
+    const order = [...this.processes.values()].sort((a, b) => rank(a.name) - rank(b.name));
+    for (const group of [0, 1, 2]) {
+      await Promise.all(
+        order.filter((p) => rank(p.name) === group).map(async (p) => {
+          if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+          p.child.kill('SIGTERM');
+          const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+          await p.exited;
+          clearTimeout(timer);
+        }),
+      );
+    }
+    this.processes.clear();
+  }
+
+  private async spawn(
+    name: string,
+    command: string,
+    args: string[],
+    wait: { waitForPort?: { host: string; port: number }; waitForReadyLine?: boolean; env?: NodeJS.ProcessEnv },
+  ): Promise<void> {
+    const logFile = path.join(this.opts.dataDir, 'logs', `${name}.log`);
+    const log = createWriteStream(logFile, { flags: 'a' });
+    const child = spawn(command, args, { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], env: wait.env ?? process.env });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const managed: ManagedProcess = { name, child, logFile, exited };
+    this.processes.set(name, managed);
+    child.stderr!.pipe(log);
+    let ready: () => void = () => undefined;
+    const readyLine = new Promise<void>((resolve) => (ready = resolve));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      log.write(`${line}\n`);
+      this.opts.onLog?.(`[${name}] ${line}`);
+      if (line.startsWith('{"ready":true')) ready();
+    });
+    const failed = exited.then((code) => {
+      throw new Error(`${name} exited with ${code ?? child.signalCode} during start; see ${logFile}`);
+    });
+    const started = wait.waitForPort ? waitForPort(wait.waitForPort.host, wait.waitForPort.port, 60_000) : readyLine;
+    await Promise.race([started, failed, timeout(90_000, `${name} did not become ready in 90 s; see ${logFile}`)]);
+    failed.catch(() => undefined);
+  }
+}
+
+function rank(name: string): number {
+  if (name.startsWith('worker-')) return 0;
+  if (name === 'simulator') return 1;
+  return 2;
+}
+
+function timeout(ms: number, message: string): Promise<never> {
+  return new Promise((_r, reject) => setTimeout(() => reject(new Error(message)), ms).unref());
+}
+
+export async function waitForPort(host: string, port: number, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host, port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The dev server opens its port before the namespace is usable; wait for the namespace. */
+async function waitForTemporal(address: string, namespace: string): Promise<void> {
+  const { Connection } = await import('@temporalio/client');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`Temporal at ${address} not ready: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** A free TCP port on the host, picked by the kernel. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}

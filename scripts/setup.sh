@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Installs everything phasegate needs, skipping whatever is already in place:
+#   npm dependencies (from the lock file), the Temporal CLI (dev server + Web UI) and
+#   nats-server built from their official Go modules, the Java time-skipping test server
+#   from Maven Central (only with --with-test-server), and the TypeScript build.
+#
+# Tools are cached per pinned version under $PHASEGATE_TOOLS_DIR (default: the user's
+# cache folder), so fresh clones on the same machine reuse them; .tools/bin in the project
+# links to the cached binaries and is what the code looks up.
+#
+# Usage: scripts/setup.sh [--with-test-server]
+set -euo pipefail
+
+project_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$project_root"
+# shellcheck source=toolchain/versions.sh
+source scripts/toolchain/versions.sh
+
+with_test_server=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-test-server) with_test_server=1 ;;
+    *) echo "setup: unknown argument '$arg' (known: --with-test-server)" >&2; exit 2 ;;
+  esac
+done
+
+tools_dir="${PHASEGATE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/phasegate/tools}"
+link_dir="$project_root/.tools/bin"
+mkdir -p "$tools_dir" "$link_dir"
+
+now_ms() { date +%s%3N; }
+step_started=0
+step() { step_started=$(now_ms); printf 'setup: %s ... ' "$1"; }
+done_step() { printf '%s (%d ms)\n' "$1" "$(( $(now_ms) - step_started ))"; }
+fail() {
+  printf 'FAILED\nsetup: %s\n' "$1" >&2
+  exit 1
+}
+need() {
+  command -v "$1" >/dev/null 2>&1 || fail "'$1' is not installed; $2"
+}
+
+# Build a Go module's command into the cache, atomically: a half-built binary never lands.
+go_build() {
+  local name="$1" module="$2" version="$3" binary="$4"
+  local dest="$tools_dir/$name-$version/bin"
+  step "$name $version"
+  if [[ -x "$dest/$binary" ]]; then
+    ln -sfn "$dest/$binary" "$link_dir/$binary"
+    done_step "cached at $dest"
+    return
+  fi
+  need go "it builds $name from the Go module proxy; install Go 1.23+ (Debian: golang-go)"
+  local staging log
+  staging="$(mktemp -d "$tools_dir/.staging-$name-XXXXXX")"
+  log="$staging/build.log"
+  if ! GOBIN="$staging/bin" GOFLAGS=-mod=mod go install "$module@$version" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    rm -rf "$staging"
+    fail "could not build $module@$version with 'go install' (GOPROXY=$(go env GOPROXY)); is the Go module proxy reachable?"
+  fi
+  mkdir -p "$tools_dir/$name-$version"
+  rm -rf "$dest"
+  mv "$staging/bin" "$dest"
+  rm -rf "$staging"
+  ln -sfn "$dest/$binary" "$link_dir/$binary"
+  done_step "built into $dest"
+}
+
+total_started=$(now_ms)
+echo "setup: tools cache $tools_dir"
+
+need node "phasegate runs on Node.js >= 20.3"
+need npm "it installs phasegate's dependencies from the npm registry"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+(( node_major >= 20 )) || fail "Node.js $(node --version) is too old; phasegate needs >= 20.3"
+
+# npm dependencies: reinstall only when the lock file changed since the last install.
+step "npm dependencies"
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+stamp="node_modules/.phasegate-lock-sha256"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
+  done_step "up to date with package-lock.json"
+else
+  if ! npm ci --no-audit --no-fund --loglevel=error >/tmp/phasegate-npm-ci.$$.log 2>&1; then
+    tail -n 30 /tmp/phasegate-npm-ci.$$.log >&2
+    fail "'npm ci' failed; is the npm registry reachable?"
+  fi
+  rm -f /tmp/phasegate-npm-ci.$$.log
+  echo "$lock_hash" >"$stamp"
+  done_step "installed from package-lock.json"
+fi
+
+go_build temporal-cli github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" temporal
+go_build nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION" nats-server
+
+if (( with_test_server )); then
+  step "temporal-test-server $TEMPORAL_TEST_SERVER_VERSION"
+  dest="$tools_dir/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION"
+  if [[ -x "$dest/bin/temporal-test-server" && -d "$dest/lib" ]]; then
+    done_step "cached at $dest"
+  else
+    need java "the time-skipping test server is a Java program; install a JDK 11+ (Debian: openjdk-17-jre-headless)"
+    need mvn "it resolves io.temporal:temporal-test-server from Maven Central (Debian: maven)"
+    staging="$(mktemp -d "$tools_dir/.staging-test-server-XXXXXX")"
+    if ! mvn -q -B -f scripts/toolchain/test-server-pom.xml \
+        -Dtemporal.test.server.version="$TEMPORAL_TEST_SERVER_VERSION" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$staging/lib" \
+        >"$staging/mvn.log" 2>&1; then
+      tail -n 20 "$staging/mvn.log" >&2
+      rm -rf "$staging"
+      fail "could not resolve io.temporal:temporal-test-server:$TEMPORAL_TEST_SERVER_VERSION with Maven; is Maven Central reachable?"
+    fi
+    mkdir -p "$staging/bin"
+    # The SDK spawns this and gives it 5 s to listen: exec java directly, no shell in between.
+    cat >"$staging/bin/temporal-test-server" <<WRAPPER
+#!/bin/sh
+# Java time-skipping test server $TEMPORAL_TEST_SERVER_VERSION; args: <port>
+exec java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$dest/lib/*" io.temporal.testserver.TestServer "\$@"
+WRAPPER
+    chmod +x "$staging/bin/temporal-test-server"
+    rm -f "$staging/mvn.log"
+    rm -rf "$dest"
+    mv "$staging" "$dest"
+    done_step "resolved into $dest"
+  fi
+  ln -sfn "$dest/bin/temporal-test-server" "$link_dir/temporal-test-server"
+fi
+
+step "TypeScript build"
+if ! node_modules/.bin/tsc -p tsconfig.json >/tmp/phasegate-tsc.$$.log 2>&1; then
+  cat /tmp/phasegate-tsc.$$.log >&2
+  rm -f /tmp/phasegate-tsc.$$.log
+  fail "the TypeScript build failed (errors above)"
+fi
+rm -f /tmp/phasegate-tsc.$$.log
+done_step "dist/ up to date"
+
+echo "setup: ready in $(( $(now_ms) - total_started )) ms"

@@ -1,0 +1,5 @@
+# Pinned versions of the tools phasegate builds for itself. Bump here and only here; the
+# cache folder is keyed by these, so a bump builds anew and an unchanged pin is reused.
+TEMPORAL_CLI_VERSION=v1.5.1          # later tags carry a `replace` line that `go install` refuses
+NATS_SERVER_VERSION=v2.12.15         # 2.12.3+ (older 2.10/2.12 lost acknowledged writes under faults)
+TEMPORAL_TEST_SERVER_VERSION=1.38.0  # io.temporal:temporal-test-server, the Java time-skipping server

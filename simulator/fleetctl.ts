@@ -1,0 +1,61 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * The command a machine's catalogue runs to act on a simulated agent, in place of the real
+ * deployment scripts of a fleet. Prints the simulator's answer as JSON on stdout and exits
+ * non-zero when the action failed, exactly as a real action script would.
+ *
+ * fleetctl --admin URL <backup|apply-stage|undo-stage|verify-marker|integration-check>
+ *          --agent NAME [--change ID --stage N] [--key IDEMPOTENCY_KEY]
+ */
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      admin: { type: 'string' },
+      agent: { type: 'string' },
+      change: { type: 'string' },
+      stage: { type: 'string' },
+      key: { type: 'string' },
+    },
+  });
+  const action = positionals[0];
+  if (!values.admin || !action || !values.agent) {
+    process.stderr.write('usage: fleetctl --admin URL ACTION --agent NAME [--change ID --stage N] [--key KEY]\n');
+    return 2;
+  }
+  const res = await fetch(`${values.admin}/actions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      action,
+      agent: values.agent,
+      ...(values.change ? { change: values.change } : {}),
+      ...(values.stage ? { stage: Number(values.stage) } : {}),
+      ...(values.key ? { key: values.key } : {}),
+    }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  process.stdout.write(`${text}\n`);
+  if (!res.ok) {
+    let detail = text;
+    try {
+      const body = JSON.parse(text) as { detail?: string; error?: string };
+      detail = body.detail ?? body.error ?? text;
+    } catch {
+      // keep the raw text
+    }
+    process.stderr.write(`${action} ${values.agent}: ${detail}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`fleetctl: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(3);
+  },
+);

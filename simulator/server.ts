@@ -1,0 +1,248 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { NatsConnection } from 'nats';
+import type { Inventory } from '../config/schema/inventory';
+import type { Logger } from '../lib/logger';
+import { subjects } from '../lib/nats';
+import { FleetState, SimulatorError, type ActionKind, type AgentFaults } from './fleet-state';
+
+export interface SimulatorOptions {
+  inventory: Inventory;
+  /** Only these machines' agents and hubs are simulated by this process. */
+  machines: string[];
+  adminHost: string;
+  adminPort: number;
+  heartbeatIntervalMs: number;
+  nats?: NatsConnection;
+  logger: Logger;
+}
+
+const maxBodyBytes = 64 * 1024;
+
+/**
+ * Stands in for the fleet: one real HTTP health endpoint per agent and per hub on the
+ * agent's machine address, heartbeats on NATS, and an admin API to act and inject faults.
+ */
+export class FleetSimulator {
+  readonly state: FleetState;
+  private readonly agentServers = new Map<string, http.Server>();
+  private readonly hubServers = new Map<string, http.Server>();
+  private adminServer?: http.Server;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private heartbeatSeq = new Map<string, number>();
+  private readonly hostOf: Map<string, string>;
+
+  constructor(private readonly opts: SimulatorOptions) {
+    const agents = opts.inventory.agents.filter((a) => opts.machines.includes(a.machine));
+    const hubs = opts.inventory.hubs.filter((h) => opts.machines.includes(h.machine));
+    this.state = new FleetState(agents, hubs);
+    this.hostOf = new Map(opts.inventory.machines.map((m) => [m.name, m.host]));
+  }
+
+  get adminUrl(): string {
+    const addr = this.adminServer?.address() as AddressInfo | undefined;
+    return `http://${this.opts.adminHost}:${addr?.port ?? this.opts.adminPort}`;
+  }
+
+  async start(): Promise<void> {
+    for (const agent of this.opts.inventory.agents) {
+      if (this.opts.machines.includes(agent.machine)) await this.openAgent(agent.name);
+    }
+    for (const hub of this.opts.inventory.hubs) {
+      if (this.opts.machines.includes(hub.machine)) await this.openHub(hub.name);
+    }
+    this.adminServer = http.createServer((req, res) => void this.handleAdmin(req, res));
+    await listen(this.adminServer, this.opts.adminPort, this.opts.adminHost);
+    this.heartbeatTimer = setInterval(() => this.publishHeartbeats(), this.opts.heartbeatIntervalMs);
+    this.opts.logger.info(
+      { agents: this.agentServers.size, hubs: this.hubServers.size, admin: this.adminUrl },
+      'fleet simulator up',
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    const all = [...this.agentServers.values(), ...this.hubServers.values(), ...(this.adminServer ? [this.adminServer] : [])];
+    await Promise.all(all.map((s) => close(s)));
+    this.agentServers.clear();
+    this.hubServers.clear();
+  }
+
+  private async openAgent(name: string): Promise<void> {
+    const inv = this.opts.inventory.agents.find((a) => a.name === name)!;
+    const server = http.createServer((req, res) => this.handleHealth(name, req, res));
+    await listen(server, inv.healthPort, this.hostOf.get(inv.machine)!);
+    this.agentServers.set(name, server);
+  }
+
+  private async openHub(name: string): Promise<void> {
+    const hub = this.opts.inventory.hubs.find((h) => h.name === name)!;
+    const server = http.createServer((_req, res) => json(res, 200, { hub: name, status: 'ok' }));
+    await listen(server, hub.port, this.hostOf.get(hub.machine)!);
+    this.hubServers.set(name, server);
+  }
+
+  private handleHealth(name: string, _req: http.IncomingMessage, res: http.ServerResponse): void {
+    const agent = this.state.get(name);
+    if (agent.faults.hung) return; // never answers; the prober's timeout decides
+    const answer = () => {
+      if (agent.faults.errorStatus) return json(res, agent.faults.errorStatus, { agent: name, status: 'error' });
+      json(res, 200, { status: 'ok', ...this.state.view(agent), uptimeS: Math.round((Date.now() - agent.startedAt) / 1000) });
+    };
+    if (agent.faults.latencyMs > 0) setTimeout(answer, agent.faults.latencyMs);
+    else answer();
+  }
+
+  /** A crash closes the agent's port (connection refused); recovery opens it again. */
+  private async setCrashed(name: string, crashed: boolean): Promise<void> {
+    const server = this.agentServers.get(name);
+    if (crashed && server) {
+      this.agentServers.delete(name);
+      await close(server);
+    } else if (!crashed && !server) {
+      this.state.get(name).startedAt = Date.now();
+      await this.openAgent(name);
+    }
+  }
+
+  private async setHub(name: string, up: boolean): Promise<void> {
+    if (!this.state.hubsUp.has(name)) throw new SimulatorError(404, `unknown hub "${name}"`);
+    this.state.hubsUp.set(name, up);
+    const server = this.hubServers.get(name);
+    if (!up && server) {
+      this.hubServers.delete(name);
+      await close(server);
+    } else if (up && !server) {
+      await this.openHub(name);
+    }
+  }
+
+  private publishHeartbeats(): void {
+    const nc = this.opts.nats;
+    if (!nc || nc.isClosed()) return;
+    const now = Date.now();
+    for (const agent of this.state.agents.values()) {
+      if (agent.faults.crashed || agent.faults.hung) continue;
+      const seq = (this.heartbeatSeq.get(agent.name) ?? 0) + 1;
+      this.heartbeatSeq.set(agent.name, seq);
+      const hub = this.state.activeHub(agent);
+      const body = { agent: agent.name, machine: agent.machine, hub, version: this.state.version(agent), seq, ts: now };
+      // Agents fire and forget, as real ones would; the FLEET_HEARTBEATS stream stores them.
+      nc.publish(subjects.heartbeat(agent.machine, agent.name), JSON.stringify(body));
+    }
+  }
+
+  private async handleAdmin(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://admin');
+      const parts = url.pathname.split('/').filter(Boolean);
+      const method = req.method ?? 'GET';
+      const body = method === 'POST' ? await readJson(req) : {};
+      if (method === 'GET' && parts[0] === 'agents' && parts.length === 1) {
+        return json(res, 200, [...this.state.agents.values()].map((a) => this.state.view(a)));
+      }
+      if (method === 'GET' && parts[0] === 'agents' && parts.length === 2) {
+        return json(res, 200, this.state.view(this.state.get(decodeURIComponent(parts[1]!))));
+      }
+      if (parts[0] === 'actions' && method === 'GET') {
+        const agent = url.searchParams.get('agent');
+        return json(res, 200, agent ? this.state.actions.filter((a) => a.agent === agent) : this.state.actions);
+      }
+      if (parts[0] === 'actions' && method === 'POST') {
+        const action = str(body, 'action') as ActionKind;
+        const agentName = str(body, 'agent');
+        const agent = this.state.get(agentName);
+        if (action === 'apply-stage' && agent.faults.applyDelayMs > 0) {
+          await new Promise((r) => setTimeout(r, agent.faults.applyDelayMs));
+        }
+        const result = this.state.apply({
+          action,
+          agent: agentName,
+          ...(body.change !== undefined ? { change: str(body, 'change') } : {}),
+          ...(body.stage !== undefined ? { stage: Number(body.stage) } : {}),
+          ...(body.key !== undefined ? { key: str(body, 'key') } : {}),
+        });
+        this.opts.logger.info({ action, agent: agentName, change: body.change, stage: body.stage, outcome: result.outcome }, 'action');
+        return json(res, result.ok ? 200 : 409, result);
+      }
+      if (parts[0] === 'faults' && method === 'POST') {
+        const agentName = str(body, 'agent');
+        const faults = body as Partial<AgentFaults> & { agent?: string };
+        delete faults.agent;
+        if (faults.crashed !== undefined) await this.setCrashed(agentName, faults.crashed);
+        return json(res, 200, this.state.setFaults(agentName, faults));
+      }
+      if (parts[0] === 'faults' && method === 'DELETE') {
+        for (const a of this.state.agents.values()) if (a.faults.crashed) await this.setCrashed(a.name, false);
+        for (const hub of this.state.hubsUp.keys()) await this.setHub(hub, true);
+        this.state.clearFaults();
+        return json(res, 200, { cleared: true });
+      }
+      if (parts[0] === 'hubs' && parts.length === 2 && method === 'POST') {
+        await this.setHub(decodeURIComponent(parts[1]!), body.up === true);
+        return json(res, 200, { hub: parts[1], up: body.up === true });
+      }
+      if (parts[0] === 'machines' && parts[2] === 'load' && parts.length === 3) {
+        const machine = decodeURIComponent(parts[1]!);
+        if (!this.opts.machines.includes(machine)) throw new SimulatorError(404, `machine "${machine}" is not simulated here`);
+        if (method === 'POST') {
+          const load = Number(body.load);
+          if (!Number.isFinite(load) || load < 0) throw new SimulatorError(400, '"load" must be a number >= 0');
+          this.state.machineLoad.set(machine, load);
+        }
+        const load = this.state.machineLoad.get(machine);
+        return json(res, 200, { machine, load: load ?? null });
+      }
+      if (parts[0] === 'health') return json(res, 200, { status: 'ok' });
+      throw new SimulatorError(404, `no route ${method} ${url.pathname}`);
+    } catch (err) {
+      const status = err instanceof SimulatorError ? err.status : 500;
+      json(res, status, { error: (err as Error).message });
+    }
+  }
+}
+
+function str(body: Record<string, unknown>, field: string): string {
+  const v = body[field];
+  if (typeof v !== 'string' || v.length === 0 || v.length > 200) throw new SimulatorError(400, `"${field}" must be a non-empty string`);
+  return v;
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBodyBytes) throw new SimulatorError(413, `body over ${maxBodyBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    throw new SimulatorError(400, 'body must be a JSON object');
+  }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function close(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

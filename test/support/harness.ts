@@ -1,0 +1,117 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { connect, type NatsConnection } from 'nats';
+import { loadConfig, type PhasegateConfig } from '../../config/load';
+import { defaultConfigDir, projectRoot } from '../../lib/paths';
+import { freePort, Stack } from '../../lib/stack';
+import { temporalTarget } from '../../lib/temporal';
+
+export interface TestStackOptions {
+  /** Edits to the copied configuration files before anything starts, by file name. */
+  edit?: (files: { deployment: any; inventory: any; catalogues: Record<string, any> }) => void;
+  machinePath?: Record<string, string>;
+  startWorkers?: boolean;
+}
+
+export interface TestStack {
+  stack: Stack;
+  config: PhasegateConfig;
+  client: Client;
+  nats: NatsConnection;
+  simulatorAdmin: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A whole phasegate stack for one test file, on free ports and its own loopback addresses
+ * (127.x.y.1 for mainpc, 127.x.y.2 for pc2) so that agents' fixed ports never collide with a
+ * demo or another test run on the same machine.
+ */
+export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
+  const runId = `${Date.now()}-${randomBytes(3).toString('hex')}`;
+  const dataDir = path.join(projectRoot, '.data', 'test-runs', runId);
+  const configDir = path.join(dataDir, 'config');
+  mkdirSync(dataDir, { recursive: true });
+  cpSync(defaultConfigDir, configDir, { recursive: true });
+  const read = (f: string) => JSON.parse(readFileSync(path.join(configDir, f), 'utf8'));
+  const deployment = read('deployment.json');
+  const inventory = read('inventory.json');
+  const catalogues: Record<string, any> = { mainpc: read('catalogues/mainpc.json'), pc2: read('catalogues/pc2.json') };
+
+  const [temporalPort, uiPort, natsPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  deployment.temporal = { ...deployment.temporal, port: temporalPort, uiPort };
+  deployment.nats = { ...deployment.nats, port: natsPort };
+  deployment.simulator = { ...deployment.simulator, adminPort, heartbeatIntervalMs: 1000 };
+  deployment.logLevel = 'info';
+  const a = randomInt(2, 250);
+  const b = randomInt(0, 255);
+  inventory.machines.forEach((m: { host: string }, i: number) => (m.host = `127.${a}.${b}.${i + 1}`));
+  opts.edit?.({ deployment, inventory, catalogues });
+  const write = (f: string, v: unknown) => writeFileSync(path.join(configDir, f), JSON.stringify(v, null, 2));
+  write('deployment.json', deployment);
+  write('inventory.json', inventory);
+  for (const [m, c] of Object.entries(catalogues)) write(`catalogues/${m}.json`, c);
+
+  const config = loadConfig(configDir);
+  const stack = new Stack({
+    config,
+    dataDir,
+    startWorkers: opts.startWorkers ?? true,
+    ...(opts.machinePath ? { machinePath: opts.machinePath } : {}),
+  });
+  await stack.start();
+  const target = temporalTarget(config.deployment);
+  const connection = await Connection.connect({ address: target.address });
+  const client = new Client({ connection, namespace: target.namespace });
+  const nats = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+  return {
+    stack,
+    config,
+    client,
+    nats,
+    simulatorAdmin: `http://127.0.0.1:${adminPort}`,
+    dataDir,
+    async stop() {
+      await nats.close().catch(() => undefined);
+      await connection.close().catch(() => undefined);
+      await stack.stop();
+      // Keep the logs of a failed run for reading; a passing run leaves nothing behind.
+      if (!process.exitCode) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Typed calls to the simulator's admin API. */
+export function simulatorClient(adminUrl: string) {
+  const call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${adminUrl}${p}`, {
+      method,
+      ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    });
+    const json = (await res.json()) as T;
+    if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  return {
+    agents: () => call<import('../../simulator/fleet-state').AgentView[]>('GET', '/agents'),
+    agent: (name: string) => call<import('../../simulator/fleet-state').AgentView>('GET', `/agents/${name}`),
+    actions: (agent?: string) => call<import('../../simulator/fleet-state').ActionRecord[]>('GET', `/actions${agent ? `?agent=${agent}` : ''}`),
+    fault: (agent: string, faults: Partial<import('../../simulator/fleet-state').AgentFaults>) => call('POST', '/faults', { agent, ...faults }),
+    clearFaults: () => call('DELETE', '/faults'),
+    hub: (name: string, up: boolean) => call('POST', `/hubs/${name}`, { up }),
+    load: (machine: string, load: number) => call('POST', `/machines/${machine}/load`, { load }),
+  };
+}
+
+/** Whether a process id is still alive. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,39 @@
+import { parseArgs } from 'node:util';
+import { Worker } from '@temporalio/worker';
+import { createControlActivities } from '../activities/control';
+import { configDirFrom } from '../config/environment';
+import { loadConfig } from '../config/load';
+import { createLogger } from '../lib/logger';
+import { connectNats, ensureStreams } from '../lib/nats';
+import { connectWorker, installRuntime } from './runtime';
+import { workflowBundle } from './workflow-bundle';
+
+/** The control worker: runs every workflow, and publishes events and alerts to JetStream. */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' } } });
+  const config = loadConfig(configDirFrom(values.config));
+  const logger = createLogger('worker-control', config.deployment.logLevel);
+  installRuntime(logger);
+  const nc = await connectNats(config.deployment, 'phasegate-control-worker');
+  await ensureStreams(nc);
+  const { connection, namespace } = await connectWorker(config.deployment);
+  const worker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: config.deployment.controlTaskQueue,
+    workflowBundle: await workflowBundle(logger),
+    activities: createControlActivities({ js: nc.jetstream(), logger }),
+    identity: `phasegate-control@${process.pid}`,
+  });
+  logger.info({ taskQueue: config.deployment.controlTaskQueue, namespace }, 'control worker polling');
+  process.stdout.write(`${JSON.stringify({ ready: true, machine: 'control' })}\n`);
+  await worker.run();
+  await nc.drain().catch(() => undefined);
+  await connection.close();
+  logger.info('control worker stopped');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`control-worker: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

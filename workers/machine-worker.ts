@@ -1,0 +1,53 @@
+import { parseArgs } from 'node:util';
+import { Worker } from '@temporalio/worker';
+import { createMachineActivities } from '../activities/machine';
+import { configDirFrom } from '../config/environment';
+import { ConfigError, loadConfig } from '../config/load';
+import { createLogger } from '../lib/logger';
+import { projectRoot } from '../lib/paths';
+import { machineTaskQueue } from '../lib/temporal';
+import { connectWorker, installRuntime } from './runtime';
+
+/**
+ * The activity worker of one machine: `node dist/workers/machine-worker.js --machine pc2`.
+ * It serves only that machine's task queue and runs only that machine's catalogue.
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { machine: { type: 'string' }, config: { type: 'string' } } });
+  const config = loadConfig(configDirFrom(values.config));
+  const machine = values.machine;
+  const known = config.inventory.machines.map((m) => m.name);
+  if (!machine || !known.includes(machine)) {
+    throw new ConfigError('--machine', [{ field: 'machine', reason: `${machine ? `unknown machine "${machine}"` : 'missing'} (known: ${known.join(', ')})` }]);
+  }
+  const logger = createLogger(`worker-${machine}`, config.deployment.logLevel);
+  installRuntime(logger);
+  const sim = config.deployment.simulator;
+  const activities = createMachineActivities({
+    machine,
+    inventory: config.inventory,
+    catalogue: config.catalogues[machine]!,
+    values: { node: process.execPath, projectRoot, machine, simulatorAdmin: `http://${sim.adminHost}:${sim.adminPort}` },
+    logger,
+  });
+  const { connection, namespace } = await connectWorker(config.deployment);
+  const worker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: machineTaskQueue(machine),
+    activities,
+    identity: `phasegate-${machine}@${process.pid}`,
+    // Probes and windows are long and I/O bound; actions are child processes.
+    maxConcurrentActivityTaskExecutions: 100,
+  });
+  logger.info({ machine, taskQueue: machineTaskQueue(machine), namespace }, 'machine worker polling');
+  process.stdout.write(`${JSON.stringify({ ready: true, machine })}\n`);
+  await worker.run();
+  await connection.close();
+  logger.info('machine worker stopped');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`machine-worker: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

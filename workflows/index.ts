@@ -1,0 +1,2 @@
+// Every workflow type the control worker serves; one workflow per file, named after it.
+export { fleetCheckWorkflow } from './fleet-check';
