@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import type { PhasegateConfig } from '../config/load';
 import { projectRoot, toolPath } from './paths';
 import { temporalTarget } from './temporal';
+import { searchAttributeRegistrations } from '../workflows/lib/visibility';
 
 /**
  * Starts and stops the local stack as real child processes: the `temporal` CLI's dev server
@@ -29,7 +30,7 @@ export interface StackOptions {
   startServers?: boolean;
   startSimulator?: boolean;
   startWorkers?: boolean;
-  /** Search attributes to register on the embedded dev server. */
+  /** Search attributes to register on the embedded dev server (default: phasegate's). */
   searchAttributes?: Record<string, 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList'>;
   onLog?: (line: string) => void;
 }
@@ -78,7 +79,7 @@ export class Stack {
       '--namespace', t.namespace,
       '--log-level', 'warn',
     ];
-    for (const [name, type] of Object.entries(this.opts.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
+    for (const [name, type] of Object.entries(this.opts.searchAttributes ?? searchAttributeRegistrations)) args.push('--search-attribute', `${name}=${type}`);
     await this.spawn('temporal', toolPath('temporal'), args, { waitForPort: { host: t.host, port: t.port } });
     await waitForTemporal(temporalTarget(this.config.deployment).address, t.namespace);
   }

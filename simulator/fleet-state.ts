@@ -16,6 +16,11 @@ export interface AgentFaults {
   applyDelayMs: number;
   /** undo-stage fails (a broken undo must stop for a human). */
   undoFails: boolean;
+  /**
+   * The fault was caused by the change: it goes away once every stage is undone, as a real
+   * regression would. Lets drills check that the agent is healthy after a rollback.
+   */
+  clearOnUndo: boolean;
 }
 
 export const noFaults = (): AgentFaults => ({
@@ -25,6 +30,7 @@ export const noFaults = (): AgentFaults => ({
   integrationFailing: false,
   applyDelayMs: 0,
   undoFails: false,
+  clearOnUndo: false,
 });
 
 export interface SimAgent {
@@ -210,6 +216,7 @@ export class FleetState {
         } else {
           agent.changes[change!] = stages.filter((s) => s !== stage);
           if (agent.changes[change!]!.length === 0) delete agent.changes[change!];
+          if (agent.faults.clearOnUndo && Object.keys(agent.changes).length === 0 && !agent.faults.crashed) agent.faults = noFaults();
           outcome = 'undone';
         }
         break;

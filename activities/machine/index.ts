@@ -131,7 +131,15 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     /** Runs one catalogue action. Idempotent by the request's key; a failure is retryable. */
     async runAction(req: ActionRequest): Promise<ActionOutcome> {
       const ctx = Context.current();
-      const result: CommandResult = await runner.run(req, ctx.cancellationSignal);
+      // Heartbeat while the command runs, so a dead worker is noticed within the heartbeat
+      // timeout and the action retried (same idempotency key) elsewhere.
+      const beat = setInterval(() => ctx.heartbeat(), 1000);
+      let result: CommandResult;
+      try {
+        result = await runner.run(req, ctx.cancellationSignal);
+      } finally {
+        clearInterval(beat);
+      }
       ctx.log.info('catalogue action', { action: req.action, agent: req.agent, change: req.change, stage: req.stage, exitCode: result.exitCode, durationMs: result.durationMs });
       if (result.exitCode !== 0) {
         const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}`;

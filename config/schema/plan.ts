@@ -29,6 +29,12 @@ export const timingsSchema = z.strictObject({
   stageVerificationMs: durationMs.default(60_000),
   /** framework: the observation after the last stage (24 h in the playbook). */
   observationMs: durationMs.default(24 * 3600 * 1000),
+  /**
+   * The observation runs as back-to-back verification windows of this length (one history
+   * event each instead of one per sample), with `observationGapMs` of rest between them.
+   */
+  observationWindowMs: durationMs.default(10 * 60 * 1000),
+  observationGapMs: durationMs.default(0),
 });
 export type Timings = z.infer<typeof timingsSchema>;
 

@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from 'nats';
 import { loadConfig, type PhasegateConfig } from '../../config/load';
 import { defaultConfigDir, projectRoot } from '../../lib/paths';
 import { freePort, Stack } from '../../lib/stack';
+import type { ActionRecord, AgentFaults, AgentView } from '../../simulator/fleet-state';
 import { temporalTarget } from '../../lib/temporal';
 
 export interface TestStackOptions {
@@ -96,10 +97,10 @@ export function simulatorClient(adminUrl: string) {
     return json;
   };
   return {
-    agents: () => call<import('../../simulator/fleet-state').AgentView[]>('GET', '/agents'),
-    agent: (name: string) => call<import('../../simulator/fleet-state').AgentView>('GET', `/agents/${name}`),
-    actions: (agent?: string) => call<import('../../simulator/fleet-state').ActionRecord[]>('GET', `/actions${agent ? `?agent=${agent}` : ''}`),
-    fault: (agent: string, faults: Partial<import('../../simulator/fleet-state').AgentFaults>) => call('POST', '/faults', { agent, ...faults }),
+    agents: () => call<AgentView[]>('GET', '/agents'),
+    agent: (name: string) => call<AgentView>('GET', `/agents/${name}`),
+    actions: (agent?: string) => call<ActionRecord[]>('GET', `/actions${agent ? `?agent=${agent}` : ''}`),
+    fault: (agent: string, faults: Partial<AgentFaults>) => call('POST', '/faults', { agent, ...faults }),
     clearFaults: () => call('DELETE', '/faults'),
     hub: (name: string, up: boolean) => call('POST', `/hubs/${name}`, { up }),
     load: (machine: string, load: number) => call('POST', `/machines/${machine}/load`, { load }),

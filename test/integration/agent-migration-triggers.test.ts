@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { AgentMigrationResult } from '../../workflows/agent-migration';
+import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+import { fakeNvidiaSmi, startMigration, waitForStatus } from '../support/migration';
+
+describe('agent migration on the real dev server: each trigger rolls the stages back in reverse order', () => {
+  let env: TestStack;
+  let sim: ReturnType<typeof simulatorClient>;
+  const gpu = fakeNvidiaSmi(mkdtempSync(path.join(tmpdir(), 'phasegate-gpu-')));
+
+  before(async () => {
+    env = await startTestStack({
+      machinePath: { mainpc: gpu.binDir },
+      // pc2 reads its load from the simulator, so a test can drive it over 10.
+      edit: ({ catalogues }) => (catalogues.pc2.probes.load = 'simulator'),
+    });
+    sim = simulatorClient(env.simulatorAdmin);
+  });
+  after(async () => env?.stop());
+
+  /** Starts a staged migration, injects a fault once stage 2 is being verified, awaits the result. */
+  async function drill(agent: string, inject: () => Promise<unknown>): Promise<AgentMigrationResult> {
+    const handle = await startMigration(env, agent);
+    await waitForStatus(handle, (s) => s.state === 'verifying' && s.currentStage === 2, 'stage 2 verification');
+    await inject();
+    return handle.result();
+  }
+
+  async function assertRolledBack(agent: string, result: AgentMigrationResult, kind: string): Promise<void> {
+    assert.equal(result.outcome, 'rolled-back');
+    assert.equal(result.strategy, 'staged');
+    assert.equal(result.trigger?.kind, kind, JSON.stringify(result.trigger));
+    assert.ok(Number.isFinite(result.trigger!.measured) && Number.isFinite(result.trigger!.threshold));
+    assert.deepEqual(result.rollback?.undone, [2, 1]);
+    const undos = (await sim.actions(agent)).filter((a) => a.action === 'undo-stage' && a.outcome === 'undone');
+    assert.deepEqual(undos.map((a) => a.stage), [2, 1], 'undone in reverse order');
+    const applied = (await sim.actions(agent)).filter((a) => a.action === 'apply-stage' && a.outcome === 'applied');
+    assert.deepEqual(applied.map((a) => a.stage), [1, 2], 'stage 3 never ran');
+    const view = await sim.agent(agent);
+    assert.equal(view.version, '1.0.0');
+    assert.deepEqual(view.changes, {});
+  }
+
+  it('response time over 5000 ms', async () => {
+    const result = await drill('TaskQueueAgent', () => sim.fault('TaskQueueAgent', { latencyMs: 5600, clearOnUndo: true }));
+    await assertRolledBack('TaskQueueAgent', result, 'response-time');
+    assert.equal(result.trigger!.threshold, 5000);
+    assert.ok(result.trigger!.measured > 5000);
+    assert.equal(result.rollback?.healthyAfter, true);
+  });
+
+  it('GPU memory over 95 % (a fake nvidia-smi on the PATH reports 96 %)', async () => {
+    try {
+      const result = await drill('VisionModelAgent', async () => gpu.set(78643, 81920));
+      await assertRolledBack('VisionModelAgent', result, 'gpu-memory');
+      assert.equal(result.trigger!.measured, 96);
+      assert.equal(result.trigger!.threshold, 95);
+    } finally {
+      gpu.set(40960, 81920);
+    }
+  });
+
+  it('system load over 10 from the injectable load source', async () => {
+    try {
+      const result = await drill('CacheManagerAgent', () => sim.load('pc2', 12.5));
+      await assertRolledBack('CacheManagerAgent', result, 'system-load');
+      assert.equal(result.trigger!.measured, 12.5);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
+  it('degradation over 15 % against the baseline', async () => {
+    const result = await drill('AuthenticationAgent', () => sim.fault('AuthenticationAgent', { latencyMs: 300, clearOnUndo: true }));
+    await assertRolledBack('AuthenticationAgent', result, 'degradation');
+    assert.ok(result.trigger!.measured > 15);
+    assert.ok(result.baseline!.responseP50Ms < 100, `baseline p50 ${result.baseline!.responseP50Ms} ms`);
+    assert.equal(result.rollback?.healthyAfter, true);
+  });
+
+  it('a failing integration check', async () => {
+    const result = await drill('ContextManagerAgent', () => sim.fault('ContextManagerAgent', { integrationFailing: true, clearOnUndo: true }));
+    await assertRolledBack('ContextManagerAgent', result, 'integration-failure');
+    assert.equal(result.rollback?.healthyAfter, true);
+  });
+
+  it('on pc2, with no GPU, the GPU trigger does not apply and says so; a healthy staged migration completes', async () => {
+    const handle = await startMigration(env, 'ExperienceTrackerAgent');
+    const result = await handle.result();
+    assert.equal(result.outcome, 'migrated');
+    assert.deepEqual(result.stagesApplied, [1, 2, 3]);
+    assert.ok(result.lastWindow?.notApplicable.some((n) => /gpuMemoryPct: nvidia-smi not found/.test(n)), JSON.stringify(result.lastWindow));
+    const view = await sim.agent('ExperienceTrackerAgent');
+    assert.match(view.version, /^1\.0\.0\+change\d+$/);
+  });
+});

@@ -1,0 +1,64 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { thresholdsSchema, timingsSchema } from '../../config/schema/plan';
+import {
+  agentMigrationStatusQuery,
+  agentMigrationWorkflow,
+  agentMigrationWorkflowId,
+  type AgentMigrationStatus,
+} from '../../workflows/agent-migration';
+import { migrationInput, type PlanSettings } from '../../workflows/lib/migration-input';
+import type { TestStack } from './harness';
+
+/** Short windows so a drill takes seconds; thresholds stay at DOMAIN.md's defaults. */
+export function fastPlan(over: { thresholds?: object; timings?: object } = {}): PlanSettings {
+  return {
+    thresholds: thresholdsSchema.parse({ sampleIntervalMs: 250, ...over.thresholds }),
+    timings: timingsSchema.parse({ baselineSamples: 3, rapidVerificationMs: 2000, stageVerificationMs: 2500, observationMs: 0, observationWindowMs: 2000, ...over.timings }),
+  };
+}
+
+let counter = 0;
+
+export async function startMigration(env: TestStack, agentName: string, plan = fastPlan(), change?: string): Promise<WorkflowHandle<typeof agentMigrationWorkflow>> {
+  const agent = env.config.inventory.agents.find((a) => a.name === agentName);
+  if (!agent) throw new Error(`no agent ${agentName}`);
+  counter += 1;
+  const input = migrationInput(agent, plan, change ?? `change${counter}`, { phase: 'test', week: `w${counter}` });
+  return env.client.workflow.start(agentMigrationWorkflow, {
+    taskQueue: env.config.deployment.controlTaskQueue,
+    workflowId: agentMigrationWorkflowId(input),
+    args: [input],
+  });
+}
+
+/** Waits until the migration's status (read through its query) satisfies a condition. */
+export async function waitForStatus(
+  handle: WorkflowHandle,
+  predicate: (s: AgentMigrationStatus) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<AgentMigrationStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: AgentMigrationStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(agentMigrationStatusQuery);
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify({ state: last?.state, stage: last?.currentStage, applied: last?.stagesApplied })}`);
+}
+
+/** A stand-in for nvidia-smi that prints whatever the test writes to its reading file. */
+export function fakeNvidiaSmi(dir: string): { binDir: string; set(usedMiB: number, totalMiB: number): void } {
+  const binDir = path.join(dir, 'fake-gpu-bin');
+  mkdirSync(binDir, { recursive: true });
+  const reading = path.join(binDir, 'reading.csv');
+  const script = path.join(binDir, 'nvidia-smi');
+  writeFileSync(script, `#!/bin/sh\n# test double: answers the fixed memory query from a file\ncat '${reading}'\n`);
+  chmodSync(script, 0o755);
+  const set = (used: number, total: number) => writeFileSync(reading, `${used}, ${total}\n`);
+  set(40960, 81920);
+  return { binDir, set };
+}

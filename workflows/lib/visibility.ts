@@ -1,0 +1,23 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * Search attributes an operator filters by in the Web UI's query box, e.g.
+ * `PhasegateAgent = "tutoring_agent" AND PhasegateOutcome = "rolled-back"`.
+ * scripts and the local stack register them on the dev server at start.
+ */
+export const searchAttributes = {
+  phase: defineSearchAttributeKey('PhasegatePhase', SearchAttributeType.KEYWORD),
+  week: defineSearchAttributeKey('PhasegateWeek', SearchAttributeType.KEYWORD),
+  agent: defineSearchAttributeKey('PhasegateAgent', SearchAttributeType.KEYWORD),
+  machine: defineSearchAttributeKey('PhasegateMachine', SearchAttributeType.KEYWORD),
+  riskBand: defineSearchAttributeKey('PhasegateRiskBand', SearchAttributeType.KEYWORD),
+  strategy: defineSearchAttributeKey('PhasegateStrategy', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('PhasegateStatus', SearchAttributeType.KEYWORD),
+  outcome: defineSearchAttributeKey('PhasegateOutcome', SearchAttributeType.KEYWORD),
+  openGate: defineSearchAttributeKey('PhasegateOpenGate', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Names and types for `temporal server start-dev --search-attribute NAME=Keyword`. */
+export const searchAttributeRegistrations: Record<string, 'Keyword'> = Object.fromEntries(
+  Object.values(searchAttributes).map((k) => [k.name, 'Keyword' as const]),
+);
