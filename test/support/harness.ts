@@ -4,12 +4,17 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { connect, type NatsConnection } from 'nats';
 import { loadConfig, type PhasegateConfig } from '../../config/load';
-import { defaultConfigDir, projectRoot } from '../../lib/paths';
+import { defaultConfigDir, projectRoot, toolPath } from '../../lib/paths';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
+import { searchAttributeRegistrations } from '../../workflows/lib/visibility';
 import { freePort, Stack } from '../../lib/stack';
 import type { ActionRecord, AgentFaults, AgentView } from '../../simulator/fleet-state';
 import { temporalTarget } from '../../lib/temporal';
 
 export interface TestStackOptions {
+  /** Use this Temporal server (e.g. the Java time-skipping test server) instead of a dev server. */
+  temporal?: { address: string; client: Client };
   /** Edits to the copied configuration files before anything starts, by file name. */
   edit?: (files: { deployment: any; inventory: any; catalogues: Record<string, any> }) => void;
   machinePath?: Record<string, string>;
@@ -50,6 +55,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const a = randomInt(2, 250);
   const b = randomInt(0, 255);
   inventory.machines.forEach((m: { host: string }, i: number) => (m.host = `127.${a}.${b}.${i + 1}`));
+  if (opts.temporal) deployment.temporal = { mode: 'external', address: opts.temporal.address, namespace: 'default' };
   opts.edit?.({ deployment, inventory, catalogues });
   const write = (f: string, v: unknown) => writeFileSync(path.join(configDir, f), JSON.stringify(v, null, 2));
   write('deployment.json', deployment);
@@ -66,7 +72,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   await stack.start();
   const target = temporalTarget(config.deployment);
   const connection = await Connection.connect({ address: target.address });
-  const client = new Client({ connection, namespace: target.namespace });
+  const client = opts.temporal?.client ?? new Client({ connection, namespace: target.namespace });
   const nats = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
   return {
     stack,
@@ -115,4 +121,19 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The Java time-skipping test server (from scripts/setup.sh --with-test-server) with
+ * phasegate's search attributes registered, for tests of hours-long waits.
+ */
+export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
+  });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(Object.keys(searchAttributeRegistrations).map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+  });
+  return env;
 }
