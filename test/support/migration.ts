@@ -10,6 +10,7 @@ import {
 } from '../../workflows/agent-migration';
 import { migrationInput, type PlanSettings } from '../../workflows/lib/migration-input';
 import type { TestStack } from './harness';
+import type { Strategy } from '../../decisions/risk';
 
 /** Short windows so a drill takes seconds; thresholds stay at DOMAIN.md's defaults. */
 export function fastPlan(over: { thresholds?: object; timings?: object } = {}): PlanSettings {
@@ -21,11 +22,17 @@ export function fastPlan(over: { thresholds?: object; timings?: object } = {}): 
 
 let counter = 0;
 
-export async function startMigration(env: TestStack, agentName: string, plan = fastPlan(), change?: string): Promise<WorkflowHandle<typeof agentMigrationWorkflow>> {
+export async function startMigration(
+  env: TestStack,
+  agentName: string,
+  plan = fastPlan(),
+  change?: string,
+  strategyOverride?: { strategy: Strategy; reason: string },
+): Promise<WorkflowHandle<typeof agentMigrationWorkflow>> {
   const agent = env.config.inventory.agents.find((a) => a.name === agentName);
   if (!agent) throw new Error(`no agent ${agentName}`);
   counter += 1;
-  const input = migrationInput(agent, plan, change ?? `change${counter}`, { phase: 'test', week: `w${counter}` });
+  const input = migrationInput(agent, plan, change ?? `change${counter}`, { phase: 'test', week: `w${counter}`, ...(strategyOverride ? { strategyOverride } : {}) });
   return env.client.workflow.start(agentMigrationWorkflow, {
     taskQueue: env.config.deployment.controlTaskQueue,
     workflowId: agentMigrationWorkflowId(input),

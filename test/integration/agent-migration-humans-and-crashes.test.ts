@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AckPolicy, DeliverPolicy } from 'nats';
+import { streams } from '../../lib/nats';
+import { agentMigrationStatusQuery, approveStageUpdate, resolveFailedUndoUpdate } from '../../workflows/agent-migration';
+import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+import { fastPlan, startMigration, waitForStatus } from '../support/migration';
+
+/** An Update's validator rejection: the reason is in the failure's cause. */
+async function rejectedWith(p: Promise<unknown>, reason: RegExp): Promise<void> {
+  await assert.rejects(p, (err: Error) => {
+    const text = `${err.message} ${err.cause instanceof Error ? err.cause.message : ''}`;
+    assert.match(text, reason);
+    return true;
+  });
+}
+
+describe('agent migration: human approvals, failed undos and a killed machine worker', () => {
+  let env: TestStack;
+  let sim: ReturnType<typeof simulatorClient>;
+
+  before(async () => {
+    env = await startTestStack();
+    sim = simulatorClient(env.simulatorAdmin);
+  });
+  after(async () => env?.stop());
+
+  it('critical band: waits for an approval before every stage, rejects a decision for the wrong stage, and a rejection rolls back', async () => {
+    const handle = await startMigration(env, 'LearningAdjusterAgent', fastPlan(), undefined, { strategy: 'critical', reason: 'drill' });
+    let s = await waitForStatus(handle, (x) => x.state === 'awaiting-approval', 'approval of stage 1');
+    assert.equal(s.awaitingApprovalFor, 1);
+    assert.deepEqual(s.stagesApplied, []);
+
+    await rejectedWith(handle.executeUpdate(approveStageUpdate, { args: [{ stage: 2, decision: 'approve', by: 'alice' }] }), /stage 2 is not the one waiting; stage 1 is/);
+    s = await handle.executeUpdate(approveStageUpdate, { args: [{ stage: 1, decision: 'approve', by: 'alice', reason: 'baseline looks fine' }] });
+    assert.equal(s.approvals.length, 1);
+
+    s = await waitForStatus(handle, (x) => x.awaitingApprovalFor === 2, 'approval of stage 2');
+    assert.deepEqual(s.stagesApplied, [1]);
+    // The same decision twice is refused: stage 1 is no longer open.
+    await rejectedWith(handle.executeUpdate(approveStageUpdate, { args: [{ stage: 1, decision: 'approve', by: 'alice' }] }), /not the one waiting/);
+    await handle.executeUpdate(approveStageUpdate, { args: [{ stage: 2, decision: 'approve', by: 'bob' }] });
+
+    await waitForStatus(handle, (x) => x.awaitingApprovalFor === 3, 'approval of stage 3');
+    await handle.executeUpdate(approveStageUpdate, { args: [{ stage: 3, decision: 'reject', by: 'carol', reason: 'change freeze' }] });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'rejected');
+    assert.deepEqual(result.approvals.map((a) => [a.stage, a.decision, a.by]), [[1, 'approve', 'alice'], [2, 'approve', 'bob'], [3, 'reject', 'carol']]);
+    assert.deepEqual(result.rollback?.undone, [2, 1]);
+    assert.equal((await sim.agent('LearningAdjusterAgent')).version, '1.0.0');
+  });
+
+  it('a failed undo raises a level-2 alert, marks the agent as needing a human and waits; retry-undo finishes the rollback', async () => {
+    const agent = 'SessionMemoryAgent';
+    const handle = await startMigration(env, agent);
+    await waitForStatus(handle, (x) => x.state === 'verifying' && x.currentStage === 2, 'stage 2 verification');
+    await rejectedWith(handle.executeUpdate(resolveFailedUndoUpdate, { args: [{ action: 'accept', by: 'ops', reason: 'early' }] }), /does not need a human now/);
+    await sim.fault(agent, { integrationFailing: true, undoFails: true, clearOnUndo: true });
+
+    const waiting = await waitForStatus(handle, (x) => x.state === 'needs-human', 'needs-human');
+    assert.equal(waiting.rollback?.undoFailures.length, 1);
+    assert.equal(waiting.rollback?.undoFailures[0]?.stage, 2);
+    assert.deepEqual(waiting.stagesApplied, [1, 2], 'nothing was undone behind the operator\'s back');
+
+    const jsm = await env.nats.jetstreamManager();
+    await jsm.consumers.add(streams.alerts.name, { durable_name: 'undo-alert', ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, filter_subject: 'phasegate.alerts.level2' });
+    const consumer = await env.nats.jetstream().consumers.get(streams.alerts.name, 'undo-alert');
+    const msg = await consumer.next({ expires: 10_000 });
+    assert.ok(msg, 'a level-2 alert is in JetStream');
+    const alert = msg.json<{ level: number; title: string; data: { agent: string } }>();
+    assert.equal(alert.level, 2);
+    assert.equal(alert.data.agent, agent);
+    assert.match(alert.title, /undo of stage 2 failed/);
+
+    // Still waiting: a failed undo is never swallowed.
+    assert.equal((await handle.query(agentMigrationStatusQuery)).state, 'needs-human');
+    await sim.fault(agent, { undoFails: false });
+    await handle.executeUpdate(resolveFailedUndoUpdate, { args: [{ action: 'retry-undo', by: 'ops', reason: 'fixed the undo script' }] });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'rolled-back');
+    assert.equal(result.trigger?.kind, 'integration-failure');
+    assert.deepEqual(result.rollback?.undone, [2, 1]);
+    assert.equal(result.rollback?.resolution?.action, 'retry-undo');
+    assert.equal(result.rollback?.healthyAfter, true);
+    assert.equal((await sim.agent(agent)).version, '1.0.0');
+  });
+
+  it('SIGKILL of the machine worker in the middle of a stage: the migration finishes and no stage is applied twice', async () => {
+    const agent = 'RequestCoordinatorAgent';
+    await sim.fault(agent, { applyDelayMs: 2500 });
+    const handle = await startMigration(env, agent);
+    await waitForStatus(handle, (x) => x.state === 'applying' && x.currentStage === 2, 'stage 2 applying');
+    await new Promise((r) => setTimeout(r, 800));
+    const oldPid = env.stack.processes.get('worker-mainpc')!.child.pid;
+    await env.stack.kill('worker-mainpc', 'SIGKILL');
+    await env.stack.startMachineWorker('mainpc');
+    assert.notEqual(env.stack.processes.get('worker-mainpc')!.child.pid, oldPid);
+
+    const result = await handle.result();
+    assert.equal(result.outcome, 'migrated');
+    const records = await sim.actions(agent);
+    const applied = records.filter((r) => r.action === 'apply-stage' && r.outcome === 'applied').map((r) => r.stage);
+    assert.deepEqual(applied, [1, 2, 3], 'each stage applied exactly once');
+    assert.ok(records.some((r) => r.action === 'apply-stage' && r.stage === 2 && r.outcome === 'duplicate-key'), 'the retried apply of stage 2 was recognised by its key');
+    assert.match((await sim.agent(agent)).version, /\+change/);
+  });
+});
