@@ -1,3 +1,5 @@
 // Every workflow type the control worker serves; one workflow per file, named after it.
 export { fleetCheckWorkflow } from './fleet-check';
 export { agentMigrationWorkflow } from './agent-migration';
+export { weekWorkflow } from './week';
+export { phaseWorkflow } from './phase';

@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { ConfigError, loadPlan, type PhasegateConfig } from '../config/load';
+import { phaseInput } from '../lib/phase-input';
+import { projectRoot } from '../lib/paths';
+import { Stack, waitForPort } from '../lib/stack';
+import { temporalTarget } from '../lib/temporal';
+import { phaseStatusQuery, phaseWorkflow, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
+import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
+
+export interface DemoOptions {
+  config: PhasegateConfig;
+  planFile: string;
+  /** Run to the end, deciding each gate as "demo-script" from its report, then exit with the outcome. */
+  untilDone: boolean;
+  /** Make one pc2 agent fail its integration check, to show an automatic rollback. */
+  injectFault: boolean;
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function portInUse(host: string, port: number): Promise<boolean> {
+  return waitForPort(host, port, 0).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The main job: boots the embedded stack (dev server with Web UI, nats-server, simulator,
+ * workers), starts a phase over the simulated fleet, prints progress and how to steer it.
+ */
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  const { config } = opts;
+  const plan = loadPlan(opts.planFile, config.inventory); // bad plan: fails here, before anything starts
+  const t = config.deployment.temporal;
+  const n = config.deployment.nats;
+  if (t.mode === 'embedded' && (await portInUse(t.host, t.port))) {
+    throw new ConfigError(config.deploymentFile, [{ field: 'temporal.port', reason: `port ${t.port} on ${t.host} is in use: is another phasegate demo or Temporal server running? Stop it, or set temporal.mode to "external" with its address` }]);
+  }
+  if (n.mode === 'embedded' && (await portInUse(n.host, n.port))) {
+    throw new ConfigError(config.deploymentFile, [{ field: 'nats.port', reason: `port ${n.port} on ${n.host} is in use: stop that NATS server, or set nats.mode to "external"` }]);
+  }
+
+  const dataDir = path.resolve(projectRoot, config.deployment.dataDir, 'demo');
+  const stack = new Stack({ config, dataDir });
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('demo: stopping workers, simulator and servers ...');
+    await stack.stop();
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(130));
+  process.once('SIGTERM', () => void stop(143));
+
+  const started = Date.now();
+  say(`demo: starting the local stack (logs in ${path.relative(process.cwd(), path.join(dataDir, 'logs')) || '.'}) ...`);
+  await stack.start();
+  const target = temporalTarget(config.deployment);
+  say(`demo: stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${target.address}, NATS ${n.mode === 'embedded' ? `${n.host}:${n.port}` : 'external'}, simulator, control worker, workers for ${config.inventory.machines.map((m) => m.name).join(' and ')}`);
+
+  const connection = await Connection.connect({ address: target.address, ...(target.tls ? { tls: target.tls } : {}) });
+  const client = new Client({ connection, namespace: target.namespace });
+  const workflowId = `phase.${plan.id}.${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+  const handle = await client.workflow.start(phaseWorkflow, {
+    taskQueue: config.deployment.controlTaskQueue,
+    workflowId,
+    args: [phaseInput(plan, config.inventory)],
+  });
+  const cli = `.tools/bin/temporal --address ${target.address}`;
+  say('');
+  say(`phase ${plan.id} started as workflow ${workflowId}`);
+  if (target.uiUrl) say(`  Web UI:   ${target.uiUrl}/namespaces/${target.namespace}/workflows/${workflowId}`);
+  say(`  list:     ${cli} workflow list --query 'PhasegatePhase="${plan.id}"'`);
+  say(`  status:   ${cli} workflow query --workflow-id ${workflowId} --type status`);
+  say(`  pause:    ${cli} workflow signal --workflow-id ${workflowId} --name pause --input '{"by":"you"}'`);
+  say(`  resume:   ${cli} workflow signal --workflow-id ${workflowId} --name resume --input '{"by":"you"}'`);
+  say(`  approve:  ${cli} workflow update execute --workflow-id ${weekWorkflowId(workflowId, '<week>')} --name decideGate --input '{"gate":"${plan.id}.<week>.gate","decision":"go","by":"you"}'`);
+  say('');
+
+  if (opts.injectFault) {
+    const victim = phaseInput(plan, config.inventory).weeks[0]?.steps.find((s) => s.migrate)?.migrate?.agents.at(-1);
+    if (victim) {
+      const sim = config.deployment.simulator;
+      await fetch(`http://${sim.adminHost}:${sim.adminPort}/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: victim.name, integrationFailing: true, clearOnUndo: true }),
+      });
+      say(`demo: injected a fault: ${victim.name}'s integration check will fail after its migration, so phasegate rolls it back by itself`);
+    }
+  }
+
+  const outcome = await followPhase(client, handle, opts.untilDone);
+  say('');
+  say(`phase ${plan.id} ${outcome.outcome}: ${outcome.weeks.map((w) => `${w.id} ${w.outcome}`).join(', ')} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (target.uiUrl) say(`history: ${target.uiUrl}/namespaces/${target.namespace}/workflows/${workflowId}`);
+  await connection.close();
+  if (opts.untilDone) {
+    await stop(outcome.outcome === 'completed' ? 0 : 1);
+    return outcome.outcome === 'completed' ? 0 : 1;
+  }
+  say('demo: the stack stays up so you can read the history in the Web UI; Ctrl-C stops everything.');
+  await new Promise(() => undefined);
+  return 0;
+}
+
+/** Prints progress lines as the phase moves; in until-done mode decides each gate from its report. */
+async function followPhase(client: Client, handle: WorkflowHandle<typeof phaseWorkflow>, untilDone: boolean): Promise<PhaseStatus> {
+  let lastLine = '';
+  const decided = new Set<string>();
+  const announced = new Set<string>();
+  for (;;) {
+    const desc = await handle.describe();
+    if (desc.status.name !== 'RUNNING') return handle.result();
+    const phase = await handle.query(phaseStatusQuery).catch(() => null);
+    const weekEntry = phase?.weeks.find((w) => w.id === phase.currentWeek);
+    const week: WeekStatus | null = weekEntry ? await client.workflow.getHandle(weekEntry.workflowId).query(weekStatusQuery).catch(() => null) : null;
+    if (week) {
+      const count = (s: string) => week.agents.filter((a) => a.state === s).length;
+      const line = `${week.week}: ${week.state}${week.pauseReason ? ` (${week.pauseReason})` : ''}; batches ${week.batches.done}/${week.batches.total}; agents migrated ${count('migrated')}, running ${count('running')}, waiting ${count('waiting')}, rolled back ${count('rolled-back')}`;
+      if (line !== lastLine) say(`  ${line}`);
+      lastLine = line;
+      for (const a of week.agents) {
+        if (a.state === 'rolled-back' && !announced.has(a.workflowId)) {
+          announced.add(a.workflowId);
+          say(`  ${a.agent} on ${a.machine} rolled back by itself: ${a.trigger ?? 'a step failed'}`);
+        }
+      }
+      if (week.state === 'gate-open' && week.gate.report && !decided.has(week.gate.id)) {
+        say(`  gate ${week.gate.id} open: ${week.gate.report.criteria.map((c) => `${c.met ? 'met' : 'NOT met'}: ${c.detail}`).join('; ')}`);
+        if (untilDone) {
+          const decision = week.gate.report.met ? 'go' : 'rollback-week';
+          await client.workflow.getHandle(weekEntry!.workflowId).executeUpdate(decideGateUpdate, {
+            args: [{ gate: week.gate.id, decision, by: 'demo-script', reason: 'run-to-the-end mode decides from the gate report' }],
+          });
+          say(`  gate ${week.gate.id}: ${decision} (demo-script, from the report)`);
+        } else {
+          say(`  waiting for your decision: the "approve" command above, with <week> = ${week.week}`);
+        }
+        decided.add(week.gate.id);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

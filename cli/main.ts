@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { configDirFrom } from '../config/environment';
+import { ConfigError, loadConfig, loadPlan } from '../config/load';
+import { previewPlan } from '../lib/phase-input';
+import { runDemo } from './demo';
+
+const usage = `phasegate: staged, human-gated, probe-watched rollouts on Temporal
+
+usage:
+  phasegate demo [--until-done] [--no-fault] [--plan FILE] [--config DIR]
+      boot the embedded stack and run a phase over the simulated fleet
+      --until-done   decide each gate from its report, run to the end, exit 0 if the phase completed
+      --no-fault     do not inject the demo's one failing agent
+  phasegate plan check FILE [--config DIR]
+      validate a plan against the inventory and preview its weeks, batches and strategies
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      plan: { type: 'string' },
+      'until-done': { type: 'boolean', default: false },
+      'no-fault': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(usage);
+    return command || values.help ? 0 : 2;
+  }
+  const config = loadConfig(configDirFrom(values.config));
+  switch (command) {
+    case 'demo':
+      return runDemo({
+        config,
+        planFile: path.resolve(values.plan ?? path.join(config.configDir, config.deployment.plansDir, 'demo.json')),
+        untilDone: values['until-done'],
+        injectFault: !values['no-fault'],
+      });
+    case 'plan':
+      if (sub !== 'check' || !arg) break;
+      process.stdout.write(`${previewPlan(loadPlan(path.resolve(arg), config.inventory), config.inventory)}\n`);
+      return 0;
+  }
+  process.stderr.write(`phasegate: unknown command "${positionals.join(' ')}"\n\n${usage}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`phasegate: invalid configuration in ${err.file}\n${err.issues.map((i) => `  ${i.field || '(file)'}: ${i.reason}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`phasegate: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

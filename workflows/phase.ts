@@ -1,0 +1,103 @@
+import {
+  ApplicationFailure,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  setHandler,
+  startChild,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import type { PlanSettings } from './lib/migration-input';
+import { Notifier } from './lib/notify';
+import { searchAttributes } from './lib/visibility';
+import { pauseSignal, resumeSignal, weekWorkflow, type WeekInput, type WeekStatus } from './week';
+
+/** Input of phaseWorkflow, version 1: a validated plan with each migrate step's agents selected. */
+export interface PhaseInput {
+  version: 1;
+  phase: string;
+  title: string;
+  settings: PlanSettings;
+  weeks: Array<WeekInput['week']>;
+  autoApproveGates?: { by: string };
+  gateReminderMs?: number;
+}
+
+export interface PhaseStatus {
+  phase: string;
+  title: string;
+  state: 'running' | 'done';
+  currentWeek: string | null;
+  weeks: Array<{ id: string; title: string; workflowId: string; outcome: WeekStatus['outcome'] | 'not-started' | 'running' }>;
+  outcome: 'completed' | 'stopped' | null;
+}
+
+/** Weeks done and the one running; the running week's own status query has the detail. */
+export const phaseStatusQuery = defineQuery<PhaseStatus>('status');
+
+/** Workflow id of a week: readable, under its phase. */
+export const weekWorkflowId = (phaseWorkflowId: string, week: string) => `${phaseWorkflowId}.${week}`;
+
+/** Runs the weeks of a phase in order, each as a child workflow that ends at its go/no-go gate. */
+export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
+  if (input.version !== 1) throw ApplicationFailure.nonRetryable(`unsupported input version ${String(input.version)}`, 'InvalidInput');
+  const phaseId = workflowInfo().workflowId;
+  const notify = new Notifier({ phase: input.phase });
+  const status: PhaseStatus = {
+    phase: input.phase,
+    title: input.title,
+    state: 'running',
+    currentWeek: null,
+    weeks: input.weeks.map((w) => ({ id: w.id, title: w.title, workflowId: weekWorkflowId(phaseId, w.id), outcome: 'not-started' })),
+    outcome: null,
+  };
+  let current: ChildWorkflowHandle<typeof weekWorkflow> | null = null;
+  setHandler(phaseStatusQuery, () => status);
+  // Steering the phase steers the week that is running.
+  setHandler(pauseSignal, async (arg) => {
+    if (current) await getExternalWorkflowHandle(current.workflowId).signal(pauseSignal, arg);
+  });
+  setHandler(resumeSignal, async (arg) => {
+    if (current) await getExternalWorkflowHandle(current.workflowId).signal(resumeSignal, arg);
+  });
+  upsertSearchAttributes([{ key: searchAttributes.phase, value: input.phase }, { key: searchAttributes.status, value: 'running' }]);
+  upsertMemo({ summary: `${input.phase}: ${input.title} (${input.weeks.length} weeks)` });
+  notify.emit('phase.started', { weeks: input.weeks.map((w) => w.id) });
+
+  for (const [i, week] of input.weeks.entries()) {
+    const entry = status.weeks[i]!;
+    status.currentWeek = week.id;
+    entry.outcome = 'running';
+    upsertSearchAttributes([{ key: searchAttributes.week, value: week.id }]);
+    current = await startChild(weekWorkflow, {
+      workflowId: entry.workflowId,
+      args: [
+        {
+          version: 1,
+          phase: input.phase,
+          week,
+          settings: input.settings,
+          ...(input.autoApproveGates ? { autoApproveGate: input.autoApproveGates } : {}),
+          ...(input.gateReminderMs ? { gateReminderMs: input.gateReminderMs } : {}),
+        },
+      ],
+    });
+    const result = await current.result();
+    current = null;
+    entry.outcome = result.outcome;
+    if (result.outcome !== 'passed') {
+      status.outcome = 'stopped';
+      break;
+    }
+  }
+  status.currentWeek = null;
+  status.state = 'done';
+  status.outcome ??= 'completed';
+  upsertSearchAttributes([{ key: searchAttributes.status, value: 'done' }, { key: searchAttributes.outcome, value: status.outcome }]);
+  notify.emit(`phase.${status.outcome}`, { weeks: status.weeks.map((w) => ({ id: w.id, outcome: w.outcome })) });
+  await notify.flush();
+  return status;
+}

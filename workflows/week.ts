@@ -1,0 +1,307 @@
+import {
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  executeChild,
+  log,
+  setHandler,
+  sleep,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { budgetExceeded, planBatches } from '../decisions/batches';
+import { evaluateGate, type GateCriterion, type GateReport } from '../decisions/gates';
+import { stages } from '../decisions/migration-steps';
+import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
+import { onMachine } from './lib/machine';
+import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
+import { Notifier } from './lib/notify';
+import { searchAttributes } from './lib/visibility';
+
+/** A migrate step with its agents already selected from the inventory (by the client). */
+export interface WeekMigrateStep {
+  change: string;
+  agents: InventoryAgent[];
+  pilots: number;
+  batchSize: number;
+  maxConcurrentPerMachine: number;
+  failureBudget: { perBatch: number; perWeek: number; onExceeded: 'pause' | 'rollback-week' };
+}
+
+export interface WeekStep {
+  id: string;
+  title?: string;
+  migrate?: WeekMigrateStep;
+  observe?: { durationMs: number };
+  validate?: { durationMs: number };
+}
+
+/** Input of weekWorkflow, version 1. */
+export interface WeekInput {
+  version: 1;
+  phase: string;
+  week: { id: string; title: string; steps: WeekStep[]; gate: { criteria: GateCriterion[] } };
+  settings: PlanSettings;
+  /** For scripted runs only: decide the gate as this operator without waiting. */
+  autoApproveGate?: { by: string };
+  /** How often a waiting gate reminds the on-call (level-1 alert). */
+  gateReminderMs?: number;
+}
+
+export type GateDecisionKind = 'go' | 'hold' | 'rollback-week';
+
+/** A go/no-go decision on the week's gate. */
+export interface GateDecision {
+  gate: string;
+  decision: GateDecisionKind;
+  by: string;
+  reason?: string;
+}
+
+export interface AgentProgress {
+  agent: string;
+  machine: string;
+  batch: number;
+  state: 'waiting' | 'running' | 'migrated' | 'rolled-back' | 'rejected' | 'failed' | 'undone-with-week';
+  workflowId: string;
+  trigger?: string;
+}
+
+export interface WeekStatus {
+  phase: string;
+  week: string;
+  title: string;
+  state: 'running' | 'paused' | 'gate-open' | 'rolling-back' | 'done';
+  pauseReason: string | null;
+  currentStep: string | null;
+  batches: { total: number; done: number };
+  agents: AgentProgress[];
+  gate: { id: string; report: GateReport | null; decisions: Array<GateDecision & { at: string }>; open: boolean };
+  rollback: { startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; undone: string[] } | null;
+  outcome: 'passed' | 'rolled-back' | null;
+}
+
+/** Progress of the week: batches, agents, the gate and its report. */
+export const weekStatusQuery = defineQuery<WeekStatus>('status');
+/** Go, hold, or roll the week back (validated: only the open gate, once per decision). */
+export const decideGateUpdate = defineUpdate<WeekStatus, [GateDecision]>('decideGate');
+/** Stop starting new migrations; running ones finish their current stage. */
+export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('pause');
+/** Carry on after a pause. */
+export const resumeSignal = defineSignal<[{ by: string }]>('resume');
+
+const weekRollbackBudgetMs = 5 * 60_000;
+
+/** Runs one week of a phase: its steps in order, migrations in batches, then the go/no-go gate. */
+export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
+  if (input.version !== 1) throw ApplicationFailure.nonRetryable(`unsupported input version ${String(input.version)}`, 'InvalidInput');
+  const gateId = `${input.phase}.${input.week.id}.gate`;
+  const notify = new Notifier({ phase: input.phase, week: input.week.id });
+  const status: WeekStatus = {
+    phase: input.phase,
+    week: input.week.id,
+    title: input.week.title,
+    state: 'running',
+    pauseReason: null,
+    currentStep: null,
+    batches: { total: 0, done: 0 },
+    agents: [],
+    gate: { id: gateId, report: null, decisions: [], open: false },
+    rollback: null,
+    outcome: null,
+  };
+  let paused = false;
+  let decision: GateDecision | null = null;
+  const migrated: Array<{ agent: string; machine: string; change: string }> = [];
+
+  setHandler(weekStatusQuery, () => status);
+  setHandler(pauseSignal, ({ by, reason }) => {
+    paused = true;
+    status.pauseReason = `paused by ${by}${reason ? `: ${reason}` : ''}`;
+    notify.emit('week.paused', { by, reason });
+  });
+  setHandler(resumeSignal, ({ by }) => {
+    paused = false;
+    status.pauseReason = null;
+    notify.emit('week.resumed', { by });
+  });
+  setHandler(
+    decideGateUpdate,
+    (d) => {
+      status.gate.decisions.push({ ...d, at: new Date().toISOString() });
+      if (d.decision !== 'hold') decision = d;
+      return status;
+    },
+    {
+      validator: (d) => {
+        if (!status.gate.open) throw new Error(`gate ${gateId} is not open (week state: ${status.state})`);
+        if (d.gate !== gateId) throw new Error(`gate "${d.gate}" is not the open gate; the open gate is "${gateId}"`);
+        if (!['go', 'hold', 'rollback-week'].includes(d.decision)) throw new Error('decision must be go, hold or rollback-week');
+        if (!d.by) throw new Error('"by" must name who decided');
+        if (decision) throw new Error(`gate ${gateId} was already decided (${decision.decision} by ${decision.by})`);
+      },
+    },
+  );
+  upsertSearchAttributes([
+    { key: searchAttributes.phase, value: input.phase },
+    { key: searchAttributes.week, value: input.week.id },
+    { key: searchAttributes.status, value: 'running' },
+  ]);
+  upsertMemo({ summary: `${input.phase} / ${input.week.id}: ${input.week.title}` });
+
+  const setState = (state: WeekStatus['state']) => {
+    status.state = state;
+    upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
+  };
+  const waitWhilePaused = async () => {
+    if (!paused) return;
+    setState('paused');
+    await condition(() => !paused);
+    setState('running');
+  };
+
+  async function migrateStep(stepId: string, step: WeekMigrateStep): Promise<'ok' | 'rollback-week'> {
+    const batches = planBatches(step.agents, step.pilots, step.batchSize);
+    status.batches.total += batches.length;
+    const progress = step.agents.map((a): AgentProgress => {
+      const batch = batches.findIndex((b) => b.includes(a)) + 1;
+      const input2 = { agent: a, change: step.change, phase: input.phase, week: input.week.id };
+      return { agent: a.name, machine: a.machine, batch, state: 'waiting', workflowId: agentMigrationWorkflowId(input2) };
+    });
+    status.agents.push(...progress);
+    let failedInWeek = status.agents.filter((a) => a.state === 'rolled-back' || a.state === 'failed').length;
+    for (const [i, batch] of batches.entries()) {
+      await waitWhilePaused();
+      notify.emit('batch.started', { step: stepId, batch: i + 1, of: batches.length, agents: batch.map((a) => a.name) });
+      let failedInBatch = 0;
+      // Per-machine lanes: at most maxConcurrentPerMachine migrations at once on each machine.
+      const byMachine = new Map<string, InventoryAgent[]>();
+      for (const a of batch) byMachine.set(a.machine, [...(byMachine.get(a.machine) ?? []), a]);
+      const lanes: Promise<void>[] = [];
+      for (const agents of byMachine.values()) {
+        const queue = [...agents];
+        for (let lane = 0; lane < Math.min(step.maxConcurrentPerMachine, queue.length); lane++) {
+          lanes.push(
+            (async () => {
+              for (let next = queue.shift(); next; next = queue.shift()) {
+                await waitWhilePaused();
+                const p = progress.find((x) => x.agent === next.name)!;
+                p.state = 'running';
+                const result: AgentMigrationResult | null = await executeChild(agentMigrationWorkflow, {
+                  workflowId: p.workflowId,
+                  args: [migrationInput(next, input.settings, step.change, { phase: input.phase, week: input.week.id })],
+                }).catch((err: unknown) => {
+                  log.error('agent migration failed', { agent: next.name, error: String(err) });
+                  return null;
+                });
+                p.state = result ? (result.outcome === 'cancelled' ? 'failed' : result.outcome) : 'failed';
+                if (result?.trigger) p.trigger = `${result.trigger.kind}: ${result.trigger.detail}`;
+                if (p.state === 'migrated') migrated.push({ agent: next.name, machine: next.machine, change: step.change });
+                else if (p.state !== 'rejected') {
+                  failedInBatch++;
+                  failedInWeek++;
+                }
+              }
+            })(),
+          );
+        }
+      }
+      await Promise.all(lanes);
+      status.batches.done++;
+      const over = budgetExceeded({ failedInBatch, failedInWeek }, step.failureBudget);
+      if (over) {
+        const why = `${over === 'batch' ? `batch ${i + 1}` : 'the week'} is over its failure budget (${failedInBatch} failed in the batch, ${failedInWeek} in the week; budget ${step.failureBudget.perBatch} per batch, ${step.failureBudget.perWeek} per week)`;
+        notify.alert(2, `${input.phase}/${input.week.id}: failure budget exceeded`, why);
+        if (step.failureBudget.onExceeded === 'rollback-week') return 'rollback-week';
+        paused = true;
+        status.pauseReason = `${why}; resume to carry on, or abort`;
+        await waitWhilePaused();
+      }
+    }
+    return 'ok';
+  }
+
+  /** Undoes every change the week made, newest first, by each agent's own machine. */
+  async function rollBackWeek(reason: string): Promise<void> {
+    const started = Date.now();
+    setState('rolling-back');
+    status.rollback = { startedAt: new Date(started).toISOString(), budgetMs: weekRollbackBudgetMs, undone: [] };
+    notify.alert(1, `${input.phase}/${input.week.id}: rolling the week back`, reason);
+    for (const m of [...migrated].reverse()) {
+      for (const { stage } of [...stages].reverse()) {
+        await onMachine(m.machine).runAction(`week rollback: undo stage ${stage} of ${m.change}, on ${m.machine}, ${m.agent}`, {
+          action: 'undo-stage',
+          agent: m.agent,
+          change: m.change,
+          stage,
+          idempotencyKey: `${workflowInfo().workflowId}:${m.agent}:${m.change}:s${stage}:week-undo`,
+        });
+      }
+      status.rollback.undone.push(m.agent);
+      const p = status.agents.find((a) => a.agent === m.agent);
+      if (p) p.state = 'undone-with-week';
+    }
+    status.rollback.finishedAt = new Date().toISOString();
+    status.rollback.durationMs = Date.now() - started;
+    if (status.rollback.durationMs > weekRollbackBudgetMs) {
+      notify.alert(2, `${input.phase}/${input.week.id}: week rollback over budget`, `${status.rollback.durationMs} ms against ${weekRollbackBudgetMs} ms`);
+    }
+    notify.emit('week.rolled-back', { undone: status.rollback.undone, durationMs: status.rollback.durationMs });
+  }
+
+  const finish = async (outcome: 'passed' | 'rolled-back') => {
+    status.outcome = outcome;
+    setState('done');
+    upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }, { key: searchAttributes.openGate, value: null }]);
+    await notify.flush();
+    return status;
+  };
+
+  for (const step of input.week.steps) {
+    status.currentStep = step.id;
+    await waitWhilePaused();
+    notify.emit('step.started', { step: step.id, title: step.title });
+    if (step.migrate) {
+      if ((await migrateStep(step.id, step.migrate)) === 'rollback-week') {
+        await rollBackWeek('failure budget exceeded');
+        return finish('rolled-back');
+      }
+    } else if (step.observe) {
+      await sleep(step.observe.durationMs, { summary: `observe the fleet for ${Math.round(step.observe.durationMs / 1000)} s (${step.id})` });
+    } else if (step.validate) {
+      // The 168-hour validation has its own workflow (a later issue); until then, a timed hold.
+      await sleep(step.validate.durationMs, { summary: `validation window ${Math.round(step.validate.durationMs / 3_600_000)} h (${step.id})` });
+    }
+  }
+  status.currentStep = null;
+
+  status.gate.report = evaluateGate(input.week.gate.criteria, {
+    agents: status.agents.map((a) => ({ agent: a.agent, machine: a.machine, outcome: a.state })),
+    rollbacks: status.agents.filter((a) => a.state === 'rolled-back').length,
+    uptimePercent: null,
+  });
+  status.gate.open = true;
+  setState('gate-open');
+  upsertSearchAttributes([{ key: searchAttributes.openGate, value: gateId }]);
+  notify.emit('gate.opened', { gate: gateId, report: status.gate.report });
+  notify.alert(1, `${gateId} is open`, `${status.gate.report.met ? 'all criteria met' : 'criteria NOT met'}: ${status.gate.report.criteria.map((c) => c.detail).join('; ')}`);
+  if (input.autoApproveGate) {
+    decision = { gate: gateId, decision: status.gate.report.met ? 'go' : 'rollback-week', by: input.autoApproveGate.by, reason: 'scripted run' };
+    status.gate.decisions.push({ ...decision, at: new Date().toISOString() });
+  }
+  const reminderMs = input.gateReminderMs ?? 4 * 3_600_000;
+  while (!(await condition(() => decision !== null, reminderMs))) {
+    notify.alert(1, `${gateId} still waits for a decision`, 'decide with the decideGate update: go, hold or rollback-week');
+  }
+  status.gate.open = false;
+  const d = decision as GateDecision | null;
+  notify.emit('gate.decided', { gate: gateId, decision: d!.decision, by: d!.by, reason: d!.reason });
+  if (d!.decision === 'rollback-week') {
+    await rollBackWeek(`gate decision by ${d!.by}: ${d!.reason ?? 'no reason given'}`);
+    return finish('rolled-back');
+  }
+  return finish('passed');
+}
