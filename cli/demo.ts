@@ -94,6 +94,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 
   const outcome = await followPhase(client, handle, opts.untilDone);
+  if (outcome === 'paused') {
+    say('');
+    say(`phase ${plan.id} paused for a human (see above); a script cannot decide that, so the demo stops here with exit code 3.`);
+    say(`The workflow stays in the history under ${dataDir}; run the demo without --until-done to steer a phase by hand.`);
+    await connection.close();
+    await stop(3);
+    return 3;
+  }
   say('');
   say(`phase ${plan.id} ${outcome.outcome}: ${outcome.weeks.map((w) => `${w.id} ${w.outcome}`).join(', ')} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   if (target.uiUrl) say(`history: ${target.uiUrl}/namespaces/${target.namespace}/workflows/${workflowId}`);
@@ -108,7 +116,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 }
 
 /** Prints progress lines as the phase moves; in until-done mode decides each gate from its report. */
-async function followPhase(client: Client, handle: WorkflowHandle<typeof phaseWorkflow>, untilDone: boolean): Promise<PhaseStatus> {
+async function followPhase(client: Client, handle: WorkflowHandle<typeof phaseWorkflow>, untilDone: boolean): Promise<PhaseStatus | 'paused'> {
   let lastLine = '';
   const decided = new Set<string>();
   const announced = new Set<string>();
@@ -129,6 +137,7 @@ async function followPhase(client: Client, handle: WorkflowHandle<typeof phaseWo
           say(`  ${a.agent} on ${a.machine} rolled back by itself: ${a.trigger ?? 'a step failed'}`);
         }
       }
+      if (untilDone && week.state === 'paused') return 'paused';
       if (week.state === 'gate-open' && week.gate.report && !decided.has(week.gate.id)) {
         say(`  gate ${week.gate.id} open: ${week.gate.report.criteria.map((c) => `${c.met ? 'met' : 'NOT met'}: ${c.detail}`).join('; ')}`);
         if (untilDone) {

@@ -41,6 +41,11 @@ export class Stack {
 
   constructor(private readonly opts: StackOptions) {
     mkdirSync(path.join(opts.dataDir, 'logs'), { recursive: true });
+    // If this process exits without stop() (an uncaught error, process.exit), take the
+    // servers down with it; our own Node children also watch for their parent to vanish.
+    process.once('exit', () => {
+      for (const p of this.processes.values()) p.child.kill('SIGKILL');
+    });
   }
 
   get config(): PhasegateConfig {
@@ -85,17 +90,17 @@ export class Stack {
   }
 
   async startSimulator(): Promise<void> {
-    await this.spawn('simulator', process.execPath, [path.join(projectRoot, 'dist/simulator/main.js'), '--config', this.config.configDir], { waitForReadyLine: true });
+    await this.spawn('simulator', process.execPath, [path.join(projectRoot, 'dist/simulator/main.js'), '--config', this.config.configDir, '--exit-with-parent'], { waitForReadyLine: true });
   }
 
   async startControlWorker(): Promise<void> {
-    await this.spawn('worker-control', process.execPath, [path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', this.config.configDir], { waitForReadyLine: true });
+    await this.spawn('worker-control', process.execPath, [path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', this.config.configDir, '--exit-with-parent'], { waitForReadyLine: true });
   }
 
   async startMachineWorker(machine: string): Promise<void> {
     const extra = this.opts.machinePath?.[machine];
     const env = extra ? { ...process.env, PATH: `${extra}${path.delimiter}${process.env.PATH ?? ''}` } : process.env;
-    await this.spawn(`worker-${machine}`, process.execPath, [path.join(projectRoot, 'dist/workers/machine-worker.js'), '--machine', machine, '--config', this.config.configDir], { waitForReadyLine: true, env });
+    await this.spawn(`worker-${machine}`, process.execPath, [path.join(projectRoot, 'dist/workers/machine-worker.js'), '--machine', machine, '--config', this.config.configDir, '--exit-with-parent'], { waitForReadyLine: true, env });
   }
 
   /** SIGKILL one process (crash drills); resolves once it is gone. */

@@ -4,10 +4,11 @@ import { ConfigError, loadConfig } from '../config/load';
 import { createLogger } from '../lib/logger';
 import { connectNats, ensureStreams } from '../lib/nats';
 import { FleetSimulator } from './server';
+import { exitWhenParentDies } from '../lib/parent-watch';
 
 /** Entry point: `node dist/simulator/main.js [--config DIR] [--machines mainpc,pc2]`. */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string' }, machines: { type: 'string' } } });
+  const { values } = parseArgs({ options: { config: { type: 'string' }, machines: { type: 'string' }, 'exit-with-parent': { type: 'boolean', default: false } } });
   const config = loadConfig(configDirFrom(values.config));
   const logger = createLogger('simulator', config.deployment.logLevel);
   const all = config.inventory.machines.map((m) => m.name);
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  if (values['exit-with-parent']) exitWhenParentDies(() => shutdown('parent gone'));
   // Tells a parent process (the demo, the test harness) that every port is open.
   process.stdout.write(`${JSON.stringify({ ready: true, admin: sim.adminUrl })}\n`);
 }

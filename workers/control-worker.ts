@@ -5,12 +5,13 @@ import { configDirFrom } from '../config/environment';
 import { loadConfig } from '../config/load';
 import { createLogger } from '../lib/logger';
 import { connectNats, ensureStreams } from '../lib/nats';
+import { exitWhenParentDies } from '../lib/parent-watch';
 import { connectWorker, installRuntime } from './runtime';
 import { workflowBundle } from './workflow-bundle';
 
 /** The control worker: runs every workflow, and publishes events and alerts to JetStream. */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string' } } });
+  const { values } = parseArgs({ options: { config: { type: 'string' }, 'exit-with-parent': { type: 'boolean', default: false } } });
   const config = loadConfig(configDirFrom(values.config));
   const logger = createLogger('worker-control', config.deployment.logLevel);
   installRuntime(logger);
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   });
   logger.info({ taskQueue: config.deployment.controlTaskQueue, namespace }, 'control worker polling');
   process.stdout.write(`${JSON.stringify({ ready: true, machine: 'control' })}\n`);
+  if (values['exit-with-parent']) exitWhenParentDies(() => worker.shutdown());
   await worker.run();
   await nc.drain().catch(() => undefined);
   await connection.close();

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../config/load';
 import { createLogger } from '../lib/logger';
 import { projectRoot } from '../lib/paths';
 import { machineTaskQueue } from '../lib/temporal';
+import { exitWhenParentDies } from '../lib/parent-watch';
 import { connectWorker, installRuntime } from './runtime';
 
 /**
@@ -13,7 +14,7 @@ import { connectWorker, installRuntime } from './runtime';
  * It serves only that machine's task queue and runs only that machine's catalogue.
  */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { machine: { type: 'string' }, config: { type: 'string' } } });
+  const { values } = parseArgs({ options: { machine: { type: 'string' }, config: { type: 'string' }, 'exit-with-parent': { type: 'boolean', default: false } } });
   const config = loadConfig(configDirFrom(values.config));
   const machine = values.machine;
   const known = config.inventory.machines.map((m) => m.name);
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   });
   logger.info({ machine, taskQueue: machineTaskQueue(machine), namespace }, 'machine worker polling');
   process.stdout.write(`${JSON.stringify({ ready: true, machine })}\n`);
+  if (values['exit-with-parent']) exitWhenParentDies(() => worker.shutdown());
   await worker.run();
   await connection.close();
   logger.info('machine worker stopped');

@@ -12,6 +12,9 @@ import { freePort, Stack } from '../../lib/stack';
 import type { ActionRecord, AgentFaults, AgentView } from '../../simulator/fleet-state';
 import { temporalTarget } from '../../lib/temporal';
 
+// A test process stopped by a signal still runs its 'exit' handlers, which kill its stacks.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 export interface TestStackOptions {
   /** Use this Temporal server (e.g. the Java time-skipping test server) instead of a dev server. */
   temporal?: { address: string; client: Client };
@@ -36,7 +39,18 @@ export interface TestStack {
  * (127.x.y.1 for mainpc, 127.x.y.2 for pc2) so that agents' fixed ports never collide with a
  * demo or another test run on the same machine.
  */
-export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
+export interface TestConfig {
+  dataDir: string;
+  configDir: string;
+  ports: { temporal: number; ui: number; nats: number; admin: number };
+}
+
+/**
+ * A copy of the default configuration on free ports and its own loopback addresses
+ * (127.x.y.1 for mainpc, 127.x.y.2 for pc2), so agents' fixed ports never collide with a
+ * demo or another test run on the same machine.
+ */
+export async function makeTestConfig(opts: Pick<TestStackOptions, 'edit' | 'temporal'> = {}): Promise<TestConfig> {
   const runId = `${Date.now()}-${randomBytes(3).toString('hex')}`;
   const dataDir = path.join(projectRoot, '.data', 'test-runs', runId);
   const configDir = path.join(dataDir, 'config');
@@ -51,7 +65,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   deployment.temporal = { ...deployment.temporal, port: temporalPort, uiPort };
   deployment.nats = { ...deployment.nats, port: natsPort };
   deployment.simulator = { ...deployment.simulator, adminPort, heartbeatIntervalMs: 1000 };
-  deployment.logLevel = 'info';
+  deployment.dataDir = path.relative(projectRoot, dataDir);
   const a = randomInt(2, 250);
   const b = randomInt(0, 255);
   inventory.machines.forEach((m: { host: string }, i: number) => (m.host = `127.${a}.${b}.${i + 1}`));
@@ -61,7 +75,14 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   write('deployment.json', deployment);
   write('inventory.json', inventory);
   for (const [m, c] of Object.entries(catalogues)) write(`catalogues/${m}.json`, c);
+  return { dataDir, configDir, ports: { temporal: temporalPort, ui: uiPort, nats: natsPort, admin: adminPort } };
+}
 
+/** A whole phasegate stack for one test file, on a test configuration (makeTestConfig). */
+export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
+  const { dataDir, configDir, ports } = await makeTestConfig(opts);
+  const natsPort = ports.nats;
+  const adminPort = ports.admin;
   const config = loadConfig(configDir);
   const stack = new Stack({
     config,
