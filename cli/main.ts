@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig, loadPlan } from '../config/load';
-import { previewPlan } from '../lib/phase-input';
+import { phaseInput, previewPlan } from '../lib/phase-input';
 import { runDemo } from './demo';
 
 const usage = `phasegate: staged, human-gated, probe-watched rollouts on Temporal
@@ -15,6 +15,8 @@ usage:
       --no-fault     do not inject the demo's one failing agent
   phasegate plan check FILE [--config DIR]
       validate a plan against the inventory and preview its weeks, batches and strategies
+  phasegate plan input FILE [--config DIR]
+      print the phaseWorkflow input for a plan (agents selected now), for \`temporal workflow start --input-file\`
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -43,10 +45,12 @@ async function main(argv: string[]): Promise<number> {
         untilDone: values['until-done'],
         injectFault: !values['no-fault'],
       });
-    case 'plan':
-      if (sub !== 'check' || !arg) break;
-      process.stdout.write(`${previewPlan(loadPlan(path.resolve(arg), config.inventory), config.inventory)}\n`);
+    case 'plan': {
+      if (!arg || (sub !== 'check' && sub !== 'input')) break;
+      const plan = loadPlan(path.resolve(arg), config.inventory);
+      process.stdout.write(sub === 'check' ? `${previewPlan(plan, config.inventory)}\n` : `${JSON.stringify(phaseInput(plan, config.inventory))}\n`);
       return 0;
+    }
   }
   process.stderr.write(`phasegate: unknown command "${positionals.join(' ')}"\n\n${usage}`);
   return 2;

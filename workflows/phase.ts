@@ -30,6 +30,8 @@ export interface PhaseStatus {
   phase: string;
   title: string;
   state: 'running' | 'done';
+  /** Set while an operator holds the phase. */
+  paused: { by: string; reason?: string } | null;
   currentWeek: string | null;
   weeks: Array<{ id: string; title: string; workflowId: string; outcome: WeekStatus['outcome'] | 'not-started' | 'running' }>;
   outcome: 'completed' | 'stopped' | null;
@@ -50,17 +52,24 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
     phase: input.phase,
     title: input.title,
     state: 'running',
+    paused: null,
     currentWeek: null,
     weeks: input.weeks.map((w) => ({ id: w.id, title: w.title, workflowId: weekWorkflowId(phaseId, w.id), outcome: 'not-started' })),
     outcome: null,
   };
   let current: ChildWorkflowHandle<typeof weekWorkflow> | null = null;
+  /** A pause holds for the phase: a week that starts while paused starts paused. */
+  let pause: { by: string; reason?: string } | null = null;
   setHandler(phaseStatusQuery, () => status);
   // Steering the phase steers the week that is running.
   setHandler(pauseSignal, async (arg) => {
+    pause = arg;
+    status.paused = arg;
     if (current) await getExternalWorkflowHandle(current.workflowId).signal(pauseSignal, arg);
   });
   setHandler(resumeSignal, async (arg) => {
+    pause = null;
+    status.paused = null;
     if (current) await getExternalWorkflowHandle(current.workflowId).signal(resumeSignal, arg);
   });
   upsertSearchAttributes([{ key: searchAttributes.phase, value: input.phase }, { key: searchAttributes.status, value: 'running' }]);
@@ -85,6 +94,7 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
         },
       ],
     });
+    if (pause) await current.signal(pauseSignal, pause);
     const result = await current.result();
     current = null;
     entry.outcome = result.outcome;
