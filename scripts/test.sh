@@ -13,4 +13,13 @@ node_modules/.bin/eslint --max-warnings 0 .
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 echo "test: ${#files[@]} test files"
 # One file at a time: each integration file runs a whole stack, and this machine has 2 cores.
-exec node --test --test-concurrency=1 --test-timeout=900000 --test-reporter=spec "${files[@]}"
+mkdir -p .data
+tap=.data/last-test-run.tap
+status=0
+node --test --test-concurrency=1 --test-timeout=900000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}" || status=$?
+passed=$(grep -E '^# pass ' "$tap" | tail -n 1 | awk '{print $3}')
+failed=$(grep -E '^# fail ' "$tap" | tail -n 1 | awk '{print $3}')
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit "$status"
