@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test suite): print their figures and write them under .data/bench/.
-#   scripts/bench.sh rollback [runs] [sampleIntervalMs]
+#   scripts/bench.sh rollback [runs] [sampleIntervalMs]   fault -> undo -> rolled back, p50/p95/max
+#   scripts/bench.sh probes [samples]                    cost of one reading of each probe
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh >/dev/null
 case "${1:-}" in
   rollback) shift; exec node dist/bench/rollback-reaction.js "$@" ;;
-  *) echo "usage: scripts/bench.sh rollback [runs] [sampleIntervalMs]" >&2; exit 2 ;;
+  probes) shift; exec node dist/bench/probe-cost.js "$@" ;;
+  *) echo "usage: scripts/bench.sh rollback [runs] [sampleIntervalMs] | probes [samples]" >&2; exit 2 ;;
 esac

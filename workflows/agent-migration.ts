@@ -51,6 +51,7 @@ export type MigrationState =
   | 'applying'
   | 'verifying'
   | 'observing'
+  | 'inconclusive'
   | 'rolling-back'
   | 'needs-human'
   | 'done';
@@ -61,6 +62,16 @@ export interface StageDecision {
   decision: 'approve' | 'reject';
   by: string;
   reason?: string;
+}
+
+/**
+ * A human's decision on a verification that could not measure (probe errors, no data):
+ * run the window again, accept the stage as verified, or roll back.
+ */
+export interface InconclusiveResolution {
+  action: 'retry-window' | 'accept' | 'rollback';
+  by: string;
+  reason: string;
 }
 
 /** A human's decision after an undo failed: try the undo again, or accept the agent as it is. */
@@ -100,6 +111,7 @@ export interface AgentMigrationStatus {
   observedMs: number;
   trigger: TriggerEvidence | null;
   rollback: RollbackRecord | null;
+  inconclusive: Array<{ reason: string; probeErrors: number; at: string; resolution?: InconclusiveResolution }>;
   outcome: MigrationOutcome | null;
 }
 
@@ -111,6 +123,8 @@ export const agentMigrationStatusQuery = defineQuery<AgentMigrationStatus>('stat
 export const approveStageUpdate = defineUpdate<AgentMigrationStatus, [StageDecision]>('approveStage');
 /** Resolve a failed undo (validated: only while the migration needs a human). */
 export const resolveFailedUndoUpdate = defineUpdate<AgentMigrationStatus, [UndoResolution]>('resolveFailedUndo');
+/** Decide what to do after an inconclusive verification (validated: only while one waits). */
+export const resolveInconclusiveUpdate = defineUpdate<AgentMigrationStatus, [InconclusiveResolution]>('resolveInconclusive');
 
 /** Workflow id an operator can read: the agent and the change, under its phase and week. */
 export function agentMigrationWorkflowId(input: Pick<AgentMigrationInput, 'agent' | 'change' | 'phase' | 'week'>): string {
@@ -145,11 +159,13 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     observedMs: 0,
     trigger: null,
     rollback: null,
+    inconclusive: [],
     outcome: null,
   };
   /** Undo registered before each stage runs, so a stage that timed out after taking effect is still undone. */
   const compensations: StageNumber[] = [];
   let pendingResolution: UndoResolution | null = null;
+  let pendingInconclusive: InconclusiveResolution | null = null;
 
   setHandler(agentMigrationStatusQuery, () => status);
   setHandler(
@@ -183,6 +199,21 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     },
   );
 
+  setHandler(
+    resolveInconclusiveUpdate,
+    (r) => {
+      pendingInconclusive = r;
+      return status;
+    },
+    {
+      validator: (r) => {
+        if (status.state !== 'inconclusive') throw new Error(`no inconclusive verification of ${agent} waits (state: ${status.state})`);
+        if (!['retry-window', 'accept', 'rollback'].includes(r.action)) throw new Error('action must be "retry-window", "accept" or "rollback"');
+        if (!r.by || !r.reason) throw new Error('"by" and "reason" are required');
+      },
+    },
+  );
+
   const setState = (state: MigrationState) => {
     status.state = state;
     upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
@@ -208,24 +239,37 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     checkIntegration: true,
   });
 
-  /** Runs one verification window; returns the trigger if one fired. */
-  async function verify(durationMs: number, summary: string): Promise<TriggerEvidence | null> {
-    const w = await m.verifyWindow(summary, windowRequest(durationMs));
-    const { lastReadings, ...rest } = w;
-    status.lastReadings = lastReadings;
-    status.lastWindow = rest;
-    if (w.escalations.length) notify.alert(1, `${agent}: metric far from baseline`, w.escalations[0]!.detail, { escalations: w.escalations });
-    if (w.verdict === 'fail') return w.trigger!;
-    if (w.verdict === 'inconclusive') {
-      // Probes that cannot measure are not a failed migration; but nobody should believe a
-      // stage is verified on no data either. Tell the on-call and treat it as a failed check.
-      notify.alert(1, `${agent}: verification inconclusive`, w.reason ?? 'probe errors');
-      return { kind: 'integration-failure', measured: w.probeErrors, threshold: input.thresholds.maxConsecutiveProbeErrors, unit: 'probe errors', detail: `verification inconclusive: ${w.reason ?? ''}` };
+  /**
+   * Runs one verification window; returns the trigger if one fired. A window that could not
+   * measure is not a failed one: it stops for a human (retry, accept, or roll back) instead of
+   * rolling back on no data.
+   */
+  async function verify(durationMs: number, summary: string): Promise<TriggerEvidence | 'operator-rollback' | null> {
+    for (;;) {
+      const w = await m.verifyWindow(summary, windowRequest(durationMs));
+      const { lastReadings, ...rest } = w;
+      status.lastReadings = lastReadings;
+      status.lastWindow = rest;
+      if (w.escalations.length) notify.alert(1, `${agent}: metric far from baseline`, w.escalations[0]!.detail, { escalations: w.escalations });
+      if (w.verdict === 'fail') return w.trigger!;
+      if (w.verdict === 'pass') return null;
+      const previous = status.state;
+      const entry: AgentMigrationStatus['inconclusive'][number] = { reason: w.reason ?? 'probe errors', probeErrors: w.probeErrors, at: new Date().toISOString() };
+      status.inconclusive.push(entry);
+      setState('inconclusive');
+      notify.alert(2, `${agent}: verification inconclusive`, `${entry.reason}. Decide with the resolveInconclusive update: retry-window, accept or rollback.`);
+      pendingInconclusive = null;
+      await condition(() => pendingInconclusive !== null);
+      const decision: InconclusiveResolution = pendingInconclusive!;
+      entry.resolution = decision;
+      notify.emit('verification.resolved', { ...decision });
+      if (decision.action === 'rollback') return 'operator-rollback';
+      setState(previous);
+      if (decision.action === 'accept') return null;
     }
-    return null;
   }
 
-  async function runStep(step: MigrationStep): Promise<TriggerEvidence | 'rejected' | null> {
+  async function runStep(step: MigrationStep): Promise<TriggerEvidence | 'rejected' | 'operator-rollback' | null> {
     switch (step.kind) {
       case 'baseline': {
         setState('baseline');
@@ -352,6 +396,11 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
       if (result === 'rejected') {
         await CancellationScope.nonCancellable(() => rollBack(`stage rejected by ${status.approvals.at(-1)?.by ?? 'operator'}`, null));
         return await finish('rejected');
+      }
+      if (result === 'operator-rollback') {
+        const by = status.inconclusive.at(-1)?.resolution?.by ?? 'operator';
+        await CancellationScope.nonCancellable(() => rollBack(`inconclusive verification; ${by} chose to roll back`, null));
+        return await finish('rolled-back');
       }
       if (result) {
         log.warn('trigger fired', { agent, kind: result.kind, measured: result.measured, threshold: result.threshold });

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AgentMigrationResult } from '../../workflows/agent-migration';
+import { resolveInconclusiveUpdate, type AgentMigrationResult } from '../../workflows/agent-migration';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 import { fakeNvidiaSmi, startMigration, waitForStatus } from '../support/migration';
 
@@ -86,6 +86,25 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     const result = await drill('ContextManagerAgent', () => sim.fault('ContextManagerAgent', { integrationFailing: true, clearOnUndo: true }));
     await assertRolledBack('ContextManagerAgent', result, 'integration-failure');
     assert.equal(result.rollback?.healthyAfter, true);
+  });
+
+  it('probes that cannot measure make the window inconclusive: no rollback, a human decides (retry-window)', async () => {
+    const handle = await startMigration(env, 'SpeechToTextAgent');
+    await waitForStatus(handle, (s) => s.state === 'verifying' && s.currentStage === 2, 'stage 2 verification');
+    gpu.fail();
+    try {
+      const waiting = await waitForStatus(handle, (s) => s.state === 'inconclusive', 'an inconclusive window');
+      assert.deepEqual(waiting.stagesApplied, [1, 2], 'no data is not a failed measurement: nothing rolled back');
+      assert.equal(waiting.rollback, null);
+      assert.match(waiting.inconclusive[0]!.reason, /gpuMemoryPct: nvidia-smi exited 9/);
+      assert.equal((await sim.actions('SpeechToTextAgent')).filter((a) => a.action === 'undo-stage').length, 0);
+    } finally {
+      gpu.set(40960, 81920);
+    }
+    await handle.executeUpdate(resolveInconclusiveUpdate, { args: [{ action: 'retry-window', by: 'ops', reason: 'driver restarted' }] });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'migrated');
+    assert.equal(result.inconclusive[0]?.resolution?.action, 'retry-window');
   });
 
   it('on pc2, with no GPU, the GPU trigger does not apply and says so; a healthy staged migration completes', async () => {

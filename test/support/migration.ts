@@ -58,14 +58,15 @@ export async function waitForStatus(
 }
 
 /** A stand-in for nvidia-smi that prints whatever the test writes to its reading file. */
-export function fakeNvidiaSmi(dir: string): { binDir: string; set(usedMiB: number, totalMiB: number): void } {
+export function fakeNvidiaSmi(dir: string): { binDir: string; set(usedMiB: number, totalMiB: number): void; fail(): void } {
   const binDir = path.join(dir, 'fake-gpu-bin');
   mkdirSync(binDir, { recursive: true });
   const reading = path.join(binDir, 'reading.csv');
   const script = path.join(binDir, 'nvidia-smi');
-  writeFileSync(script, `#!/bin/sh\n# test double: answers the fixed memory query from a file\ncat '${reading}'\n`);
+  // An empty reading file means the driver is failing: exit non-zero like a broken nvidia-smi.
+  writeFileSync(script, `#!/bin/sh\n# test double: answers the fixed memory query from a file\n[ -s '${reading}' ] || { echo 'NVIDIA-SMI has failed' >&2; exit 9; }\ncat '${reading}'\n`);
   chmodSync(script, 0o755);
   const set = (used: number, total: number) => writeFileSync(reading, `${used}, ${total}\n`);
   set(40960, 81920);
-  return { binDir, set };
+  return { binDir, set, fail: () => writeFileSync(reading, '') };
 }

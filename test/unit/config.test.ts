@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, loadJsonFile } from '../../config/load';
+import { ConfigError, loadConfig, loadJsonFile, loadPlan } from '../../config/load';
 import { inventorySchema } from '../../config/schema/inventory';
 import { catalogueSchema } from '../../config/schema/catalogue';
 import { defaultConfigDir } from '../../lib/paths';
@@ -114,4 +114,38 @@ describe('catalogues', () => {
     const err = rejection(() => loadJsonFile(writeTemp('mainpc.json', cat), catalogueSchema));
     assert.ok(err.issues.some((i) => i.field === 'actions.undo-stage.timeoutMs'));
   });
+});
+
+describe('plans', () => {
+  const inventory = loadConfig(defaultConfigDir).inventory;
+  const demo = () => JSON.parse(readFileSync(path.join(defaultConfigDir, 'plans/demo.json'), 'utf8'));
+
+  it('the shipped demo plan loads against the default inventory', () => {
+    const plan = loadPlan(path.join(defaultConfigDir, 'plans/demo.json'), inventory);
+    assert.equal(plan.weeks.length, 2);
+    assert.equal(plan.thresholds.gpuMemoryPct, 95, 'defaults from DOMAIN.md fill what the plan leaves out');
+  });
+
+  const broken: Array<[string, (p: any) => void, string, RegExp]> = [
+    ['unknown agent', (p) => (p.weeks[1].steps[0].migrate.select.agents = ['ModelManagerAgent', 'NoSuchAgent']), 'weeks[1].steps[0].migrate.select.agents[1]', /unknown agent "NoSuchAgent"/],
+    ['unknown machine', (p) => (p.weeks[0].steps[0].migrate.select.machines = ['pc9']), 'weeks[0].steps[0].migrate.select.machines[0]', /unknown machine "pc9"/],
+    ['empty week', (p) => (p.weeks[0].steps = []), 'weeks[0].steps', /at least one step/],
+    ['negative duration', (p) => (p.timings.observationMs = -5), 'timings.observationMs', /too small|>=0|greater than or equal/i],
+    ['absurd duration', (p) => (p.timings.observationMs = 1e12), 'timings.observationMs', /30 days/],
+    ['duplicate step id', (p) => (p.weeks[1].steps[0].id = p.weeks[0].steps[0].id), 'weeks[1].steps[0].id', /duplicate id "pc2-low-risk"/],
+    ['threshold out of range', (p) => (p.thresholds.gpuMemoryPct = 140), 'thresholds.gpuMemoryPct', /100/],
+    ['probes slower than every 5 s', (p) => (p.thresholds.sampleIntervalMs = 10_000), 'thresholds.sampleIntervalMs', /every 5 s or faster/],
+    ['a step of two kinds', (p) => (p.weeks[0].steps[0].observe = { durationMs: 1000 }), 'weeks[0].steps[0]', /exactly one kind/],
+  ];
+  for (const [name, edit, field, reason] of broken) {
+    it(`rejects a plan with ${name}`, () => {
+      const plan = demo();
+      edit(plan);
+      const file = writeTemp('plan.json', plan);
+      const err = rejection(() => loadPlan(file, inventory));
+      const issue = err.issues.find((i) => i.field === field);
+      assert.ok(issue, `an issue at ${field}; got ${JSON.stringify(err.issues)}`);
+      assert.match(issue.reason, reason);
+    });
+  }
 });

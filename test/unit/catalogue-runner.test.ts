@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CatalogueRunner, runCommand } from '../../activities/machine/catalogue-runner';
+import { parseNvidiaSmiMemory } from '../../activities/machine/probes';
+import { loadConfig } from '../../config/load';
+import { defaultConfigDir } from '../../lib/paths';
+
+const config = loadConfig(defaultConfigDir);
+const runner = new CatalogueRunner(config.catalogues.pc2!, config.inventory.agents, {
+  node: '/usr/bin/node',
+  projectRoot: '/srv/phasegate',
+  machine: 'pc2',
+  simulatorAdmin: 'http://127.0.0.1:7900',
+});
+
+describe('catalogue runner: requests become exactly the catalogue command, or nothing', () => {
+  it('fills the catalogue template with validated values', () => {
+    const r = runner.resolve({ action: 'apply-stage', agent: 'tutoring_agent', change: 'baseagent', stage: 2, idempotencyKey: 'p.w.tutoring_agent.baseagent:baseagent:s2:apply' });
+    assert.equal(r.command, '/usr/bin/node');
+    assert.deepEqual(r.args, ['dist/simulator/fleetctl.js', '--admin', 'http://127.0.0.1:7900', 'apply-stage', '--agent', 'tutoring_agent', '--change', 'baseagent', '--stage', '2', '--key', 'p.w.tutoring_agent.baseagent:baseagent:s2:apply']);
+    assert.equal(r.timeoutMs, 30000);
+  });
+
+  const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['an agent of another machine', { action: 'apply-stage', agent: 'ModelManagerAgent', change: 'x', stage: 1 }, /not in the inventory of machine pc2/],
+    ['an unknown agent', { action: 'backup', agent: 'ghost', change: 'x', stage: 1 }, /not in the inventory/],
+    ['an action outside the catalogue', { action: 'rm-rf', agent: 'tutoring_agent' }, /not in the catalogue of pc2/],
+    ['shell metacharacters in the change id', { action: 'apply-stage', agent: 'tutoring_agent', change: 'x;reboot', stage: 1 }, /change id/],
+    ['a path trick in the change id', { action: 'apply-stage', agent: 'tutoring_agent', change: '../../etc', stage: 1 }, /change id/],
+    ['a stage out of range', { action: 'apply-stage', agent: 'tutoring_agent', change: 'x', stage: 4 }, /stage must be 1, 2 or 3/],
+    ['a key with spaces', { action: 'apply-stage', agent: 'tutoring_agent', change: 'x', stage: 1, idempotencyKey: 'a b' }, /idempotency key/],
+    ['a missing value the template needs', { action: 'apply-stage', agent: 'tutoring_agent', stage: 1 }, /needs "change"/],
+  ];
+  for (const [name, req, reason] of refused) {
+    it(`refuses ${name}`, () => {
+      assert.throws(() => runner.resolve(req as never), (err: Error & { nonRetryable?: boolean }) => {
+        assert.match(err.message, reason);
+        assert.equal(err.nonRetryable, true, 'a bad request is not retried');
+        return true;
+      });
+    });
+  }
+});
+
+describe('runCommand', () => {
+  it('captures output and the exit code, without a shell', async () => {
+    const r = await runCommand(process.execPath, ['-e', 'process.stdout.write("a;b $(x)"); process.exit(3)'], 5000, '/');
+    assert.equal(r.exitCode, 3);
+    assert.equal(r.stdout, 'a;b $(x)');
+    assert.equal(r.timedOut, false);
+  });
+
+  it('kills a command past its timeout and says so', async () => {
+    const r = await runCommand(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], 300, '/');
+    assert.equal(r.timedOut, true);
+    assert.equal(r.exitCode, null);
+    assert.ok(r.durationMs < 5000);
+  });
+
+  it('reports a missing executable instead of throwing', async () => {
+    const r = await runCommand('/nonexistent/nvidia-smi', [], 1000, '/');
+    assert.equal(r.exitCode, null);
+    assert.match(r.stderr, /ENOENT/);
+  });
+});
+
+describe('nvidia-smi memory parsing', () => {
+  const cases: Array<[string, number | null]> = [
+    ['40960, 81920\n', 50],
+    ['78643, 81920\n', (78643 / 81920) * 100],
+    ['1000, 2000\n1900, 2000\n', 95],
+    ['[N/A], 81920\n', null],
+    ['garbage', null],
+  ];
+  for (const [out, pct] of cases) it(JSON.stringify(out), () => assert.equal(parseNvidiaSmiMemory(out), pct));
+});

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { budgetExceeded, planBatches } from '../../decisions/batches';
+import { evaluateGate } from '../../decisions/gates';
+import { migrationSteps } from '../../decisions/migration-steps';
+
+const timings = { rapidVerificationMs: 10, stageVerificationMs: 60, observationMs: 86_400_000 };
+const kinds = (s: ReturnType<typeof migrationSteps>) => s.map((x) => (x.kind === 'apply-stage' || x.kind === 'await-approval' ? `${x.kind}:${x.stage}` : x.kind));
+
+describe('strategy steps', () => {
+  it('rapid: stages back to back, one verification at the end', () => {
+    assert.deepEqual(kinds(migrationSteps('rapid', timings)), ['baseline', 'apply-stage:1', 'apply-stage:2', 'apply-stage:3', 'verify']);
+  });
+  it('staged: a verification window after each stage', () => {
+    assert.deepEqual(kinds(migrationSteps('staged', timings)), ['baseline', 'apply-stage:1', 'verify', 'apply-stage:2', 'verify', 'apply-stage:3', 'verify']);
+  });
+  it('framework: staged, then the 24-hour observation', () => {
+    const steps = migrationSteps('framework', timings);
+    assert.deepEqual(kinds(steps).slice(-2), ['verify', 'observe']);
+    assert.deepEqual(steps.at(-1), { kind: 'observe', durationMs: 86_400_000 });
+  });
+  it('critical: a human approval before every stage', () => {
+    assert.deepEqual(kinds(migrationSteps('critical', timings)).filter((k) => k.startsWith('await')), ['await-approval:1', 'await-approval:2', 'await-approval:3']);
+  });
+});
+
+describe('batches', () => {
+  const cases: Array<[number, number, number, number[]]> = [
+    [10, 3, 4, [3, 4, 3]],
+    [10, 0, 5, [5, 5]],
+    [2, 3, 5, [2]],
+    [0, 3, 5, []],
+    [7, 1, 10, [1, 6]],
+  ];
+  for (const [n, pilots, size, shape] of cases) {
+    it(`${n} agents, ${pilots} pilots, batches of ${size} -> ${JSON.stringify(shape)}`, () => {
+      const agents = Array.from({ length: n }, (_, i) => i);
+      const batches = planBatches(agents, pilots, size);
+      assert.deepEqual(batches.map((b) => b.length), shape);
+      assert.deepEqual(batches.flat(), agents, 'every agent once, in order');
+    });
+  }
+  it('budget: over per batch, over per week, within', () => {
+    assert.equal(budgetExceeded({ failedInBatch: 2, failedInWeek: 2 }, { perBatch: 1, perWeek: 3 }), 'batch');
+    assert.equal(budgetExceeded({ failedInBatch: 1, failedInWeek: 4 }, { perBatch: 1, perWeek: 3 }), 'week');
+    assert.equal(budgetExceeded({ failedInBatch: 1, failedInWeek: 3 }, { perBatch: 1, perWeek: 3 }), null);
+  });
+});
+
+describe('gate criteria', () => {
+  const agents = [
+    { agent: 'a', machine: 'pc2', outcome: 'migrated' },
+    { agent: 'b', machine: 'pc2', outcome: 'rolled-back' },
+    { agent: 'c', machine: 'mainpc', outcome: 'migrated' },
+  ];
+  it('all-migrated per machine, with the numbers', () => {
+    const r = evaluateGate([{ kind: 'all-migrated', machines: ['mainpc'] }, { kind: 'all-migrated', machines: ['pc2'] }], { agents, rollbacks: 1, uptimePercent: null });
+    assert.deepEqual(r.criteria.map((c) => [c.met, c.detail]), [[true, '1 of 1 agents on mainpc migrated'], [false, '1 of 2 agents on pc2 migrated']]);
+    assert.equal(r.met, false);
+  });
+  it('max-rollbacks', () => {
+    assert.equal(evaluateGate([{ kind: 'max-rollbacks', count: 1 }], { agents, rollbacks: 1, uptimePercent: null }).met, true);
+    assert.equal(evaluateGate([{ kind: 'max-rollbacks', count: 0 }], { agents, rollbacks: 1, uptimePercent: null }).met, false);
+  });
+  it('min-uptime is not met without a measurement, and is met at the floor', () => {
+    assert.equal(evaluateGate([{ kind: 'min-uptime', percent: 99.9 }], { agents, rollbacks: 0, uptimePercent: null }).met, false);
+    assert.equal(evaluateGate([{ kind: 'min-uptime', percent: 99.9 }], { agents, rollbacks: 0, uptimePercent: 99.9 }).met, true);
+  });
+  it('no criteria at all: a human decides on nothing but the report, which is met', () => {
+    assert.equal(evaluateGate([], { agents, rollbacks: 0, uptimePercent: null }).met, true);
+  });
+});
