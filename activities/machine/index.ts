@@ -67,7 +67,7 @@ export interface WindowRequest {
   sampleIntervalMs: number;
   thresholds: TriggerThresholds;
   baseline: Baseline | null;
-  /** Stop at once when a trigger fires (true), or only report (false). */
+  /** Also run the catalogue's integration check for the agent on every sample. */
   checkIntegration: boolean;
 }
 
