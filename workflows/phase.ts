@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   defineQuery,
   defineSignal,
   getExternalWorkflowHandle,
@@ -12,8 +13,9 @@ import {
 } from '@temporalio/workflow';
 import type { PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
+import { undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
-import { pauseSignal, resumeSignal, weekWorkflow, type WeekInput, type WeekStatus } from './week';
+import { abortSignal, pauseSignal, resumeSignal, weekWorkflow, type AbortRequest, type WeekInput, type WeekStatus } from './week';
 
 /** Input of phaseWorkflow, version 1: a validated plan with each migrate step's agents selected. */
 export interface PhaseInput {
@@ -34,11 +36,17 @@ export interface PhaseStatus {
   paused: { by: string; reason?: string } | null;
   currentWeek: string | null;
   weeks: Array<{ id: string; title: string; workflowId: string; outcome: WeekStatus['outcome'] | 'not-started' | 'running' }>;
-  outcome: 'completed' | 'stopped' | null;
+  /** Every change the phase's passed weeks applied and that is still in place. */
+  applied: AppliedChange[];
+  abort: (AbortRequest & { at: string }) | null;
+  rollback: { level: 3; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[] } | null;
+  outcome: 'completed' | 'stopped' | 'aborted' | null;
 }
 
 /** Weeks done and the one running; the running week's own status query has the detail. */
 export const phaseStatusQuery = defineQuery<PhaseStatus>('status');
+
+const phaseRollbackBudgetMs = 5 * 60_000;
 
 /** Workflow id of a week: readable, under its phase. */
 export const weekWorkflowId = (phaseWorkflowId: string, week: string) => `${phaseWorkflowId}.${week}`;
@@ -55,6 +63,9 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
     paused: null,
     currentWeek: null,
     weeks: input.weeks.map((w) => ({ id: w.id, title: w.title, workflowId: weekWorkflowId(phaseId, w.id), outcome: 'not-started' })),
+    applied: [],
+    abort: null,
+    rollback: null,
     outcome: null,
   };
   let current: ChildWorkflowHandle<typeof weekWorkflow> | null = null;
@@ -72,11 +83,34 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
     status.paused = null;
     if (current) await getExternalWorkflowHandle(current.workflowId).signal(resumeSignal, arg);
   });
+  setHandler(abortSignal, async (arg) => {
+    if (status.abort || status.outcome) return;
+    status.abort = { ...arg, at: new Date().toISOString() };
+    if (current) await getExternalWorkflowHandle(current.workflowId).signal(abortSignal, arg);
+  });
+  /** Level 3: every week of the phase back to the configuration before the phase, newest first. */
+  async function rollBackPhase(abort: AbortRequest): Promise<void> {
+    const started = Date.now();
+    const record: NonNullable<PhaseStatus['rollback']> = { level: 3, startedAt: new Date(started).toISOString(), budgetMs: phaseRollbackBudgetMs, undone: [] };
+    status.rollback = record;
+    notify.alert(2, `${input.phase}: phase rollback`, `level 3 by ${abort.by}${abort.reason ? `: ${abort.reason}` : ''}; undoing ${status.applied.length} changes`);
+    await undoChanges(status.applied, 'phase', phaseId, (c) => {
+      record.undone.push(`${c.week}/${c.agent}`);
+      status.applied = status.applied.filter((x) => x !== c);
+    });
+    record.finishedAt = new Date().toISOString();
+    record.durationMs = Date.now() - started;
+    record.withinBudget = record.durationMs <= phaseRollbackBudgetMs;
+    if (!record.withinBudget) notify.alert(2, `${input.phase}: phase rollback over budget`, `${record.durationMs} ms against ${phaseRollbackBudgetMs} ms`);
+    notify.emit('phase.rolled-back', { undone: record.undone, durationMs: record.durationMs, withinBudget: record.withinBudget });
+  }
+
   upsertSearchAttributes([{ key: searchAttributes.phase, value: input.phase }, { key: searchAttributes.status, value: 'running' }]);
   upsertMemo({ summary: `${input.phase}: ${input.title} (${input.weeks.length} weeks)` });
   notify.emit('phase.started', { weeks: input.weeks.map((w) => w.id) });
 
   for (const [i, week] of input.weeks.entries()) {
+    if (status.abort) break;
     const entry = status.weeks[i]!;
     status.currentWeek = week.id;
     entry.outcome = 'running';
@@ -95,13 +129,20 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
       ],
     });
     if (pause) await current.signal(pauseSignal, pause);
+    // An abort that arrived while the week was starting reaches it now.
+    if (status.abort) await current.signal(abortSignal, status.abort);
     const result = await current.result();
     current = null;
     entry.outcome = result.outcome;
+    status.applied.push(...result.applied);
     if (result.outcome !== 'passed') {
-      status.outcome = 'stopped';
+      status.outcome = result.outcome === 'aborted' ? 'aborted' : 'stopped';
       break;
     }
+  }
+  if (status.abort) {
+    status.outcome = 'aborted';
+    if (status.abort.level === 3) await CancellationScope.nonCancellable(() => rollBackPhase(status.abort!));
   }
   status.currentWeek = null;
   status.state = 'done';

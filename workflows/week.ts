@@ -1,10 +1,12 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
   defineQuery,
   defineSignal,
   defineUpdate,
   executeChild,
+  isCancellation,
   log,
   setHandler,
   sleep,
@@ -14,11 +16,10 @@ import {
 } from '@temporalio/workflow';
 import { budgetExceeded, planBatches } from '../decisions/batches';
 import { evaluateGate, type GateCriterion, type GateReport } from '../decisions/gates';
-import { stages } from '../decisions/migration-steps';
 import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
-import { onMachine } from './lib/machine';
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
+import { undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
 
 /** A migrate step with its agents already selected from the inventory (by the client). */
@@ -70,18 +71,28 @@ export interface AgentProgress {
   trigger?: string;
 }
 
+/** Stop the rollout: level 1 undoes the agents in flight, 2 also the whole week, 3 also every earlier week (the phase does that). */
+export interface AbortRequest {
+  level: 1 | 2 | 3;
+  by: string;
+  reason?: string;
+}
+
 export interface WeekStatus {
   phase: string;
   week: string;
   title: string;
   state: 'running' | 'paused' | 'gate-open' | 'rolling-back' | 'done';
+  abort: (AbortRequest & { at: string }) | null;
+  /** Changes fully applied by this week and not undone: what a week or phase rollback undoes. */
+  applied: AppliedChange[];
   pauseReason: string | null;
   currentStep: string | null;
   batches: { total: number; done: number };
   agents: AgentProgress[];
   gate: { id: string; report: GateReport | null; decisions: Array<GateDecision & { at: string }>; open: boolean };
-  rollback: { startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; undone: string[] } | null;
-  outcome: 'passed' | 'rolled-back' | null;
+  rollback: { reason: string; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[] } | null;
+  outcome: 'passed' | 'rolled-back' | 'aborted' | null;
 }
 
 /** Progress of the week: batches, agents, the gate and its report. */
@@ -92,6 +103,8 @@ export const decideGateUpdate = defineUpdate<WeekStatus, [GateDecision]>('decide
 export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('pause');
 /** Carry on after a pause. */
 export const resumeSignal = defineSignal<[{ by: string }]>('resume');
+/** Stop the rollout and roll back to the given level. */
+export const abortSignal = defineSignal<[AbortRequest]>('abort');
 
 const weekRollbackBudgetMs = 5 * 60_000;
 
@@ -105,6 +118,8 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     week: input.week.id,
     title: input.week.title,
     state: 'running',
+    abort: null,
+    applied: [],
     pauseReason: null,
     currentStep: null,
     batches: { total: 0, done: 0 },
@@ -115,7 +130,8 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
   };
   let paused = false;
   let decision: GateDecision | null = null;
-  const migrated: Array<{ agent: string; machine: string; change: string }> = [];
+  /** Everything between the first step and the gate decision; an abort cancels it. */
+  const rollout = new CancellationScope();
 
   setHandler(weekStatusQuery, () => status);
   setHandler(pauseSignal, ({ by, reason }) => {
@@ -127,6 +143,13 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     paused = false;
     status.pauseReason = null;
     notify.emit('week.resumed', { by });
+  });
+  setHandler(abortSignal, (a) => {
+    if (status.abort || status.outcome) return;
+    status.abort = { ...a, at: new Date().toISOString() };
+    notify.alert(a.level === 3 ? 2 : 1, `${input.phase}/${input.week.id}: aborted at level ${a.level}`, `by ${a.by}${a.reason ? `: ${a.reason}` : ''}`);
+    // Running migrations are cancelled and undo their own stages (level 1).
+    rollout.cancel();
   });
   setHandler(
     decideGateUpdate,
@@ -194,12 +217,14 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
                   workflowId: p.workflowId,
                   args: [migrationInput(next, input.settings, step.change, { phase: input.phase, week: input.week.id })],
                 }).catch((err: unknown) => {
+                  if (isCancellation(err) || status.abort) return null;
                   log.error('agent migration failed', { agent: next.name, error: String(err) });
                   return null;
                 });
-                p.state = result ? (result.outcome === 'cancelled' ? 'failed' : result.outcome) : 'failed';
+                p.state = result ? (result.outcome === 'cancelled' ? 'failed' : result.outcome) : status.abort ? 'rolled-back' : 'failed';
+                if (status.abort) return;
                 if (result?.trigger) p.trigger = `${result.trigger.kind}: ${result.trigger.detail}`;
-                if (p.state === 'migrated') migrated.push({ agent: next.name, machine: next.machine, change: step.change });
+                if (p.state === 'migrated') status.applied.push({ agent: next.name, machine: next.machine, change: step.change, week: input.week.id });
                 else if (p.state !== 'rejected') {
                   failedInBatch++;
                   failedInWeek++;
@@ -228,31 +253,23 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
   async function rollBackWeek(reason: string): Promise<void> {
     const started = Date.now();
     setState('rolling-back');
-    status.rollback = { startedAt: new Date(started).toISOString(), budgetMs: weekRollbackBudgetMs, undone: [] };
+    const record: NonNullable<WeekStatus['rollback']> = { reason, startedAt: new Date(started).toISOString(), budgetMs: weekRollbackBudgetMs, undone: [] };
+    status.rollback = record;
     notify.alert(1, `${input.phase}/${input.week.id}: rolling the week back`, reason);
-    for (const m of [...migrated].reverse()) {
-      for (const { stage } of [...stages].reverse()) {
-        await onMachine(m.machine).runAction(`week rollback: undo stage ${stage} of ${m.change}, on ${m.machine}, ${m.agent}`, {
-          action: 'undo-stage',
-          agent: m.agent,
-          change: m.change,
-          stage,
-          idempotencyKey: `${workflowInfo().workflowId}:${m.agent}:${m.change}:s${stage}:week-undo`,
-        });
-      }
-      status.rollback.undone.push(m.agent);
-      const p = status.agents.find((a) => a.agent === m.agent);
+    await undoChanges(status.applied, 'week', workflowInfo().workflowId, (c) => {
+      record.undone.push(c.agent);
+      status.applied = status.applied.filter((x) => x !== c);
+      const p = status.agents.find((a) => a.agent === c.agent);
       if (p) p.state = 'undone-with-week';
-    }
-    status.rollback.finishedAt = new Date().toISOString();
-    status.rollback.durationMs = Date.now() - started;
-    if (status.rollback.durationMs > weekRollbackBudgetMs) {
-      notify.alert(2, `${input.phase}/${input.week.id}: week rollback over budget`, `${status.rollback.durationMs} ms against ${weekRollbackBudgetMs} ms`);
-    }
-    notify.emit('week.rolled-back', { undone: status.rollback.undone, durationMs: status.rollback.durationMs });
+    });
+    record.finishedAt = new Date().toISOString();
+    record.durationMs = Date.now() - started;
+    record.withinBudget = record.durationMs <= weekRollbackBudgetMs;
+    if (!record.withinBudget) notify.alert(2, `${input.phase}/${input.week.id}: week rollback over budget`, `${record.durationMs} ms against ${weekRollbackBudgetMs} ms`);
+    notify.emit('week.rolled-back', { undone: record.undone, durationMs: record.durationMs, withinBudget: record.withinBudget });
   }
 
-  const finish = async (outcome: 'passed' | 'rolled-back') => {
+  const finish = async (outcome: NonNullable<WeekStatus['outcome']>) => {
     status.outcome = outcome;
     setState('done');
     upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }, { key: searchAttributes.openGate, value: null }]);
@@ -260,48 +277,63 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     return status;
   };
 
-  for (const step of input.week.steps) {
-    status.currentStep = step.id;
-    await waitWhilePaused();
-    notify.emit('step.started', { step: step.id, title: step.title });
-    if (step.migrate) {
-      if ((await migrateStep(step.id, step.migrate)) === 'rollback-week') {
-        await rollBackWeek('failure budget exceeded');
-        return finish('rolled-back');
+  /** Steps, then the gate; resolves to the week's outcome unless an abort cancels it. */
+  async function rollOut(): Promise<'passed' | 'rolled-back'> {
+    for (const step of input.week.steps) {
+      status.currentStep = step.id;
+      await waitWhilePaused();
+      notify.emit('step.started', { step: step.id, title: step.title });
+      if (step.migrate) {
+        if ((await migrateStep(step.id, step.migrate)) === 'rollback-week') {
+          await CancellationScope.nonCancellable(() => rollBackWeek('failure budget exceeded'));
+          return 'rolled-back';
+        }
+      } else if (step.observe) {
+        await sleep(step.observe.durationMs, { summary: `observe the fleet for ${Math.round(step.observe.durationMs / 1000)} s (${step.id})` });
+      } else if (step.validate) {
+        // The 168-hour validation has its own workflow (a later issue); until then, a timed hold.
+        await sleep(step.validate.durationMs, { summary: `validation window ${Math.round(step.validate.durationMs / 3_600_000)} h (${step.id})` });
       }
-    } else if (step.observe) {
-      await sleep(step.observe.durationMs, { summary: `observe the fleet for ${Math.round(step.observe.durationMs / 1000)} s (${step.id})` });
-    } else if (step.validate) {
-      // The 168-hour validation has its own workflow (a later issue); until then, a timed hold.
-      await sleep(step.validate.durationMs, { summary: `validation window ${Math.round(step.validate.durationMs / 3_600_000)} h (${step.id})` });
     }
-  }
-  status.currentStep = null;
+    status.currentStep = null;
 
-  status.gate.report = evaluateGate(input.week.gate.criteria, {
-    agents: status.agents.map((a) => ({ agent: a.agent, machine: a.machine, outcome: a.state })),
-    rollbacks: status.agents.filter((a) => a.state === 'rolled-back').length,
-    uptimePercent: null,
-  });
-  status.gate.open = true;
-  setState('gate-open');
-  upsertSearchAttributes([{ key: searchAttributes.openGate, value: gateId }]);
-  notify.emit('gate.opened', { gate: gateId, report: status.gate.report });
-  notify.alert(1, `${gateId} is open`, `${status.gate.report.met ? 'all criteria met' : 'criteria NOT met'}: ${status.gate.report.criteria.map((c) => c.detail).join('; ')}`);
-  if (input.autoApproveGate) {
-    decision = { gate: gateId, decision: status.gate.report.met ? 'go' : 'rollback-week', by: input.autoApproveGate.by, reason: 'scripted run' };
-    status.gate.decisions.push({ ...decision, at: new Date().toISOString() });
+    status.gate.report = evaluateGate(input.week.gate.criteria, {
+      agents: status.agents.map((a) => ({ agent: a.agent, machine: a.machine, outcome: a.state })),
+      rollbacks: status.agents.filter((a) => a.state === 'rolled-back').length,
+      uptimePercent: null,
+    });
+    status.gate.open = true;
+    setState('gate-open');
+    upsertSearchAttributes([{ key: searchAttributes.openGate, value: gateId }]);
+    notify.emit('gate.opened', { gate: gateId, report: status.gate.report });
+    notify.alert(1, `${gateId} is open`, `${status.gate.report.met ? 'all criteria met' : 'criteria NOT met'}: ${status.gate.report.criteria.map((c) => c.detail).join('; ')}`);
+    if (input.autoApproveGate) {
+      decision = { gate: gateId, decision: status.gate.report.met ? 'go' : 'rollback-week', by: input.autoApproveGate.by, reason: 'scripted run' };
+      status.gate.decisions.push({ ...decision, at: new Date().toISOString() });
+    }
+    const reminderMs = input.gateReminderMs ?? 4 * 3_600_000;
+    while (!(await condition(() => decision !== null, reminderMs))) {
+      notify.alert(1, `${gateId} still waits for a decision`, 'decide with the decideGate update: go, hold or rollback-week');
+    }
+    status.gate.open = false;
+    const d = decision as GateDecision | null;
+    notify.emit('gate.decided', { gate: gateId, decision: d!.decision, by: d!.by, reason: d!.reason });
+    if (d!.decision === 'rollback-week') {
+      await CancellationScope.nonCancellable(() => rollBackWeek(`gate decision by ${d!.by}: ${d!.reason ?? 'no reason given'}`));
+      return 'rolled-back';
+    }
+    return 'passed';
   }
-  const reminderMs = input.gateReminderMs ?? 4 * 3_600_000;
-  while (!(await condition(() => decision !== null, reminderMs))) {
-    notify.alert(1, `${gateId} still waits for a decision`, 'decide with the decideGate update: go, hold or rollback-week');
+
+  let outcome: 'passed' | 'rolled-back';
+  try {
+    outcome = await rollout.run(rollOut);
+  } catch (err) {
+    if (!(isCancellation(err) && status.abort)) throw err;
+    status.gate.open = false;
+    const abort = status.abort;
+    if (abort.level >= 2) await CancellationScope.nonCancellable(() => rollBackWeek(`aborted at level ${abort.level} by ${abort.by}${abort.reason ? `: ${abort.reason}` : ''}`));
+    return CancellationScope.nonCancellable(() => finish('aborted'));
   }
-  status.gate.open = false;
-  const d = decision as GateDecision | null;
-  notify.emit('gate.decided', { gate: gateId, decision: d!.decision, by: d!.by, reason: d!.reason });
-  if (d!.decision === 'rollback-week') {
-    await rollBackWeek(`gate decision by ${d!.by}: ${d!.reason ?? 'no reason given'}`);
-    return finish('rolled-back');
-  }
-  return finish('passed');
+  return finish(outcome);
 }

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { planSchema } from '../../config/schema/plan';
+import { phaseInput } from '../../lib/phase-input';
+import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { abortSignal, decideGateUpdate, resumeSignal, weekStatusQuery, type WeekStatus } from '../../workflows/week';
+import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+
+type Budget = { perBatch: number; perWeek: number; onExceeded: 'pause' | 'rollback-week' };
+
+function plan(id: string, weeks: Array<{ agents: string[]; budget?: Budget; criteria?: object[] }>) {
+  return planSchema.parse({
+    version: 1,
+    id,
+    title: id,
+    thresholds: { sampleIntervalMs: 250 },
+    timings: { baselineSamples: 2, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 0 },
+    weeks: weeks.map((w, i) => ({
+      id: `week${i + 1}`,
+      title: `week ${i + 1}`,
+      steps: [{ id: `w${i + 1}-migrate`, migrate: { change: `${id}-w${i + 1}`, select: { agents: w.agents }, pilots: 0, batchSize: w.agents.length, maxConcurrentPerMachine: 2, ...(w.budget ? { failureBudget: w.budget } : {}) } }],
+      gate: { criteria: w.criteria ?? [{ kind: 'max-rollbacks', count: 5 }] },
+    })),
+  });
+}
+
+describe('phase and week rollbacks on the real dev server', () => {
+  let env: TestStack;
+  let sim: ReturnType<typeof simulatorClient>;
+  before(async () => {
+    env = await startTestStack();
+    sim = simulatorClient(env.simulatorAdmin);
+  });
+  after(async () => env?.stop());
+
+  async function start(p: ReturnType<typeof plan>): Promise<WorkflowHandle<typeof phaseWorkflow>> {
+    return env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.${p.id}`, args: [phaseInput(p, env.config.inventory)] });
+  }
+  async function weekUntil(phaseId: string, week: string, ok: (s: WeekStatus) => boolean, what: string): Promise<WeekStatus> {
+    const h = env.client.workflow.getHandle(weekWorkflowId(phaseId, week));
+    for (let i = 0; i < 600; i++) {
+      const s = await h.query(weekStatusQuery).catch(() => null);
+      if (s && ok(s)) return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+  const versions = async (agents: string[]) => Promise.all(agents.map(async (a) => (await sim.agent(a)).version));
+
+  it('a gate decided "rollback-week" undoes every agent of the week, newest first, each stage in reverse', async () => {
+    const agents = ['GPUThermalAgent', 'VRAMUsageAgent', 'RemoteConnectorAgent'];
+    const p = plan('gate-rollback', [{ agents }]);
+    const handle = await start(p);
+    const open = await weekUntil('phase.gate-rollback', 'week1', (s) => s.state === 'gate-open', 'the gate');
+    assert.deepEqual((await versions(agents)).map((v) => v.startsWith('1.0.0+')), [true, true, true]);
+    const order = open.applied.map((c) => c.agent);
+    await env.client.workflow.getHandle(weekWorkflowId('phase.gate-rollback', 'week1')).executeUpdate(decideGateUpdate, {
+      args: [{ gate: 'gate-rollback.week1.gate', decision: 'rollback-week', by: 'carol', reason: 'dashboards regressed' }],
+    });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'stopped');
+    assert.deepEqual(await versions(agents), ['1.0.0', '1.0.0', '1.0.0']);
+    const week = await env.client.workflow.getHandle(weekWorkflowId('phase.gate-rollback', 'week1')).query(weekStatusQuery);
+    assert.equal(week.outcome, 'rolled-back');
+    assert.deepEqual(week.rollback?.undone, [...order].reverse(), 'newest change undone first');
+    assert.equal(week.rollback?.withinBudget, true);
+    for (const a of agents) {
+      const undos = (await sim.actions(a)).filter((r) => r.action === 'undo-stage' && r.outcome === 'undone').map((r) => r.stage);
+      assert.deepEqual(undos, [3, 2, 1], `${a}: stages undone in reverse`);
+    }
+  });
+
+  it('abort at level 3 puts the whole fleet back as it was before the phase', async () => {
+    const week1 = ['ChitchatAgent', 'NotificationAgent'];
+    const week2 = ['ResponderAgent', 'WebSearchAgent', 'SmartHomeAgent', 'UserProfileAgent'];
+    const p = plan('abort-l3', [{ agents: week1 }, { agents: week2 }]);
+    const handle = await start(p);
+    await weekUntil('phase.abort-l3', 'week1', (s) => s.state === 'gate-open', 'the week-1 gate');
+    await env.client.workflow.getHandle(weekWorkflowId('phase.abort-l3', 'week1')).executeUpdate(decideGateUpdate, { args: [{ gate: 'abort-l3.week1.gate', decision: 'go', by: 'alice' }] });
+    // Abort while week 2 has migrations in flight.
+    await weekUntil('phase.abort-l3', 'week2', (s) => s.agents.some((a) => a.state === 'running'), 'week 2 in flight');
+    await handle.signal(abortSignal, { level: 3, by: 'oncall', reason: 'incident 4711' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'aborted');
+    assert.equal(result.rollback?.level, 3);
+    assert.deepEqual(result.rollback?.undone.sort(), week1.map((a) => `week1/${a}`).sort());
+    assert.deepEqual(result.applied, []);
+    for (const view of await Promise.all([...week1, ...week2].map((a) => sim.agent(a)))) {
+      assert.equal(view.version, '1.0.0', view.name);
+      assert.deepEqual(view.changes, {}, `${view.name} has no stage left`);
+    }
+    const w2 = await env.client.workflow.getHandle(weekWorkflowId('phase.abort-l3', 'week2')).query(weekStatusQuery);
+    assert.equal(w2.outcome, 'aborted');
+    assert.equal(w2.abort?.level, 3);
+  });
+
+  it('a batch over its failure budget rolls the week back when the plan says so', async () => {
+    const agents = ['LearningOrchestratorAgent', 'FeedbackHandlerAgent', 'AgentTrustScorerAgent'];
+    await sim.fault('FeedbackHandlerAgent', { integrationFailing: true, clearOnUndo: true });
+    const handle = await start(plan('budget-rollback', [{ agents, budget: { perBatch: 0, perWeek: 0, onExceeded: 'rollback-week' } }]));
+    const result = await handle.result();
+    assert.equal(result.outcome, 'stopped');
+    assert.deepEqual(await versions(agents), ['1.0.0', '1.0.0', '1.0.0']);
+    const week = await env.client.workflow.getHandle(weekWorkflowId('phase.budget-rollback', 'week1')).query(weekStatusQuery);
+    assert.equal(week.rollback?.reason, 'failure budget exceeded');
+    assert.equal(week.agents.find((a) => a.agent === 'FeedbackHandlerAgent')?.state, 'rolled-back');
+  });
+
+  it('a batch over its failure budget pauses for a human by default; resume carries on to the gate', async () => {
+    const agents = ['GPUMonitorAgent', 'PC2GPUMonitorAgent'];
+    await sim.fault('PC2GPUMonitorAgent', { integrationFailing: true, clearOnUndo: true });
+    const handle = await start(plan('budget-pause', [{ agents, budget: { perBatch: 0, perWeek: 1, onExceeded: 'pause' } }]));
+    const paused = await weekUntil('phase.budget-pause', 'week1', (s) => s.state === 'paused', 'the pause');
+    assert.match(paused.pauseReason ?? '', /over its failure budget/);
+    await handle.signal(resumeSignal, { by: 'alice' });
+    await weekUntil('phase.budget-pause', 'week1', (s) => s.state === 'gate-open', 'the gate');
+    const phase = await handle.query(phaseStatusQuery);
+    assert.equal(phase.currentWeek, 'week1');
+    await handle.signal(abortSignal, { level: 2, by: 'alice', reason: 'done looking' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'aborted');
+    assert.deepEqual(await versions(agents), ['1.0.0', '1.0.0']);
+  });
+});
