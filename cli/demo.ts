@@ -32,7 +32,7 @@ async function portInUse(host: string, port: number): Promise<boolean> {
  */
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const { config } = opts;
-  const plan = loadPlan(opts.planFile, config.inventory); // bad plan: fails here, before anything starts
+  const plan = loadPlan(opts.planFile, config); // bad plan: fails here, before anything starts
   const t = config.deployment.temporal;
   const n = config.deployment.nats;
   if (t.mode === 'embedded' && (await portInUse(t.host, t.port))) {

@@ -47,8 +47,8 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'plan': {
       if (!arg || (sub !== 'check' && sub !== 'input')) break;
-      const plan = loadPlan(path.resolve(arg), config.inventory);
-      process.stdout.write(sub === 'check' ? `${previewPlan(plan, config.inventory)}\n` : `${JSON.stringify(phaseInput(plan, config.inventory))}\n`);
+      const plan = loadPlan(path.resolve(arg), config);
+      process.stdout.write(sub === 'check' ? `${previewPlan(plan, config)}\n` : `${JSON.stringify(phaseInput(plan, config.inventory))}\n`);
       return 0;
     }
   }

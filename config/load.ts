@@ -116,16 +116,28 @@ export function loadConfig(configDir: string): PhasegateConfig {
   return { configDir: dir, deploymentFile, deployment, inventoryFile, inventory, catalogues };
 }
 
-/** Loads a plan and checks every agent, machine and selector against the inventory. */
-export function loadPlan(file: string, inventory: Inventory): Plan {
+/** Loads a plan and checks every agent, machine, selector and operation against the configuration. */
+export function loadPlan(file: string, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): Plan {
   const plan = loadJsonFile(file, planSchema);
-  const issues = checkPlanAgainstInventory(plan, inventory);
+  const issues = checkPlanAgainstConfig(plan, config);
   if (issues.length) throw new ConfigError(file, issues);
   return plan;
 }
 
-export function checkPlanAgainstInventory(plan: Plan, inventory: Inventory): ConfigIssue[] {
+export function checkPlanAgainstConfig(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): ConfigIssue[] {
+  const { inventory, catalogues } = config;
   const issues: ConfigIssue[] = [];
+  plan.weeks.forEach((week, wi) =>
+    week.steps.forEach((step, si) => {
+      if (!step.action) return;
+      const at = `weeks[${wi}].steps[${si}].action`;
+      const catalogue = catalogues[step.action.machine];
+      if (!catalogue) issues.push({ field: `${at}.machine`, reason: `unknown machine "${step.action.machine}" (known: ${Object.keys(catalogues).join(', ')})` });
+      else if (!Object.prototype.hasOwnProperty.call(catalogue.operations, step.action.operation)) {
+        issues.push({ field: `${at}.operation`, reason: `"${step.action.operation}" is not an operation of ${step.action.machine}'s catalogue (it has: ${Object.keys(catalogue.operations).join(', ') || 'none'})` });
+      }
+    }),
+  );
   const agents = new Set(inventory.agents.map((a) => a.name));
   const machines = new Set(inventory.machines.map((m) => m.name));
   plan.weeks.forEach((week, wi) =>
@@ -135,6 +147,9 @@ export function checkPlanAgainstInventory(plan: Plan, inventory: Inventory): Con
       const at = `weeks[${wi}].steps[${si}].migrate.select`;
       select.agents?.forEach((a, ai) => {
         if (!agents.has(a)) issues.push({ field: `${at}.agents[${ai}]`, reason: `unknown agent "${a}"` });
+      });
+      select.exclude?.forEach((a, ai) => {
+        if (!agents.has(a)) issues.push({ field: `${at}.exclude[${ai}]`, reason: `unknown agent "${a}"` });
       });
       select.machines?.forEach((m, mi) => {
         if (!machines.has(m)) issues.push({ field: `${at}.machines[${mi}]`, reason: `unknown machine "${m}" (known: ${[...machines].join(', ')})` });

@@ -12,6 +12,7 @@ export function selectAgents(inventory: Inventory, select: AgentSelector): Agent
       (!select.agents || select.agents.includes(a.name)) &&
       (!select.machines || select.machines.includes(a.machine)) &&
       (!select.categories || select.categories.includes(a.category)) &&
-      (!select.riskBands || select.riskBands.includes(assessRisk(a).band)),
+      (!select.riskBands || select.riskBands.includes(assessRisk(a).band)) &&
+      !select.exclude?.includes(a.name),
   );
 }

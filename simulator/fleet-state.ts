@@ -47,7 +47,7 @@ export interface SimAgent {
   startedAt: number;
 }
 
-export type ActionKind = 'backup' | 'apply-stage' | 'undo-stage' | 'verify-marker' | 'integration-check';
+export type ActionKind = 'backup' | 'apply-stage' | 'undo-stage' | 'verify-marker' | 'integration-check' | 'component-up' | 'component-down';
 export type ActionOutcome = 'applied' | 'undone' | 'already-applied' | 'nothing-to-undo' | 'duplicate-key' | 'backed-up' | 'ok' | 'failed';
 
 /** One action the simulator received, as the record tests compare with the workflows'. */
@@ -55,6 +55,7 @@ export interface ActionRecord {
   seq: number;
   at: string;
   action: ActionKind;
+  /** The agent acted on, or the component for component-up / component-down. */
   agent: string;
   change?: string;
   stage?: number;
@@ -98,7 +99,10 @@ export class FleetState {
   readonly hubsUp = new Map<string, boolean>();
   readonly machineLoad = new Map<string, number>();
   readonly actions: ActionRecord[] = [];
+  /** Infrastructure the plans' operations deploy (EdgeHub container, Pushgateway, ...), by name. */
+  readonly components = new Map<string, { machine: string; up: boolean }>();
   private readonly resultsByKey = new Map<string, ActionResult>();
+  private readonly componentKeys = new Set<string>();
 
   constructor(agents: Agent[], hubs: Hub[], now: () => number = Date.now) {
     for (const a of agents) {
@@ -242,6 +246,22 @@ export class FleetState {
     // Failed attempts are not remembered by key, so a retry after a fix can succeed.
     if (keyId && ok) this.resultsByKey.set(keyId, result);
     return result;
+  }
+
+  /** Deploys or removes a named component; idempotent by key and by state. */
+  setComponent(name: string, machine: string, up: boolean, key: string, now: () => number = Date.now): { outcome: ActionOutcome; up: boolean } {
+    const action: ActionKind = up ? 'component-up' : 'component-down';
+    const keyId = `${action}:${key}`;
+    if (this.componentKeys.has(keyId)) {
+      this.record({ action, agent: name, key }, 'duplicate-key', now);
+      return { outcome: 'duplicate-key', up: this.components.get(name)?.up ?? false };
+    }
+    const was = this.components.get(name)?.up ?? false;
+    this.components.set(name, { machine, up });
+    this.componentKeys.add(keyId);
+    const outcome: ActionOutcome = was === up ? (up ? 'already-applied' : 'nothing-to-undo') : up ? 'applied' : 'undone';
+    this.record({ action, agent: name, key }, outcome, now);
+    return { outcome, up };
   }
 
   private record(req: ActionRequest, outcome: ActionOutcome, now: () => number, detail?: string): void {

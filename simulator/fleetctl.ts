@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
  *
  * fleetctl --admin URL <backup|apply-stage|undo-stage|verify-marker|integration-check>
  *          --agent NAME [--change ID --stage N] [--key IDEMPOTENCY_KEY]
+ * fleetctl --admin URL component --name NAME --machine MACHINE --state up|down --key KEY
  */
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -17,9 +18,13 @@ async function main(): Promise<number> {
       change: { type: 'string' },
       stage: { type: 'string' },
       key: { type: 'string' },
+      name: { type: 'string' },
+      machine: { type: 'string' },
+      state: { type: 'string' },
     },
   });
   const action = positionals[0];
+  if (action === 'component') return component(values);
   if (!values.admin || !action || !values.agent) {
     process.stderr.write('usage: fleetctl --admin URL ACTION --agent NAME [--change ID --stage N] [--key KEY]\n');
     return 2;
@@ -50,6 +55,23 @@ async function main(): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+async function component(values: { admin?: string; name?: string; machine?: string; state?: string; key?: string }): Promise<number> {
+  if (!values.admin || !values.name || !values.machine || !values.key || (values.state !== 'up' && values.state !== 'down')) {
+    process.stderr.write('usage: fleetctl --admin URL component --name NAME --machine MACHINE --state up|down --key KEY\n');
+    return 2;
+  }
+  const res = await fetch(`${values.admin}/components/${encodeURIComponent(values.name)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ machine: values.machine, up: values.state === 'up', key: values.key }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  process.stdout.write(`${text}\n`);
+  if (!res.ok) process.stderr.write(`component ${values.name} ${values.state}: ${text}\n`);
+  return res.ok ? 0 : 1;
 }
 
 main().then(

@@ -165,6 +165,17 @@ export class FleetSimulator {
         this.opts.logger.info({ action, agent: agentName, change: body.change, stage: body.stage, outcome: result.outcome }, 'action');
         return json(res, result.ok ? 200 : 409, result);
       }
+      if (parts[0] === 'components' && method === 'GET') {
+        return json(res, 200, Object.fromEntries(this.state.components));
+      }
+      if (parts[0] === 'components' && parts.length === 2 && method === 'POST') {
+        const name = decodeURIComponent(parts[1]!);
+        const machine = str(body, 'machine');
+        if (!this.opts.machines.includes(machine)) throw new SimulatorError(404, `machine "${machine}" is not simulated here`);
+        const result = this.state.setComponent(name, machine, body.up === true, str(body, 'key'));
+        this.opts.logger.info({ component: name, machine, up: result.up, outcome: result.outcome }, 'component');
+        return json(res, 200, { component: name, ...result });
+      }
       if (parts[0] === 'faults' && method === 'POST') {
         const agentName = str(body, 'agent');
         const faults = body as Partial<AgentFaults> & { agent?: string };

@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
-import { undoChanges, type AppliedChange } from './lib/undo';
+import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
 import { abortSignal, pauseSignal, resumeSignal, weekWorkflow, type AbortRequest, type WeekInput, type WeekStatus } from './week';
 
@@ -95,7 +95,7 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
     status.rollback = record;
     notify.alert(2, `${input.phase}: phase rollback`, `level 3 by ${abort.by}${abort.reason ? `: ${abort.reason}` : ''}; undoing ${status.applied.length} changes`);
     await undoChanges(status.applied, 'phase', phaseId, (c) => {
-      record.undone.push(`${c.week}/${c.agent}`);
+      record.undone.push(`${c.week}/${appliedName(c)}`);
       status.applied = status.applied.filter((x) => x !== c);
     });
     record.finishedAt = new Date().toISOString();

@@ -19,7 +19,8 @@ import { evaluateGate, type GateCriterion, type GateReport } from '../decisions/
 import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
-import { undoChanges, type AppliedChange } from './lib/undo';
+import { onMachine } from './lib/machine';
+import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
 
 /** A migrate step with its agents already selected from the inventory (by the client). */
@@ -36,6 +37,8 @@ export interface WeekStep {
   id: string;
   title?: string;
   migrate?: WeekMigrateStep;
+  /** A named operation of one machine's catalogue (deploying EdgeHub on pc2, say), with its undo. */
+  action?: { machine: string; operation: string };
   observe?: { durationMs: number };
   validate?: { durationMs: number };
 }
@@ -224,7 +227,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
                 p.state = result ? (result.outcome === 'cancelled' ? 'failed' : result.outcome) : status.abort ? 'rolled-back' : 'failed';
                 if (status.abort) return;
                 if (result?.trigger) p.trigger = `${result.trigger.kind}: ${result.trigger.detail}`;
-                if (p.state === 'migrated') status.applied.push({ agent: next.name, machine: next.machine, change: step.change, week: input.week.id });
+                if (p.state === 'migrated') status.applied.push({ kind: 'migration', agent: next.name, machine: next.machine, change: step.change, week: input.week.id });
                 else if (p.state !== 'rejected') {
                   failedInBatch++;
                   failedInWeek++;
@@ -257,9 +260,9 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     status.rollback = record;
     notify.alert(1, `${input.phase}/${input.week.id}: rolling the week back`, reason);
     await undoChanges(status.applied, 'week', workflowInfo().workflowId, (c) => {
-      record.undone.push(c.agent);
+      record.undone.push(appliedName(c));
       status.applied = status.applied.filter((x) => x !== c);
-      const p = status.agents.find((a) => a.agent === c.agent);
+      const p = c.kind === 'migration' ? status.agents.find((a) => a.agent === c.agent) : undefined;
       if (p) p.state = 'undone-with-week';
     });
     record.finishedAt = new Date().toISOString();
@@ -288,6 +291,22 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
           await CancellationScope.nonCancellable(() => rollBackWeek('failure budget exceeded'));
           return 'rolled-back';
         }
+      } else if (step.action) {
+        const { machine, operation } = step.action;
+        // Registered before it runs: an operation that timed out after taking effect is still undone.
+        status.applied.push({ kind: 'operation', operation, machine, week: input.week.id });
+        const ok = await onMachine(machine)
+          .runOperation(`${step.title ?? operation} (${operation} on ${machine})`, { name: operation, direction: 'run', idempotencyKey: `${workflowInfo().workflowId}:${machine}:${operation}:run` })
+          .then(() => true, (err: unknown) => {
+            if (isCancellation(err)) throw err;
+            notify.alert(2, `${input.phase}/${input.week.id}: ${operation} on ${machine} failed`, String(err));
+            return false;
+          });
+        if (!ok) {
+          await CancellationScope.nonCancellable(() => rollBackWeek(`operation ${operation} on ${machine} failed`));
+          return 'rolled-back';
+        }
+        notify.emit('operation.applied', { machine, operation });
       } else if (step.observe) {
         await sleep(step.observe.durationMs, { summary: `observe the fleet for ${Math.round(step.observe.durationMs / 1000)} s (${step.id})` });
       } else if (step.validate) {

@@ -72,12 +72,8 @@ export class CatalogueRunner {
     if (req.change !== undefined && !identifierPattern.test(req.change)) throw ApplicationFailure.nonRetryable('change id has characters outside [A-Za-z0-9_.-]', 'InvalidRequest');
     if (req.stage !== undefined && !(Number.isInteger(req.stage) && req.stage >= 1 && req.stage <= 3)) throw ApplicationFailure.nonRetryable('stage must be 1, 2 or 3', 'InvalidRequest');
     if (req.idempotencyKey !== undefined && !keyPattern.test(req.idempotencyKey)) throw ApplicationFailure.nonRetryable('idempotency key has characters outside [A-Za-z0-9_.:@-]', 'InvalidRequest');
-    const host = this.values.machine;
     const lookup: Record<string, string | undefined> = {
-      node: this.values.node,
-      projectRoot: this.values.projectRoot,
-      machine: host,
-      simulatorAdmin: this.values.simulatorAdmin,
+      ...this.machineLookup(),
       agent: agent.name,
       change: req.change,
       stage: req.stage?.toString(),
@@ -90,6 +86,31 @@ export class CatalogueRunner {
         return v;
       });
     return { command: fill(spec.command), args: spec.args.map(fill), timeoutMs: spec.timeoutMs };
+  }
+
+  /** The command of a named operation (or its undo); only the key comes from the request. */
+  resolveOperation(name: string, direction: 'run' | 'undo', idempotencyKey: string): { command: string; args: string[]; timeoutMs: number } {
+    const op = Object.prototype.hasOwnProperty.call(this.catalogue.operations, name) ? this.catalogue.operations[name] : undefined;
+    if (!op) throw ApplicationFailure.nonRetryable(`operation "${String(name).slice(0, 80)}" is not in the catalogue of ${this.catalogue.machine}`, 'InvalidRequest');
+    if (!keyPattern.test(idempotencyKey)) throw ApplicationFailure.nonRetryable('idempotency key has characters outside [A-Za-z0-9_.:@-]', 'InvalidRequest');
+    const spec = op[direction];
+    const lookup: Record<string, string> = { ...this.machineLookup(), idempotencyKey };
+    const fill = (text: string) =>
+      text.replace(/\{([A-Za-z]+)\}/g, (_m, key: string) => {
+        const v = lookup[key];
+        if (v === undefined) throw ApplicationFailure.nonRetryable(`operation "${name}" uses {${key}}, which operations may not use`, 'InvalidRequest');
+        return v;
+      });
+    return { command: fill(spec.command), args: spec.args.map(fill), timeoutMs: spec.timeoutMs };
+  }
+
+  runOperation(name: string, direction: 'run' | 'undo', idempotencyKey: string, signal?: AbortSignal): Promise<CommandResult> {
+    const { command, args, timeoutMs } = this.resolveOperation(name, direction, idempotencyKey);
+    return runCommand(command, args, timeoutMs, this.values.projectRoot, signal);
+  }
+
+  private machineLookup(): Record<string, string> {
+    return { node: this.values.node, projectRoot: this.values.projectRoot, machine: this.values.machine, simulatorAdmin: this.values.simulatorAdmin };
   }
 
   run(req: ActionRequest, signal?: AbortSignal): Promise<CommandResult> {

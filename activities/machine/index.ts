@@ -40,7 +40,7 @@ export interface MachineDescription {
 
 export interface ActionOutcome {
   ok: true;
-  action: ActionRequest['action'];
+  action: ActionRequest['action'] | 'operation' | 'operation-undo';
   agent: string;
   exitCode: number;
   durationMs: number;
@@ -89,6 +89,33 @@ interface WindowProgress {
 }
 
 /**
+ * Runs a command while heartbeating, so a dead worker is noticed within the heartbeat
+ * timeout and the action retried (same idempotency key) elsewhere.
+ */
+async function withHeartbeat(run: (signal: AbortSignal) => Promise<CommandResult>): Promise<CommandResult> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 1000);
+  try {
+    return await run(ctx.cancellationSignal);
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/** A command's result as an activity outcome; a non-zero exit or a timeout is a retryable failure. */
+function outcomeOf(what: string, result: CommandResult, id: Pick<ActionOutcome, 'action' | 'agent'>): ActionOutcome {
+  if (result.exitCode !== 0) {
+    const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}`;
+    throw ApplicationFailure.create({
+      type: 'ActionFailed',
+      message: `${what} ${why}: ${result.stderr.slice(0, 500) || result.stdout.slice(0, 500)}`,
+      details: [{ exitCode: result.exitCode, timedOut: result.timedOut, stderr: result.stderr, stdout: result.stdout }],
+    });
+  }
+  return { ok: true, ...id, exitCode: 0, durationMs: result.durationMs, output: result.stdout.slice(0, 1000) };
+}
+
+/**
  * Activities that must run on the agent's own machine: actions from this machine's catalogue
  * and probes of its agents. Served by workers/machine-worker on the machine's task queue.
  */
@@ -130,26 +157,18 @@ export function createMachineActivities(deps: MachineActivityDeps) {
 
     /** Runs one catalogue action. Idempotent by the request's key; a failure is retryable. */
     async runAction(req: ActionRequest): Promise<ActionOutcome> {
-      const ctx = Context.current();
-      // Heartbeat while the command runs, so a dead worker is noticed within the heartbeat
-      // timeout and the action retried (same idempotency key) elsewhere.
-      const beat = setInterval(() => ctx.heartbeat(), 1000);
-      let result: CommandResult;
-      try {
-        result = await runner.run(req, ctx.cancellationSignal);
-      } finally {
-        clearInterval(beat);
-      }
-      ctx.log.info('catalogue action', { action: req.action, agent: req.agent, change: req.change, stage: req.stage, exitCode: result.exitCode, durationMs: result.durationMs });
-      if (result.exitCode !== 0) {
-        const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}`;
-        throw ApplicationFailure.create({
-          type: 'ActionFailed',
-          message: `${req.action} of ${req.agent}${req.stage ? ` stage ${req.stage}` : ''} on ${deps.machine} ${why}: ${result.stderr.slice(0, 500) || result.stdout.slice(0, 500)}`,
-          details: [{ exitCode: result.exitCode, timedOut: result.timedOut, stderr: result.stderr, stdout: result.stdout }],
-        });
-      }
-      return { ok: true, action: req.action, agent: req.agent, exitCode: 0, durationMs: result.durationMs, output: result.stdout.slice(0, 1000) };
+      const what = `${req.action} of ${req.agent}${req.stage ? ` stage ${req.stage}` : ''} on ${deps.machine}`;
+      const result = await withHeartbeat((signal) => runner.run(req, signal));
+      Context.current().log.info('catalogue action', { action: req.action, agent: req.agent, change: req.change, stage: req.stage, exitCode: result.exitCode, durationMs: result.durationMs });
+      return outcomeOf(what, result, { action: req.action, agent: req.agent });
+    },
+
+    /** Runs a named operation of this machine's catalogue, or its undo (an `action` step of a plan). */
+    async runOperation(req: { name: string; direction: 'run' | 'undo'; idempotencyKey: string }): Promise<ActionOutcome> {
+      const what = `${req.direction === 'undo' ? 'undo of ' : ''}operation ${req.name} on ${deps.machine}`;
+      const result = await withHeartbeat((signal) => runner.runOperation(req.name, req.direction, req.idempotencyKey, signal));
+      Context.current().log.info('catalogue operation', { name: req.name, direction: req.direction, exitCode: result.exitCode, durationMs: result.durationMs });
+      return outcomeOf(what, result, { action: req.direction === 'run' ? 'operation' : 'operation-undo', agent: req.name });
     },
 
     /** Baseline before stage 1: response time p50/p95 over several samples, GPU memory, load. */

@@ -7,7 +7,7 @@ import { identifier } from './common';
  * a change id, a stage number, an idempotency key), never free text from a workflow.
  */
 export const machinePlaceholders = ['node', 'projectRoot', 'machine', 'simulatorAdmin'] as const;
-export const requestPlaceholders = ['agent', 'change', 'stage', 'idempotencyKey', 'healthUrl'] as const;
+export const requestPlaceholders = ['agent', 'change', 'stage', 'idempotencyKey'] as const;
 const allPlaceholders: readonly string[] = [...machinePlaceholders, ...requestPlaceholders];
 
 /** The kinds of action a worker may be asked for; the catalogue says what each one runs. */
@@ -48,6 +48,21 @@ export const catalogueSchema = z.strictObject({
     'verify-marker': commandSchema,
     'integration-check': commandSchema,
   }),
+  /**
+   * Named operations of this machine that plans may run as `action` steps (deploying EdgeHub
+   * on pc2, say), each with the command that undoes it. Only {idempotencyKey} and the
+   * machine's own values may appear in their arguments.
+   */
+  operations: z
+    .record(
+      identifier,
+      z.strictObject({
+        description: z.string().max(200).optional(),
+        run: commandSchema,
+        undo: commandSchema,
+      }),
+    )
+    .default({}),
   probes: z.strictObject({
     /** Fixed nvidia-smi query; absent means the machine has no GPU and the GPU trigger does not apply. */
     gpu: commandSchema.optional(),

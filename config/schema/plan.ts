@@ -44,8 +44,10 @@ const agentSelector = z
     machines: z.array(identifier).min(1).optional(),
     categories: z.array(agentCategory).min(1).optional(),
     riskBands: z.array(z.enum(['low', 'medium', 'high', 'critical'])).min(1).optional(),
+    /** Agents to leave out of what the other criteria select (e.g. last week's pilots). */
+    exclude: z.array(identifier).min(1).optional(),
   })
-  .refine((s) => Object.values(s).some((v) => v !== undefined), 'name at least one of agents, machines, categories, riskBands');
+  .refine((s) => [s.agents, s.machines, s.categories, s.riskBands].some((v) => v !== undefined), 'name at least one of agents, machines, categories, riskBands');
 
 export const migrateStepSchema = z.strictObject({
   /** The change being rolled out; becomes part of each agent's version and marker. */
@@ -68,10 +70,12 @@ export const stepSchema = z
     id: identifier,
     title: z.string().max(200).optional(),
     migrate: migrateStepSchema.optional(),
+    /** A named operation of one machine's catalogue, run with its undo registered first. */
+    action: z.strictObject({ machine: identifier, operation: identifier }).optional(),
     observe: z.strictObject({ durationMs }).optional(),
     validate: z.strictObject({ durationMs }).optional(),
   })
-  .refine((s) => [s.migrate, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, observe or validate');
+  .refine((s) => [s.migrate, s.action, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, action, observe or validate');
 
 export const gateCriterionSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('all-migrated'), machines: z.array(identifier).optional() }),

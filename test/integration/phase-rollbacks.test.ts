@@ -54,7 +54,7 @@ describe('phase and week rollbacks on the real dev server', () => {
     const handle = await start(p);
     const open = await weekUntil('phase.gate-rollback', 'week1', (s) => s.state === 'gate-open', 'the gate');
     assert.deepEqual((await versions(agents)).map((v) => v.startsWith('1.0.0+')), [true, true, true]);
-    const order = open.applied.map((c) => c.agent);
+    const order = open.applied.map((c) => (c.kind === 'migration' ? c.agent : c.operation));
     await env.client.workflow.getHandle(weekWorkflowId('phase.gate-rollback', 'week1')).executeUpdate(decideGateUpdate, {
       args: [{ gate: 'gate-rollback.week1.gate', decision: 'rollback-week', by: 'carol', reason: 'dashboards regressed' }],
     });

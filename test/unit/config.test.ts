@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, loadJsonFile, loadPlan } from '../../config/lo
 import { inventorySchema } from '../../config/schema/inventory';
 import { catalogueSchema } from '../../config/schema/catalogue';
 import { defaultConfigDir } from '../../lib/paths';
+import { phaseInput } from '../../lib/phase-input';
 
 const defaultInventory = () => JSON.parse(readFileSync(path.join(defaultConfigDir, 'inventory.json'), 'utf8'));
 
@@ -117,11 +118,11 @@ describe('catalogues', () => {
 });
 
 describe('plans', () => {
-  const inventory = loadConfig(defaultConfigDir).inventory;
+  const config = loadConfig(defaultConfigDir);
   const demo = () => JSON.parse(readFileSync(path.join(defaultConfigDir, 'plans/demo.json'), 'utf8'));
 
   it('the shipped demo plan loads against the default inventory', () => {
-    const plan = loadPlan(path.join(defaultConfigDir, 'plans/demo.json'), inventory);
+    const plan = loadPlan(path.join(defaultConfigDir, 'plans/demo.json'), config);
     assert.equal(plan.weeks.length, 2);
     assert.equal(plan.thresholds.gpuMemoryPct, 95, 'defaults from DOMAIN.md fill what the plan leaves out');
   });
@@ -136,16 +137,47 @@ describe('plans', () => {
     ['threshold out of range', (p) => (p.thresholds.gpuMemoryPct = 140), 'thresholds.gpuMemoryPct', /100/],
     ['probes slower than every 5 s', (p) => (p.thresholds.sampleIntervalMs = 10_000), 'thresholds.sampleIntervalMs', /every 5 s or faster/],
     ['a step of two kinds', (p) => (p.weeks[0].steps[0].observe = { durationMs: 1000 }), 'weeks[0].steps[0]', /exactly one kind/],
+    ['an operation the machine does not have', (p) => p.weeks[0].steps.push({ id: 'edge', action: { machine: 'mainpc', operation: 'deploy-edgehub' } }), 'weeks[0].steps[1].action.operation', /not an operation of mainpc's catalogue/],
+    ['an action on an unknown machine', (p) => p.weeks[0].steps.push({ id: 'edge', action: { machine: 'pc3', operation: 'deploy-edgehub' } }), 'weeks[0].steps[1].action.machine', /unknown machine "pc3"/],
   ];
   for (const [name, edit, field, reason] of broken) {
     it(`rejects a plan with ${name}`, () => {
       const plan = demo();
       edit(plan);
       const file = writeTemp('plan.json', plan);
-      const err = rejection(() => loadPlan(file, inventory));
+      const err = rejection(() => loadPlan(file, config));
       const issue = err.issues.find((i) => i.field === field);
       assert.ok(issue, `an issue at ${field}; got ${JSON.stringify(err.issues)}`);
       assert.match(issue.reason, reason);
     });
   }
+});
+
+describe('shipped plans', () => {
+  const config = loadConfig(defaultConfigDir);
+  for (const name of ['demo', 'phase1', 'phase2-strategy', 'phase2-resilience']) {
+    it(`${name}.json passes plan check against the default inventory and catalogues`, () => {
+      const plan = loadPlan(path.join(defaultConfigDir, 'plans', `${name}.json`), config);
+      assert.ok(plan.weeks.length >= 2);
+    });
+  }
+
+  it('Phase 2 resilience: 3 pilots in week 1, the other 37 pc2 agents in week 2, all 37 mainpc agents in week 3, 168 h validation in week 4', () => {
+    const input = phaseInput(loadPlan(path.join(defaultConfigDir, 'plans', 'phase2-resilience.json'), config), config.inventory);
+    const agentsOf = (w: number) => input.weeks[w]!.steps.flatMap((s) => s.migrate?.agents ?? []);
+    assert.equal(agentsOf(0).length, 3);
+    assert.equal(agentsOf(1).length, 37);
+    assert.ok([...agentsOf(0), ...agentsOf(1)].every((a) => a.machine === 'pc2'));
+    assert.equal(new Set([...agentsOf(0), ...agentsOf(1)].map((a) => a.name)).size, 40);
+    assert.equal(agentsOf(2).filter((a) => a.machine === 'mainpc').length, 37);
+    assert.equal(input.weeks[3]!.steps[0]!.validate?.durationMs, 168 * 3600 * 1000);
+    assert.deepEqual(input.weeks[0]!.steps.filter((s) => s.action).map((s) => `${s.action!.machine}/${s.action!.operation}`)[0], 'pc2/deploy-edgehub');
+  });
+
+  it('Phase 1: ModelManagerAgent and tutoring_agent with the 24-hour observation', () => {
+    const plan = loadPlan(path.join(defaultConfigDir, 'plans', 'phase1.json'), config);
+    assert.equal(plan.timings.observationMs, 24 * 3600 * 1000);
+    const input = phaseInput(plan, config.inventory);
+    assert.deepEqual(input.weeks.flatMap((w) => w.steps.flatMap((s) => s.migrate?.agents.map((a) => a.name) ?? [])).sort(), ['ModelManagerAgent', 'tutoring_agent']);
+  });
 });

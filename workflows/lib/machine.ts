@@ -32,6 +32,8 @@ export function onMachine(machine: string) {
       // Actions heartbeat while their command runs, so a killed worker is noticed in seconds
       // and the retry (same idempotency key) lands on the restarted worker.
       call('runAction', summary, { startToCloseTimeout: '11 minutes', heartbeatTimeout: '5 seconds' }, ...args),
+    runOperation: (summary: string, ...args: Args<'runOperation'>) =>
+      call('runOperation', summary, { startToCloseTimeout: '11 minutes', heartbeatTimeout: '5 seconds' }, ...args),
     measureBaseline: (summary: string, ...args: Args<'measureBaseline'>) =>
       call('measureBaseline', summary, { startToCloseTimeout: args[0].samples * args[0].intervalMs + 60_000, heartbeatTimeout: '30 seconds' }, ...args),
     verifyWindow: (summary: string, ...args: Args<'verifyWindow'>) =>

@@ -1,28 +1,34 @@
 import { stages } from '../../decisions/migration-steps';
 import { onMachine } from './machine';
 
-/** A change that is fully applied to an agent and can be undone as a whole. */
-export interface AppliedChange {
-  agent: string;
-  machine: string;
-  change: string;
-  week: string;
-}
+/** Something a week applied that a week or phase rollback can undo as a whole. */
+export type AppliedChange =
+  | { kind: 'migration'; agent: string; machine: string; change: string; week: string }
+  | { kind: 'operation'; operation: string; machine: string; week: string };
+
+/** A short name for records and reports: the agent, or machine/operation. */
+export const appliedName = (c: AppliedChange): string => (c.kind === 'migration' ? c.agent : `${c.machine}/${c.operation}`);
 
 /**
- * Undoes whole changes, newest first, each stage in reverse order, on each agent's own
- * machine. Keys make every undo idempotent, so a retried or repeated rollback is harmless.
+ * Undoes applied changes, newest first (each migration's stages in reverse order), on each
+ * one's own machine. Keys make every undo idempotent, so a retried or repeated rollback is
+ * harmless.
  */
 export async function undoChanges(changes: AppliedChange[], level: 'week' | 'phase', keyPrefix: string, onUndone: (c: AppliedChange) => void): Promise<void> {
   for (const c of [...changes].reverse()) {
-    for (const { stage, name } of [...stages].reverse()) {
-      await onMachine(c.machine).runAction(`${level} rollback: undo stage ${stage} of 3, ${name}, of ${c.change} on ${c.machine}, ${c.agent}`, {
-        action: 'undo-stage',
-        agent: c.agent,
-        change: c.change,
-        stage,
-        idempotencyKey: `${keyPrefix}:${c.agent}:${c.change}:s${stage}:${level}-undo`,
-      });
+    const m = onMachine(c.machine);
+    if (c.kind === 'operation') {
+      await m.runOperation(`${level} rollback: undo ${c.operation} on ${c.machine}`, { name: c.operation, direction: 'undo', idempotencyKey: `${keyPrefix}:${c.machine}:${c.operation}:${level}-undo` });
+    } else {
+      for (const { stage, name } of [...stages].reverse()) {
+        await m.runAction(`${level} rollback: undo stage ${stage} of 3, ${name}, of ${c.change} on ${c.machine}, ${c.agent}`, {
+          action: 'undo-stage',
+          agent: c.agent,
+          change: c.change,
+          stage,
+          idempotencyKey: `${keyPrefix}:${c.agent}:${c.change}:s${stage}:${level}-undo`,
+        });
+      }
     }
     onUndone(c);
   }
