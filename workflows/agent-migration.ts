@@ -18,6 +18,7 @@ import { assessRisk, type RiskAssessment, type RiskInput, type Strategy } from '
 import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../decisions/triggers';
 import { onMachine } from './lib/machine';
 import { Notifier } from './lib/notify';
+import { pauseSignal, resumeSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 
 /** Input of agentMigrationWorkflow, version 1. */
@@ -47,6 +48,7 @@ export type MigrationOutcome = 'migrated' | 'rolled-back' | 'rejected' | 'cancel
 export type MigrationState =
   | 'starting'
   | 'baseline'
+  | 'paused'
   | 'awaiting-approval'
   | 'applying'
   | 'verifying'
@@ -166,8 +168,16 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
   const compensations: StageNumber[] = [];
   let pendingResolution: UndoResolution | null = null;
   let pendingInconclusive: InconclusiveResolution | null = null;
+  let paused = false;
 
+  const setState = (state: MigrationState) => {
+    status.state = state;
+    upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
+  };
   setHandler(agentMigrationStatusQuery, () => status);
+  // A paused rollout lets this migration finish its current stage, then hold.
+  setHandler(pauseSignal, () => void (paused = true));
+  setHandler(resumeSignal, () => void (paused = false));
   setHandler(
     approveStageUpdate,
     (d) => {
@@ -214,10 +224,6 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     },
   );
 
-  const setState = (state: MigrationState) => {
-    status.state = state;
-    upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
-  };
   upsertSearchAttributes([
     { key: searchAttributes.agent, value: agent },
     { key: searchAttributes.machine, value: machine },
@@ -392,6 +398,12 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
 
   try {
     for (const step of migrationSteps(strategy, input.timings)) {
+      if (paused && step.kind === 'apply-stage') {
+        const before = status.state;
+        setState('paused');
+        await condition(() => !paused);
+        setState(before);
+      }
       const result = await runStep(step);
       if (result === 'rejected') {
         await CancellationScope.nonCancellable(() => rollBack(`stage rejected by ${status.approvals.at(-1)?.by ?? 'operator'}`, null));

@@ -15,7 +15,8 @@ import type { PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
-import { abortSignal, pauseSignal, resumeSignal, weekWorkflow, type AbortRequest, type WeekInput, type WeekStatus } from './week';
+import { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from './lib/steering';
+import { weekWorkflow, type WeekInput, type WeekStatus } from './week';
 
 /** Input of phaseWorkflow, version 1: a validated plan with each migrate step's agents selected. */
 export interface PhaseInput {

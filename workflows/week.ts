@@ -3,9 +3,9 @@ import {
   CancellationScope,
   condition,
   defineQuery,
-  defineSignal,
   defineUpdate,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   setHandler,
@@ -20,6 +20,7 @@ import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationRe
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
 import { onMachine } from './lib/machine';
+import { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from './lib/steering';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
 
@@ -74,13 +75,6 @@ export interface AgentProgress {
   trigger?: string;
 }
 
-/** Stop the rollout: level 1 undoes the agents in flight, 2 also the whole week, 3 also every earlier week (the phase does that). */
-export interface AbortRequest {
-  level: 1 | 2 | 3;
-  by: string;
-  reason?: string;
-}
-
 export interface WeekStatus {
   phase: string;
   week: string;
@@ -102,12 +96,7 @@ export interface WeekStatus {
 export const weekStatusQuery = defineQuery<WeekStatus>('status');
 /** Go, hold, or roll the week back (validated: only the open gate, once per decision). */
 export const decideGateUpdate = defineUpdate<WeekStatus, [GateDecision]>('decideGate');
-/** Stop starting new migrations; running ones finish their current stage. */
-export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('pause');
-/** Carry on after a pause. */
-export const resumeSignal = defineSignal<[{ by: string }]>('resume');
-/** Stop the rollout and roll back to the given level. */
-export const abortSignal = defineSignal<[AbortRequest]>('abort');
+export { abortSignal, pauseSignal, resumeSignal, type AbortRequest };
 
 const weekRollbackBudgetMs = 5 * 60_000;
 
@@ -136,16 +125,28 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
   /** Everything between the first step and the gate decision; an abort cancels it. */
   const rollout = new CancellationScope();
 
+  const setState = (state: WeekStatus['state']) => {
+    status.state = state;
+    upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
+  };
   setHandler(weekStatusQuery, () => status);
-  setHandler(pauseSignal, ({ by, reason }) => {
+  /** Migrations in flight also hold, after their current stage. */
+  const signalRunning = async (send: (id: string) => Promise<void>) => {
+    await Promise.all(status.agents.filter((a) => a.state === 'running').map((a) => send(a.workflowId).catch(() => undefined)));
+  };
+  setHandler(pauseSignal, async (arg) => {
     paused = true;
-    status.pauseReason = `paused by ${by}${reason ? `: ${reason}` : ''}`;
-    notify.emit('week.paused', { by, reason });
+    status.pauseReason = `paused by ${arg.by}${arg.reason ? `: ${arg.reason}` : ''}`;
+    notify.emit('week.paused', { ...arg });
+    if (status.state === 'running') setState('paused');
+    await signalRunning((id) => getExternalWorkflowHandle(id).signal(pauseSignal, arg));
   });
-  setHandler(resumeSignal, ({ by }) => {
+  setHandler(resumeSignal, async (arg) => {
     paused = false;
     status.pauseReason = null;
-    notify.emit('week.resumed', { by });
+    notify.emit('week.resumed', { ...arg });
+    if (status.state === 'paused') setState('running');
+    await signalRunning((id) => getExternalWorkflowHandle(id).signal(resumeSignal, arg));
   });
   setHandler(abortSignal, (a) => {
     if (status.abort || status.outcome) return;
@@ -178,10 +179,6 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
   ]);
   upsertMemo({ summary: `${input.phase} / ${input.week.id}: ${input.week.title}` });
 
-  const setState = (state: WeekStatus['state']) => {
-    status.state = state;
-    upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
-  };
   const waitWhilePaused = async () => {
     if (!paused) return;
     setState('paused');

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { projectRoot, toolPath } from '../../lib/paths';
 import type { PhaseStatus } from '../../workflows/phase';
 import type { WeekStatus } from '../../workflows/week';
+import type { AgentMigrationStatus } from '../../workflows/agent-migration';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 
 const run = promisify(execFile);
@@ -58,21 +59,33 @@ describe('steering a phase with the real `temporal` CLI, as the README shows', (
     const { stdout } = await run(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'plan', 'input', planFile, '--config', env.config.configDir]);
     writeFileSync(inputFile, stdout);
 
+    const sim = simulatorClient(env.simulatorAdmin);
+    await sim.fault('GPUMonitorAgent', { applyDelayMs: 1500 });
     const id = 'phase.cli-test.manual';
     const week = `${id}.week1`;
     await temporal('workflow', 'start', '--task-queue', 'phasegate-control', '--type', 'phaseWorkflow', '--workflow-id', id, '--input-file', inputFile);
+    // Pause in the middle of the batch, while the pilot is applying its first stage (slowed
+    // down in the simulator so the moment is certain).
+    const inFlight = await until<WeekStatus>(week, (s) => s.agents.some((a) => a.state === 'running'), 'a migration in flight');
+    const running = inFlight.agents.find((a) => a.state === 'running')!;
+    await until<AgentMigrationStatus>(running.workflowId, (s) => s.state === 'applying' && s.currentStage === 1, `${running.agent} applying stage 1`);
     await temporal('workflow', 'signal', '--workflow-id', id, '--name', 'pause', '--input', '{"by":"alice","reason":"drill"}');
 
     const phase = await query<PhaseStatus>(id);
     assert.equal(phase.phase, 'cli-test');
     assert.equal(phase.currentWeek, 'week1');
+    assert.equal(phase.paused?.by, 'alice');
     const paused = await until<WeekStatus>(week, (s) => s.state === 'paused', 'the week to pause');
     assert.equal(paused.pauseReason, 'paused by alice: drill');
-    const startedWhenPaused = paused.agents.filter((a) => a.state !== 'waiting').length;
+    // The migration in flight finishes its current stage, then holds.
+    const held = await until<AgentMigrationStatus>(running.workflowId, (s) => s.state === 'paused', `${running.agent} to hold after its current stage`);
+    assert.deepEqual(held.stagesApplied, [1]);
+    const startedWhenPaused = (await query<WeekStatus>(week)).agents.filter((a) => a.state !== 'waiting').length;
     await new Promise((r) => setTimeout(r, 1500));
     const stillPaused = await query<WeekStatus>(week);
     assert.equal(stillPaused.state, 'paused');
     assert.equal(stillPaused.agents.filter((a) => a.state !== 'waiting').length, startedWhenPaused, 'no new migration starts while paused');
+    assert.deepEqual((await query<AgentMigrationStatus>(running.workflowId)).stagesApplied, [1], 'no further stage while paused');
 
     await temporal('workflow', 'signal', '--workflow-id', id, '--name', 'resume', '--input', '{"by":"alice"}');
     const open = await until<WeekStatus>(week, (s) => s.state === 'gate-open', 'the gate to open');
@@ -89,7 +102,6 @@ describe('steering a phase with the real `temporal` CLI, as the README shows', (
 
     const done = await query<WeekStatus>(week);
     assert.deepEqual(done.gate.decisions.map((d) => [d.decision, d.by]), [['go', 'alice']]);
-    const sim = simulatorClient(env.simulatorAdmin);
     for (const a of plan.weeks[0]!.steps[0]!.migrate.select.agents) assert.equal((await sim.agent(a)).version, '1.0.0+registry');
   });
 });
