@@ -23,7 +23,11 @@ async function main(): Promise<void> {
     namespace,
     taskQueue: config.deployment.controlTaskQueue,
     workflowBundle: await workflowBundle(logger),
-    activities: createControlActivities({ js: nc.jetstream(), logger }),
+    activities: createControlActivities({
+      js: nc.jetstream(),
+      logger,
+      alertWebhooks: { 1: config.deployment.alerts.webhooks.level1, 2: config.deployment.alerts.webhooks.level2, 3: config.deployment.alerts.webhooks.level3 },
+    }),
     identity: `phasegate-control@${process.pid}`,
   });
   logger.info({ taskQueue: config.deployment.controlTaskQueue, namespace }, 'control worker polling');

@@ -7,8 +7,8 @@ import { subjects } from '../../lib/nats';
 export interface ControlActivityDeps {
   js: JetStreamClient;
   logger: Logger;
-  /** Slack-style webhooks per alert level, from configuration. */
-  alertWebhooks?: Partial<Record<1 | 2 | 3, string>>;
+  /** Slack-style webhooks per alert level, from configuration (never logged: they carry tokens). */
+  alertWebhooks?: Partial<Record<1 | 2 | 3, string | undefined>>;
 }
 
 /** A rollout event for the PHASEGATE_EVENTS stream. `id` de-duplicates retries in JetStream. */
@@ -62,10 +62,10 @@ export function createControlActivities(deps: ControlActivityDeps) {
         const res = await fetch(hook, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ text: `[L${alert.level}] ${alert.title}: ${alert.detail}` }),
+          body: JSON.stringify({ text: `[L${alert.level} ${alertChannels[alert.level]}] ${alert.title}: ${alert.detail}`, alert }),
           signal: AbortSignal.timeout(5000),
         });
-        if (!res.ok) throw ApplicationFailure.create({ type: 'WebhookFailed', message: `alert webhook answered HTTP ${res.status}` });
+        if (!res.ok) throw ApplicationFailure.create({ type: 'WebhookFailed', message: `level-${alert.level} alert webhook answered HTTP ${res.status}` });
       }
       Context.current().log.warn('alert raised', { level: alert.level, title: alert.title });
       return { seq: ack.seq, channel: alertChannels[alert.level] };

@@ -52,6 +52,18 @@ export const deploymentSchema = z.strictObject({
       heartbeatIntervalMs: z.number().int().min(100).max(60_000).default(1000),
     })
     .default({ enabled: false, adminHost: '127.0.0.1', adminPort: 7900, heartbeatIntervalMs: 1000 }),
+  /** Where alerts go besides JetStream: a Slack-style webhook per level (1 ops-alerts, 2 ops-critical and the pager, 3 incident response). */
+  alerts: z
+    .strictObject({
+      webhooks: z
+        .strictObject({
+          level1: z.string().url().optional(),
+          level2: z.string().url().optional(),
+          level3: z.string().url().optional(),
+        })
+        .default({}),
+    })
+    .default({ webhooks: {} }),
   /** Files, relative to this file. */
   inventory: z.string().min(1),
   catalogues: z.record(identifier, z.string().min(1)),

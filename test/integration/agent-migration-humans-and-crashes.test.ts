@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { AckPolicy, DeliverPolicy } from 'nats';
 import { streams } from '../../lib/nats';
@@ -19,11 +21,27 @@ describe('agent migration: human approvals, failed undos and a killed machine wo
   let env: TestStack;
   let sim: ReturnType<typeof simulatorClient>;
 
+  // Stands in for the ops-critical channel's Slack-style webhook.
+  const webhookPosts: Array<{ text: string; alert: { level: number; data: { agent: string } } }> = [];
+  const webhook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      webhookPosts.push(JSON.parse(body) as (typeof webhookPosts)[number]);
+      res.end('ok');
+    });
+  });
+
   before(async () => {
-    env = await startTestStack();
+    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hooks/ops-critical`;
+    env = await startTestStack({ edit: ({ deployment }) => (deployment.alerts = { webhooks: { level2: url } }) });
     sim = simulatorClient(env.simulatorAdmin);
   });
-  after(async () => env?.stop());
+  after(async () => {
+    await env?.stop();
+    webhook.close();
+  });
 
   it('critical band: waits for an approval before every stage, rejects a decision for the wrong stage, and a rejection rolls back', async () => {
     const handle = await startMigration(env, 'LearningAdjusterAgent', fastPlan(), undefined, { strategy: 'critical', reason: 'drill' });
@@ -71,6 +89,11 @@ describe('agent migration: human approvals, failed undos and a killed machine wo
     assert.equal(alert.level, 2);
     assert.equal(alert.data.agent, agent);
     assert.match(alert.title, /undo of stage 2 failed/);
+    // The webhook is posted right after the JetStream publish, by the same activity.
+    for (let i = 0; i < 50 && !webhookPosts.some((p) => p.alert.data.agent === agent); i++) await new Promise((r) => setTimeout(r, 100));
+    const post = webhookPosts.find((p) => p.alert.data.agent === agent);
+    assert.ok(post, 'the level-2 alert was also posted to the configured webhook');
+    assert.match(post.text, /^\[L2 ops-critical \+ pager\] SessionMemoryAgent: undo of stage 2 failed/);
 
     // Still waiting: a failed undo is never swallowed.
     assert.equal((await handle.query(agentMigrationStatusQuery)).state, 'needs-human');
