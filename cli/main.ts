@@ -5,6 +5,7 @@ import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig, loadPlan } from '../config/load';
 import { phaseInput, previewPlan } from '../lib/phase-input';
 import { runDemo } from './demo';
+import { decideGate, OperatorError, status, steer } from './steer';
 
 const usage = `phasegate: staged, human-gated, probe-watched rollouts on Temporal
 
@@ -15,6 +16,12 @@ usage:
       --no-fault     do not inject the demo's one failing agent
   phasegate plan check FILE [--config DIR]
       validate a plan against the inventory and preview its weeks, batches and strategies
+  phasegate status ID [--json]
+      progress of a phase (and its running week), a week, or an agent's migration
+  phasegate pause ID | resume ID [--by NAME] [--reason TEXT]
+  phasegate abort ID --level 1|2|3 [--by NAME] [--reason TEXT]
+  phasegate gate approve|reject|hold ID [--by NAME] [--reason TEXT]
+      decide the open gate of a phase's running week (reject rolls the week back)
   phasegate plan input FILE [--config DIR]
       print the phaseWorkflow input for a plan (agents selected now), for \`temporal workflow start --input-file\`
 `;
@@ -29,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
       'until-done': { type: 'boolean', default: false },
       'no-fault': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      json: { type: 'boolean', default: false },
+      by: { type: 'string' },
+      reason: { type: 'string' },
+      level: { type: 'string' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -45,6 +56,23 @@ async function main(argv: string[]): Promise<number> {
         untilDone: values['until-done'],
         injectFault: !values['no-fault'],
       });
+    case 'status':
+    case 'pause':
+    case 'resume':
+    case 'abort':
+    case 'gate': {
+      const id = command === 'gate' ? arg : sub;
+      if (!id || (command === 'gate' && !['approve', 'reject', 'hold'].includes(sub ?? ''))) break;
+      const o = { config, json: values.json, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}) };
+      const out =
+        command === 'status'
+          ? await status(id, o)
+          : command === 'gate'
+            ? await decideGate(sub as 'approve' | 'reject' | 'hold', id, o)
+            : await steer(command, id, { ...o, ...(values.level ? { level: Number(values.level) } : {}) });
+      process.stdout.write(`${out}\n`);
+      return 0;
+    }
     case 'plan': {
       if (!arg || (sub !== 'check' && sub !== 'input')) break;
       const plan = loadPlan(path.resolve(arg), config);
@@ -59,6 +87,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof OperatorError) {
+      process.stderr.write(`phasegate: ${err.message}\n`);
+      process.exit(1);
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`phasegate: invalid configuration in ${err.file}\n${err.issues.map((i) => `  ${i.field || '(file)'}: ${i.reason}`).join('\n')}\n`);
       process.exit(2);

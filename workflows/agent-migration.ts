@@ -18,6 +18,7 @@ import { assessRisk, type RiskAssessment, type RiskInput, type Strategy } from '
 import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../decisions/triggers';
 import { onMachine } from './lib/machine';
 import { Notifier } from './lib/notify';
+import { healthyAfter } from './lib/undo';
 import { pauseSignal, resumeSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 
@@ -83,8 +84,13 @@ export interface UndoResolution {
   reason: string;
 }
 
+/** Level 1 (one agent) rollback budget, DOMAIN.md. */
+export const componentRollbackBudgetMs = 2 * 60_000;
+
 export interface RollbackRecord {
   reason: string;
+  budgetMs: number;
+  withinBudget?: boolean;
   trigger?: TriggerEvidence;
   startedAt: string;
   finishedAt?: string;
@@ -342,7 +348,7 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
   /** Undoes applied stages in reverse order; a failed undo stops for a human. Not cancellable. */
   async function rollBack(reason: string, trigger: TriggerEvidence | null): Promise<void> {
     const started = Date.now();
-    const record: RollbackRecord = { reason, ...(trigger ? { trigger } : {}), startedAt: new Date(started).toISOString(), undone: [], undoFailures: [] };
+    const record: RollbackRecord = { reason, budgetMs: componentRollbackBudgetMs, ...(trigger ? { trigger } : {}), startedAt: new Date(started).toISOString(), undone: [], undoFailures: [] };
     status.rollback = record;
     status.trigger = trigger;
     setState('rolling-back');
@@ -378,9 +384,10 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     }
     const health = await m.probeAgent(`probe ${agent} after rollback`, { agent, responseThresholdMs: input.thresholds.responseTimeMs, checkIntegration: true });
     record.healthAfter = health;
-    record.healthyAfter = health.every((r) => r.status !== 'measured' || ((r.metric !== 'agentUp' && r.metric !== 'integration') || r.value === 1));
+    record.healthyAfter = healthyAfter(health);
     record.finishedAt = new Date().toISOString();
     record.durationMs = Date.now() - started;
+    record.withinBudget = record.durationMs <= componentRollbackBudgetMs;
     status.currentStage = null;
     notify.emit('rollback.finished', { durationMs: record.durationMs, undone: record.undone, healthyAfter: record.healthyAfter });
     if (!record.healthyAfter) notify.alert(2, `${agent}: unhealthy after rollback`, JSON.stringify(health.filter((r) => r.status === 'measured' && r.value === 0)));

@@ -40,7 +40,7 @@ export interface PhaseStatus {
   /** Every change the phase's passed weeks applied and that is still in place. */
   applied: AppliedChange[];
   abort: (AbortRequest & { at: string }) | null;
-  rollback: { level: 3; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[] } | null;
+  rollback: { level: 3; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[]; unhealthyAfter: string[] } | null;
   outcome: 'completed' | 'stopped' | 'aborted' | null;
 }
 
@@ -92,17 +92,19 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
   /** Level 3: every week of the phase back to the configuration before the phase, newest first. */
   async function rollBackPhase(abort: AbortRequest): Promise<void> {
     const started = Date.now();
-    const record: NonNullable<PhaseStatus['rollback']> = { level: 3, startedAt: new Date(started).toISOString(), budgetMs: phaseRollbackBudgetMs, undone: [] };
+    const record: NonNullable<PhaseStatus['rollback']> = { level: 3, startedAt: new Date(started).toISOString(), budgetMs: phaseRollbackBudgetMs, undone: [], unhealthyAfter: [] };
     status.rollback = record;
     notify.alert(2, `${input.phase}: phase rollback`, `level 3 by ${abort.by}${abort.reason ? `: ${abort.reason}` : ''}; undoing ${status.applied.length} changes`);
-    await undoChanges(status.applied, 'phase', phaseId, (c) => {
+    await undoChanges(status.applied, 'phase', phaseId, input.settings.thresholds.responseTimeMs, (c, healthy) => {
       record.undone.push(`${c.week}/${appliedName(c)}`);
+      if (!healthy) record.unhealthyAfter.push(`${c.week}/${appliedName(c)}`);
       status.applied = status.applied.filter((x) => x !== c);
     });
     record.finishedAt = new Date().toISOString();
     record.durationMs = Date.now() - started;
     record.withinBudget = record.durationMs <= phaseRollbackBudgetMs;
     if (!record.withinBudget) notify.alert(2, `${input.phase}: phase rollback over budget`, `${record.durationMs} ms against ${phaseRollbackBudgetMs} ms`);
+    if (record.unhealthyAfter.length) notify.alert(2, `${input.phase}: unhealthy after the phase rollback`, record.unhealthyAfter.join(', '));
     notify.emit('phase.rolled-back', { undone: record.undone, durationMs: record.durationMs, withinBudget: record.withinBudget });
   }
 

@@ -88,7 +88,7 @@ export interface WeekStatus {
   batches: { total: number; done: number };
   agents: AgentProgress[];
   gate: { id: string; report: GateReport | null; decisions: Array<GateDecision & { at: string }>; open: boolean };
-  rollback: { reason: string; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[] } | null;
+  rollback: { reason: string; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[]; unhealthyAfter: string[] } | null;
   outcome: 'passed' | 'rolled-back' | 'aborted' | null;
 }
 
@@ -253,11 +253,12 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
   async function rollBackWeek(reason: string): Promise<void> {
     const started = Date.now();
     setState('rolling-back');
-    const record: NonNullable<WeekStatus['rollback']> = { reason, startedAt: new Date(started).toISOString(), budgetMs: weekRollbackBudgetMs, undone: [] };
+    const record: NonNullable<WeekStatus['rollback']> = { reason, startedAt: new Date(started).toISOString(), budgetMs: weekRollbackBudgetMs, undone: [], unhealthyAfter: [] };
     status.rollback = record;
     notify.alert(1, `${input.phase}/${input.week.id}: rolling the week back`, reason);
-    await undoChanges(status.applied, 'week', workflowInfo().workflowId, (c) => {
+    await undoChanges(status.applied, 'week', workflowInfo().workflowId, input.settings.thresholds.responseTimeMs, (c, healthy) => {
       record.undone.push(appliedName(c));
+      if (!healthy) record.unhealthyAfter.push(appliedName(c));
       status.applied = status.applied.filter((x) => x !== c);
       const p = c.kind === 'migration' ? status.agents.find((a) => a.agent === c.agent) : undefined;
       if (p) p.state = 'undone-with-week';
@@ -266,6 +267,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     record.durationMs = Date.now() - started;
     record.withinBudget = record.durationMs <= weekRollbackBudgetMs;
     if (!record.withinBudget) notify.alert(2, `${input.phase}/${input.week.id}: week rollback over budget`, `${record.durationMs} ms against ${weekRollbackBudgetMs} ms`);
+    if (record.unhealthyAfter.length) notify.alert(2, `${input.phase}/${input.week.id}: unhealthy after the week rollback`, record.unhealthyAfter.join(', '));
     notify.emit('week.rolled-back', { undone: record.undone, durationMs: record.durationMs, withinBudget: record.withinBudget });
   }
 

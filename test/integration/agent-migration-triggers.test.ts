@@ -36,6 +36,7 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     assert.equal(result.trigger?.kind, kind, JSON.stringify(result.trigger));
     assert.ok(Number.isFinite(result.trigger!.measured) && Number.isFinite(result.trigger!.threshold));
     assert.deepEqual(result.rollback?.undone, [2, 1]);
+    assert.equal(result.rollback?.withinBudget, true, `level-1 rollback took ${result.rollback?.durationMs} ms of its 2 min`);
     const undos = (await sim.actions(agent)).filter((a) => a.action === 'undo-stage' && a.outcome === 'undone');
     assert.deepEqual(undos.map((a) => a.stage), [2, 1], 'undone in reverse order');
     const applied = (await sim.actions(agent)).filter((a) => a.action === 'apply-stage' && a.outcome === 'applied');

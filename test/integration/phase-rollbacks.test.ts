@@ -65,6 +65,7 @@ describe('phase and week rollbacks on the real dev server', () => {
     assert.equal(week.outcome, 'rolled-back');
     assert.deepEqual(week.rollback?.undone, [...order].reverse(), 'newest change undone first');
     assert.equal(week.rollback?.withinBudget, true);
+    assert.deepEqual(week.rollback?.unhealthyAfter, [], 'every undone agent probed healthy');
     for (const a of agents) {
       const undos = (await sim.actions(a)).filter((r) => r.action === 'undo-stage' && r.outcome === 'undone').map((r) => r.stage);
       assert.deepEqual(undos, [3, 2, 1], `${a}: stages undone in reverse`);

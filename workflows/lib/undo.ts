@@ -1,4 +1,5 @@
 import { stages } from '../../decisions/migration-steps';
+import type { Reading } from '../../decisions/triggers';
 import { onMachine } from './machine';
 
 /** Something a week applied that a week or phase rollback can undo as a whole. */
@@ -14,7 +15,13 @@ export const appliedName = (c: AppliedChange): string => (c.kind === 'migration'
  * one's own machine. Keys make every undo idempotent, so a retried or repeated rollback is
  * harmless.
  */
-export async function undoChanges(changes: AppliedChange[], level: 'week' | 'phase', keyPrefix: string, onUndone: (c: AppliedChange) => void): Promise<void> {
+export async function undoChanges(
+  changes: AppliedChange[],
+  level: 'week' | 'phase',
+  keyPrefix: string,
+  responseThresholdMs: number,
+  onUndone: (c: AppliedChange, healthy: boolean) => void,
+): Promise<void> {
   for (const c of [...changes].reverse()) {
     const m = onMachine(c.machine);
     if (c.kind === 'operation') {
@@ -29,7 +36,16 @@ export async function undoChanges(changes: AppliedChange[], level: 'week' | 'pha
           idempotencyKey: `${keyPrefix}:${c.agent}:${c.change}:s${stage}:${level}-undo`,
         });
       }
+      // Each undo is verified by probing the agent on its machine.
+      const health = await m.probeAgent(`probe ${c.agent} after the ${level} rollback`, { agent: c.agent, responseThresholdMs, checkIntegration: true });
+      onUndone(c, healthyAfter(health));
+      continue;
     }
-    onUndone(c);
+    onUndone(c, true);
   }
+}
+
+/** Healthy after an undo: up, and its integration check passes (unmeasured readings do not count against it). */
+export function healthyAfter(readings: Reading[]): boolean {
+  return readings.every((r) => r.status !== 'measured' || (r.metric !== 'agentUp' && r.metric !== 'integration') || r.value === 1);
 }
