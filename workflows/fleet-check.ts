@@ -1,6 +1,7 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control';
-import type { MachineActivities, MachineDescription } from '../activities/machine';
+import type { MachineDescription } from '../activities/machine';
+import { onMachine } from './lib/machine';
 
 /** Input of fleetCheckWorkflow: which machines' workers to reach. */
 export interface FleetCheckInput {
@@ -24,18 +25,7 @@ const control = proxyActivities<ControlActivities>({
  * machine workers, NATS) is up.
  */
 export async function fleetCheckWorkflow(input: FleetCheckInput): Promise<FleetCheckResult> {
-  const machines = await Promise.all(
-    input.machines.map((machine) =>
-      proxyActivities<MachineActivities>({
-        taskQueue: machine,
-        startToCloseTimeout: '20 seconds',
-        // If the machine's worker is gone the task waits on its queue; after a minute the check
-        // fails and names the machine rather than waiting for ever.
-        scheduleToStartTimeout: '1 minute',
-        retry: { maximumAttempts: 3 },
-      }).describeMachine.executeWithOptions({ summary: `describe ${machine}`, startToCloseTimeout: '20 seconds', taskQueue: machine, scheduleToStartTimeout: '1 minute' }, []),
-    ),
-  );
+  const machines = await Promise.all(input.machines.map((machine) => onMachine(machine).describeMachine(`describe ${machine}: load, memory, agents`)));
   const { workflowId, runId } = workflowInfo();
   const ack = await control.publishEvent({
     id: `${workflowId}:${runId}:fleet-check.completed`,

@@ -38,6 +38,7 @@ export function onMachine(machine: string) {
       call('measureBaseline', summary, { startToCloseTimeout: args[0].samples * args[0].intervalMs + 60_000, heartbeatTimeout: '30 seconds' }, ...args),
     verifyWindow: (summary: string, ...args: Args<'verifyWindow'>) =>
       call('verifyWindow', summary, { startToCloseTimeout: args[0].durationMs + 120_000, heartbeatTimeout: '15 seconds' }, ...args),
+    describeMachine: (summary: string) => call('describeMachine', summary, { startToCloseTimeout: '20 seconds' }),
     probeAgent: (summary: string, ...args: Args<'probeAgent'>) => call('probeAgent', summary, { startToCloseTimeout: '30 seconds' }, ...args),
   };
 }
