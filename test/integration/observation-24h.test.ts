@@ -2,23 +2,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
-import { simulatorClient, startTestStack, startTimeSkippingServer, type TestStack } from '../support/harness';
+import { simulatorClient, startTimeSkippingStack } from '../support/harness';
 import { fastPlan, startMigration } from '../support/migration';
 
 const hour = 3_600_000;
 
 describe('framework migration with the real 24-hour observation (time-skipping test server)', () => {
+  let env: Awaited<ReturnType<typeof startTimeSkippingStack>>;
   let server: TestWorkflowEnvironment;
-  let env: TestStack;
 
   before(async () => {
-    server = await startTimeSkippingServer();
-    env = await startTestStack({ temporal: { address: server.address, client: server.client } });
+    env = await startTimeSkippingStack();
+    server = env.server;
   });
-  after(async () => {
-    await env?.stop();
-    await server?.teardown();
-  });
+  after(async () => env?.stop());
 
   it('ModelManagerAgent (score 35) is observed for 24 h; a fault on hour 20 rolls all three stages back', async () => {
     const sim = simulatorClient(env.simulatorAdmin);

@@ -7,21 +7,18 @@ import { defaultConfigDir } from '../../lib/paths';
 import { phaseInput } from '../../lib/phase-input';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery } from '../../workflows/week';
-import { simulatorClient, startTestStack, startTimeSkippingServer, type TestStack } from '../support/harness';
+import { simulatorClient, startTimeSkippingStack } from '../support/harness';
 
 const hour = 3_600_000;
 
 describe('Phase 2 resilience plan over the whole 77-agent simulated fleet (time-skipping test server)', () => {
+  let env: Awaited<ReturnType<typeof startTimeSkippingStack>>;
   let server: TestWorkflowEnvironment;
-  let env: TestStack;
   before(async () => {
-    server = await startTimeSkippingServer();
-    env = await startTestStack({ temporal: { address: server.address, client: server.client } });
+    env = await startTimeSkippingStack();
+    server = env.server;
   });
-  after(async () => {
-    await env?.stop();
-    await server?.teardown();
-  });
+  after(async () => env?.stop());
 
   it('runs the four weeks to the end with each gate decided by Update, and every agent ends migrated', async () => {
     const plan = loadPlan(path.join(defaultConfigDir, 'plans', 'phase2-resilience.json'), env.config);

@@ -158,3 +158,22 @@ export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment
   });
   return env;
 }
+
+/** A whole stack whose Temporal is the time-skipping test server; stop() tears both down. */
+export async function startTimeSkippingStack(): Promise<TestStack & { server: TestWorkflowEnvironment }> {
+  const server = await startTimeSkippingServer();
+  try {
+    const env = await startTestStack({ temporal: { address: server.address, client: server.client } });
+    return {
+      ...env,
+      server,
+      async stop() {
+        await env.stop();
+        await server.teardown();
+      },
+    };
+  } catch (err) {
+    await server.teardown();
+    throw err;
+  }
+}
