@@ -5,6 +5,7 @@ import type { PhasegateConfig } from '../config/load';
 import { planBatches } from '../decisions/batches';
 import { assessRisk } from '../decisions/risk';
 import type { PhaseInput } from '../workflows/phase';
+import { validationInput } from './validation-input';
 
 /** Turns a validated plan into the phase workflow's input: each migrate step's agents selected now. */
 export function phaseInput(plan: Plan, inventory: Inventory): PhaseInput {
@@ -22,7 +23,7 @@ export function phaseInput(plan: Plan, inventory: Inventory): PhaseInput {
         ...(s.title ? { title: s.title } : {}),
         ...(s.action ? { action: s.action } : {}),
         ...(s.observe ? { observe: s.observe } : {}),
-        ...(s.validate ? { validate: s.validate } : {}),
+        ...(s.validate ? { validate: validationInput(s.validate, inventory, `${plan.id}/${w.id}/${s.id}`, { phase: plan.id, week: w.id }) } : {}),
         ...(s.migrate
           ? {
               migrate: {

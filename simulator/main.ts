@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     machines,
     adminHost: config.deployment.simulator.adminHost,
     adminPort: config.deployment.simulator.adminPort,
-    heartbeatIntervalMs: config.deployment.simulator.heartbeatIntervalMs,
+    failoverDetectMs: config.deployment.simulator.failoverDetectMs,
     nats: nc,
     logger,
   });

@@ -5,6 +5,10 @@ import type { Inventory } from '../config/schema/inventory';
 import type { Logger } from '../lib/logger';
 import { subjects } from '../lib/nats';
 import { FleetState, SimulatorError, type ActionKind, type AgentFaults } from './fleet-state';
+import { HeartbeatGenerator, type HeartbeatMessage, type OutageWindow } from './heartbeats';
+
+/** Wall-clock heartbeats are generated this often (each sender keeps its own interval). */
+const wallTickMs = 200;
 
 export interface SimulatorOptions {
   inventory: Inventory;
@@ -12,7 +16,7 @@ export interface SimulatorOptions {
   machines: string[];
   adminHost: string;
   adminPort: number;
-  heartbeatIntervalMs: number;
+  failoverDetectMs: number;
   nats?: NatsConnection;
   logger: Logger;
 }
@@ -29,7 +33,10 @@ export class FleetSimulator {
   private readonly hubServers = new Map<string, http.Server>();
   private adminServer?: http.Server;
   private heartbeatTimer?: NodeJS.Timeout;
-  private heartbeatSeq = new Map<string, number>();
+  private readonly heartbeats: HeartbeatGenerator;
+  /** 'wall': heartbeats follow real time; 'virtual': a test moves the fleet clock (POST /clock). */
+  private clockMode: 'wall' | 'virtual' = 'wall';
+  private published = 0;
   private readonly hostOf: Map<string, string>;
 
   constructor(private readonly opts: SimulatorOptions) {
@@ -37,6 +44,22 @@ export class FleetSimulator {
     const hubs = opts.inventory.hubs.filter((h) => opts.machines.includes(h.machine));
     this.state = new FleetState(agents, hubs);
     this.hostOf = new Map(opts.inventory.machines.map((m) => [m.name, m.host]));
+    this.heartbeats = new HeartbeatGenerator({
+      senders: [
+        ...agents.map((a) => ({ kind: 'agent' as const, name: a.name, machine: a.machine, hub: a.hub, failoverHub: a.failoverHub })),
+        ...hubs.map((h) => ({ kind: 'hub' as const, name: h.name, machine: h.machine })),
+      ],
+      agentIntervalMs: opts.inventory.heartbeats.agentIntervalMs,
+      hubIntervalMs: opts.inventory.heartbeats.hubIntervalMs,
+      failoverDetectMs: opts.failoverDetectMs,
+      isDownNow: (kind, name) => {
+        if (kind === 'hub') return this.state.hubsUp.get(name) === false;
+        const f = this.state.get(name).faults;
+        return f.crashed || f.hung;
+      },
+      version: (name) => this.state.version(this.state.get(name)),
+      startAt: Date.now(),
+    });
   }
 
   get adminUrl(): string {
@@ -53,7 +76,9 @@ export class FleetSimulator {
     }
     this.adminServer = http.createServer((req, res) => void this.handleAdmin(req, res));
     await listen(this.adminServer, this.opts.adminPort, this.opts.adminHost);
-    this.heartbeatTimer = setInterval(() => this.publishHeartbeats(), this.opts.heartbeatIntervalMs);
+    this.heartbeatTimer = setInterval(() => {
+      if (this.clockMode === 'wall') void this.publish(this.heartbeats.advance(Date.now()));
+    }, wallTickMs);
     this.opts.logger.info(
       { agents: this.agentServers.size, hubs: this.hubServers.size, admin: this.adminUrl },
       'fleet simulator up',
@@ -108,6 +133,7 @@ export class FleetSimulator {
   private async setHub(name: string, up: boolean): Promise<void> {
     if (!this.state.hubsUp.has(name)) throw new SimulatorError(404, `unknown hub "${name}"`);
     this.state.hubsUp.set(name, up);
+    this.heartbeats.setHubUp(name, up);
     const server = this.hubServers.get(name);
     if (!up && server) {
       this.hubServers.delete(name);
@@ -117,19 +143,22 @@ export class FleetSimulator {
     }
   }
 
-  private publishHeartbeats(): void {
+  /**
+   * Agents fire and forget, as real ones would; the FLEET_HEARTBEATS stream stores them.
+   * Flushing every few hundred keeps a burst (a virtual hour at once) from outrunning the
+   * server's intake, which would drop messages.
+   */
+  private async publish(messages: HeartbeatMessage[]): Promise<number> {
     const nc = this.opts.nats;
-    if (!nc || nc.isClosed()) return;
-    const now = Date.now();
-    for (const agent of this.state.agents.values()) {
-      if (agent.faults.crashed || agent.faults.hung) continue;
-      const seq = (this.heartbeatSeq.get(agent.name) ?? 0) + 1;
-      this.heartbeatSeq.set(agent.name, seq);
-      const hub = this.state.activeHub(agent);
-      const body = { agent: agent.name, machine: agent.machine, hub, version: this.state.version(agent), seq, ts: now };
-      // Agents fire and forget, as real ones would; the FLEET_HEARTBEATS stream stores them.
-      nc.publish(subjects.heartbeat(agent.machine, agent.name), JSON.stringify(body));
+    if (!nc || nc.isClosed()) return 0;
+    let n = 0;
+    for (const m of messages) {
+      nc.publish(subjects.heartbeat(m.machine, m.name), JSON.stringify(m));
+      if (++n % 200 === 0) await nc.flush();
     }
+    if (n > 0) await nc.flush();
+    this.published += n;
+    return n;
   }
 
   private async handleAdmin(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -203,6 +232,45 @@ export class FleetSimulator {
         }
         const load = this.state.machineLoad.get(machine);
         return json(res, 200, { machine, load: load ?? null });
+      }
+      if (parts[0] === 'clock' && method === 'GET') {
+        return json(res, 200, { mode: this.clockMode, now: this.heartbeats.now, published: this.published });
+      }
+      if (parts[0] === 'clock' && method === 'POST') {
+        // {"virtual": <ms>}: stop following the wall clock and stand at that instant;
+        // {"advanceTo": <ms>}: emit every heartbeat due until then, stamped with its own time.
+        if (body.virtual !== undefined) {
+          const at = Number(body.virtual);
+          if (!Number.isFinite(at) || at <= 0) throw new SimulatorError(400, '"virtual" must be a time in ms since the epoch');
+          this.clockMode = 'virtual';
+          this.heartbeats.reset(at);
+        }
+        let sent = 0;
+        if (body.advanceTo !== undefined) {
+          if (this.clockMode !== 'virtual') throw new SimulatorError(409, 'the fleet clock follows the wall clock; POST {"virtual": <ms>} first');
+          const to = Number(body.advanceTo);
+          if (!Number.isFinite(to)) throw new SimulatorError(400, '"advanceTo" must be a time in ms since the epoch');
+          if (to - this.heartbeats.now > 31 * 24 * 3_600_000) throw new SimulatorError(400, 'advance at most 31 days at once');
+          sent = await this.publish(this.heartbeats.advance(to));
+        }
+        return json(res, 200, { mode: this.clockMode, now: this.heartbeats.now, sent });
+      }
+      if (parts[0] === 'outages' && method === 'POST') {
+        const list = body.outages;
+        if (!Array.isArray(list) || list.length > 10_000) throw new SimulatorError(400, '"outages" must be an array of at most 10000 {kind, name, from, to}');
+        const outages = list.map((o: Record<string, unknown>, i): OutageWindow => {
+          const kind = o.kind;
+          const name = String(o.name);
+          if (kind !== 'agent' && kind !== 'hub') throw new SimulatorError(400, `outages[${i}].kind must be "agent" or "hub"`);
+          if (kind === 'agent') this.state.get(name);
+          else if (!this.state.hubsUp.has(name)) throw new SimulatorError(404, `outages[${i}]: unknown hub "${name}"`);
+          const from = Number(o.from);
+          const to = Number(o.to);
+          if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) throw new SimulatorError(400, `outages[${i}]: "from" and "to" must be times with from < to`);
+          return { kind, name, from, to };
+        });
+        this.heartbeats.schedule(outages);
+        return json(res, 200, { scheduled: outages.length });
       }
       if (parts[0] === 'health') return json(res, 200, { status: 'ok' });
       throw new SimulatorError(404, `no route ${method} ${url.pathname}`);

@@ -4,6 +4,8 @@ import { createMachineActivities } from '../activities/machine';
 import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig } from '../config/load';
 import { createLogger } from '../lib/logger';
+import { connectNats } from '../lib/nats';
+import type { NatsConnection } from 'nats';
 import { projectRoot } from '../lib/paths';
 import { machineTaskQueue } from '../lib/temporal';
 import { exitWhenParentDies } from '../lib/parent-watch';
@@ -24,12 +26,16 @@ async function main(): Promise<void> {
   const logger = createLogger(`worker-${machine}`, config.deployment.logLevel);
   installRuntime(logger);
   const sim = config.deployment.simulator;
+  // Connected on first use: a worker starts (and runs actions) while NATS is away.
+  let nats: Promise<NatsConnection> | null = null;
+  const natsOnce = () => (nats ??= connectNats(config.deployment, `phasegate-worker-${machine}`));
   const activities = createMachineActivities({
     machine,
     inventory: config.inventory,
     catalogue: config.catalogues[machine]!,
     values: { node: process.execPath, projectRoot, machine, simulatorAdmin: `http://${sim.adminHost}:${sim.adminPort}` },
     logger,
+    nats: natsOnce,
   });
   const { connection, namespace } = await connectWorker(config.deployment);
   const worker = await Worker.create({
@@ -45,6 +51,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ ready: true, machine })}\n`);
   if (values['exit-with-parent']) exitWhenParentDies(() => worker.shutdown());
   await worker.run();
+  const opened = nats as Promise<NatsConnection> | null;
+  if (opened) await (await opened).drain().catch(() => undefined);
   await connection.close();
   logger.info('machine worker stopped');
 }

@@ -3,3 +3,4 @@ export { fleetCheckWorkflow } from './fleet-check';
 export { agentMigrationWorkflow } from './agent-migration';
 export { weekWorkflow } from './week';
 export { phaseWorkflow } from './phase';
+export { validationWorkflow } from './validation';

@@ -23,6 +23,7 @@ import { onMachine } from './lib/machine';
 import { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from './lib/steering';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
+import { validationWorkflow, type ValidationInput } from './validation';
 
 /** A migrate step with its agents already selected from the inventory (by the client). */
 export interface WeekMigrateStep {
@@ -41,7 +42,8 @@ export interface WeekStep {
   /** A named operation of one machine's catalogue (deploying EdgeHub on pc2, say), with its undo. */
   action?: { machine: string; operation: string };
   observe?: { durationMs: number };
-  validate?: { durationMs: number };
+  /** The validation's input, resolved from the inventory by the client. */
+  validate?: ValidationInput;
 }
 
 /** Input of weekWorkflow, version 1. */
@@ -90,6 +92,8 @@ export interface WeekStatus {
   gate: { id: string; report: GateReport | null; decisions: Array<GateDecision & { at: string }>; open: boolean };
   rollback: { reason: string; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[]; unhealthyAfter: string[] } | null;
   outcome: 'passed' | 'rolled-back' | 'aborted' | null;
+  /** The week's validation, once it has ended: its verdict and the system uptime it measured. */
+  validation: { workflowId: string; verdict: string; uptimePercent: number | null; reason: string } | null;
 }
 
 /** Progress of the week: batches, agents, the gate and its report. */
@@ -119,6 +123,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     gate: { id: gateId, report: null, decisions: [], open: false },
     rollback: null,
     outcome: null,
+    validation: null,
   };
   let paused = false;
   let decision: GateDecision | null = null;
@@ -309,8 +314,13 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
       } else if (step.observe) {
         await sleep(step.observe.durationMs, { summary: `observe the fleet for ${Math.round(step.observe.durationMs / 1000)} s (${step.id})` });
       } else if (step.validate) {
-        // The 168-hour validation has its own workflow (a later issue); until then, a timed hold.
-        await sleep(step.validate.durationMs, { summary: `validation window ${Math.round(step.validate.durationMs / 3_600_000)} h (${step.id})` });
+        const { report } = await executeChild(validationWorkflow, {
+          workflowId: `${workflowInfo().workflowId}.${step.id}`,
+          args: [step.validate],
+          staticSummary: `${Math.round(step.validate.durationMs / 3_600_000)}-hour validation of ${step.validate.fleet.length} agents and hubs (${step.id})`,
+        });
+        status.validation = { workflowId: `${workflowInfo().workflowId}.${step.id}`, verdict: report.verdict, uptimePercent: report.kpis.find((k) => k.id === 'system-uptime')?.value ?? null, reason: report.reason };
+        notify.emit('validation.done', { step: step.id, verdict: report.verdict, reason: report.reason });
       }
     }
     status.currentStep = null;
@@ -318,7 +328,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     status.gate.report = evaluateGate(input.week.gate.criteria, {
       agents: status.agents.map((a) => ({ agent: a.agent, machine: a.machine, outcome: a.state })),
       rollbacks: status.agents.filter((a) => a.state === 'rolled-back').length,
-      uptimePercent: null,
+      uptimePercent: status.validation?.uptimePercent ?? null,
     });
     status.gate.open = true;
     setState('gate-open');

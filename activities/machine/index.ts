@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import si from 'systeminformation';
+import type { NatsConnection } from 'nats';
 import type { Catalogue } from '../../config/schema/catalogue';
 import type { Inventory } from '../../config/schema/inventory';
 import {
@@ -16,9 +17,11 @@ import {
 } from '../../decisions/triggers';
 import type { Logger } from '../../lib/logger';
 import { CatalogueRunner, type ActionRequest, type CommandResult, type MachineValues } from './catalogue-runner';
+import { createHeartbeatSummarizer } from './heartbeat-summary';
 import { readGpuMemory, readIntegration, readLoad, readResponse, type LoadSource } from './probes';
 
 export type { ActionRequest } from './catalogue-runner';
+export type { HeartbeatSummaryRequest } from './heartbeat-summary';
 
 export interface MachineActivityDeps {
   machine: string;
@@ -26,6 +29,8 @@ export interface MachineActivityDeps {
   catalogue: Catalogue;
   values: MachineValues;
   logger: Logger;
+  /** This machine's NATS, connected on first use (the validation reads heartbeats from it). */
+  nats: () => Promise<NatsConnection>;
 }
 
 export interface MachineDescription {
@@ -238,6 +243,9 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         await ctx.sleep(wait); // throws CancelledFailure when the workflow cancels the window
       }
     },
+
+    /** One window of this machine's heartbeats for the validation, summarised. */
+    summarizeHeartbeats: createHeartbeatSummarizer(deps.machine, deps.nats),
 
     /** One snapshot of the agent, e.g. to confirm it is healthy again after an undo. */
     async probeAgent(req: { agent: string; responseThresholdMs: number; checkIntegration: boolean }): Promise<Reading[]> {

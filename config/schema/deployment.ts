@@ -49,9 +49,10 @@ export const deploymentSchema = z.strictObject({
       enabled: z.boolean(),
       adminHost: host.default('127.0.0.1'),
       adminPort: port.default(7900),
-      heartbeatIntervalMs: z.number().int().min(100).max(60_000).default(1000),
+      /** How long a simulated agent takes to notice its hub is gone and reach its failover hub. */
+      failoverDetectMs: z.number().int().min(0).max(600_000).default(1500),
     })
-    .default({ enabled: false, adminHost: '127.0.0.1', adminPort: 7900, heartbeatIntervalMs: 1000 }),
+    .default({ enabled: false, adminHost: '127.0.0.1', adminPort: 7900, failoverDetectMs: 1500 }),
   /** Where alerts go besides JetStream: a Slack-style webhook per level (1 ops-alerts, 2 ops-critical and the pager, 3 incident response). */
   alerts: z
     .strictObject({

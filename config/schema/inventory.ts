@@ -71,6 +71,16 @@ export const inventorySchema = z
     hubs: z.array(hubSchema),
     pushgateways: z.array(z.strictObject({ machine: identifier, port })).default([]),
     natsServers: z.array(z.strictObject({ name: identifier, machine: identifier, port })).default([]),
+    /**
+     * How often agents and hubs publish a heartbeat to NATS (`fleet.heartbeat.<machine>.<name>`).
+     * The validation judges silence against these intervals, so they are facts of the fleet.
+     */
+    heartbeats: z
+      .strictObject({
+        agentIntervalMs: z.number().int().min(100).max(600_000).default(1000),
+        hubIntervalMs: z.number().int().min(100).max(600_000).default(1000),
+      })
+      .default({ agentIntervalMs: 1000, hubIntervalMs: 1000 }),
     agents: z.array(agentSchema).min(1).max(10_000),
   })
   .superRefine((inv, ctx) => {
@@ -85,10 +95,10 @@ export const inventorySchema = z
       hubs.add(h.name);
       if (!machines.has(h.machine)) ctx.addIssue({ code: 'custom', path: ['hubs', i, 'machine'], message: `unknown machine "${h.machine}" (known: ${[...machines].join(', ')})` });
     });
-    const names = new Set<string>();
+    const names = new Set<string>(hubs);
     const ports = new Map<string, string>();
     inv.agents.forEach((a, i) => {
-      if (names.has(a.name)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'name'], message: `duplicate agent name "${a.name}"` });
+      if (names.has(a.name)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'name'], message: hubs.has(a.name) ? `"${a.name}" is already a hub's name (heartbeats are keyed by name)` : `duplicate agent name "${a.name}"` });
       names.add(a.name);
       if (!machines.has(a.machine)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'machine'], message: `unknown machine "${a.machine}" (known: ${[...machines].join(', ')})` });
       for (const field of ['hub', 'failoverHub'] as const) {

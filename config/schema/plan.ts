@@ -65,6 +65,24 @@ export const migrateStepSchema = z.strictObject({
     .default({ perBatch: 0, perWeek: 1, onExceeded: 'pause' }),
 });
 
+/** The validation window (168 h in the seeds) and how finely it is accounted. */
+export const validateStepSchema = z
+  .strictObject({
+    durationMs,
+    /** Each machine summarises its heartbeats once per window; the history grows per window. */
+    windowMs: z.number().int().min(10_000).max(24 * 3_600_000).default(300_000),
+    uptimeFloorPct: z.number().gt(0).lt(100).default(99.9),
+    uptimeTargetPct: z.number().gt(0).lt(100).default(99.95),
+    /** A window is complete once a heartbeat this much later has arrived ... */
+    latenessMs: z.number().int().min(0).max(600_000).default(2000),
+    /** ... or after this long without one (a silent machine). */
+    maxWaitMs: z.number().int().min(1000).max(600_000).default(10_000),
+    /** Continue as new at this history length, well before the server suggests it (4096 events). */
+    maxEventsPerRun: z.number().int().min(200).max(4000).default(2000),
+  })
+  .refine((v) => v.windowMs <= v.durationMs, { message: 'windowMs must not be longer than durationMs', path: ['windowMs'] })
+  .refine((v) => v.uptimeTargetPct >= v.uptimeFloorPct, { message: 'uptimeTargetPct must be at least uptimeFloorPct', path: ['uptimeTargetPct'] });
+
 export const stepSchema = z
   .strictObject({
     id: identifier,
@@ -73,7 +91,7 @@ export const stepSchema = z
     /** A named operation of one machine's catalogue, run with its undo registered first. */
     action: z.strictObject({ machine: identifier, operation: identifier }).optional(),
     observe: z.strictObject({ durationMs }).optional(),
-    validate: z.strictObject({ durationMs }).optional(),
+    validate: validateStepSchema.optional(),
   })
   .refine((s) => [s.migrate, s.action, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, action, observe or validate');
 

@@ -68,7 +68,11 @@ describe('foundation: real dev server, NATS JetStream, per-machine workers, simu
     const consumer = await js.consumers.get(streams.heartbeats.name, 'foundation-test');
     const hb = await consumer.next({ expires: 5000 });
     assert.ok(hb, 'a heartbeat of tutoring_agent arrived');
-    assert.equal(hb.json<{ agent: string }>().agent, 'tutoring_agent');
+    const body2 = hb.json<{ kind: string; name: string; hub: string; seq: number }>();
+    assert.equal(body2.kind, 'agent');
+    assert.equal(body2.name, 'tutoring_agent');
+    assert.equal(body2.hub, 'EdgeHub');
+    assert.ok(body2.seq >= 1);
   });
 
   it('an action through the simulator changes the agent and is recorded with its idempotency key', async () => {

@@ -64,7 +64,7 @@ export async function makeTestConfig(opts: Pick<TestStackOptions, 'edit' | 'temp
   const [temporalPort, uiPort, natsPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   deployment.temporal = { ...deployment.temporal, port: temporalPort, uiPort };
   deployment.nats = { ...deployment.nats, port: natsPort };
-  deployment.simulator = { ...deployment.simulator, adminPort, heartbeatIntervalMs: 1000 };
+  deployment.simulator = { ...deployment.simulator, adminPort };
   deployment.dataDir = path.relative(projectRoot, dataDir);
   const a = randomInt(2, 250);
   const b = randomInt(0, 255);

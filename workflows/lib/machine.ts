@@ -39,6 +39,8 @@ export function onMachine(machine: string) {
     verifyWindow: (summary: string, ...args: Args<'verifyWindow'>) =>
       call('verifyWindow', summary, { startToCloseTimeout: args[0].durationMs + 120_000, heartbeatTimeout: '15 seconds' }, ...args),
     describeMachine: (summary: string) => call('describeMachine', summary, { startToCloseTimeout: '20 seconds' }),
+    summarizeHeartbeats: (summary: string, ...args: Args<'summarizeHeartbeats'>) =>
+      call('summarizeHeartbeats', summary, { startToCloseTimeout: args[0].maxWaitMs + 120_000, heartbeatTimeout: '30 seconds' }, ...args),
     probeAgent: (summary: string, ...args: Args<'probeAgent'>) => call('probeAgent', summary, { startToCloseTimeout: '30 seconds' }, ...args),
   };
 }
