@@ -71,7 +71,10 @@ export function createHeartbeatSummarizer(machine: string, nats: () => Promise<N
     const nc = await nats();
     const consumer = await nc.jetstream().consumers.get(streams.heartbeats.name, {
       filterSubjects: [`fleet.heartbeat.${safeToken(machine)}.>`],
-      ...(req.startSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: req.startSeq } : { deliver_policy: DeliverPolicy.All }),
+      // Always by sequence (1 is the stream's start): the ordered consumer recreates itself
+      // from a sequence after each fetch, which the server refuses beside "deliver all".
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, req.startSeq),
     });
     const senders = new Map<string, SenderWindow>();
     const times: number[] = [];
@@ -114,6 +117,8 @@ export function createHeartbeatSummarizer(machine: string, nats: () => Promise<N
         }
         if (complete) break;
         ctx.heartbeat({ read: times.length });
+        // A worker shutting down (or the workflow cancelling) should not wait out maxWaitMs.
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
         if (got === 0) {
           if (Date.now() - started >= req.maxWaitMs) break;
           await new Promise((r) => setTimeout(r, 200));

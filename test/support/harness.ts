@@ -131,6 +131,9 @@ export function simulatorClient(adminUrl: string) {
     clearFaults: () => call('DELETE', '/faults'),
     hub: (name: string, up: boolean) => call('POST', `/hubs/${name}`, { up }),
     load: (machine: string, load: number) => call('POST', `/machines/${machine}/load`, { load }),
+    /** The fleet clock: stand at `virtual` (stops following the wall clock), or emit every heartbeat up to `advanceTo`. */
+    clock: (body: { virtual?: number; advanceTo?: number }) => call<{ mode: string; now: number; sent: number }>('POST', '/clock', body),
+    outages: (outages: Array<{ kind: 'agent' | 'hub'; name: string; from: number; to: number }>) => call('POST', '/outages', { outages }),
   };
 }
 
@@ -160,10 +163,10 @@ export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment
 }
 
 /** A whole stack whose Temporal is the time-skipping test server; stop() tears both down. */
-export async function startTimeSkippingStack(): Promise<TestStack & { server: TestWorkflowEnvironment }> {
+export async function startTimeSkippingStack(opts: Pick<TestStackOptions, 'edit'> = {}): Promise<TestStack & { server: TestWorkflowEnvironment }> {
   const server = await startTimeSkippingServer();
   try {
-    const env = await startTestStack({ temporal: { address: server.address, client: server.client } });
+    const env = await startTestStack({ ...opts, temporal: { address: server.address, client: server.client } });
     return {
       ...env,
       server,
