@@ -5,6 +5,7 @@ import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig, loadPlan } from '../config/load';
 import { phaseInput, previewPlan } from '../lib/phase-input';
 import { runDemo } from './demo';
+import { report, standaloneValidationInput, startValidation } from './report';
 import { decideGate, OperatorError, status, steer } from './steer';
 
 const usage = `phasegate: staged, human-gated, probe-watched rollouts on Temporal
@@ -24,6 +25,10 @@ usage:
       decide the open gate of a phase's running week (reject rolls the week back)
   phasegate plan input FILE [--config DIR]
       print the phaseWorkflow input for a plan (agents selected now), for \`temporal workflow start --input-file\`
+  phasegate report ID [--json]
+      the validation report (Markdown, or JSON) of a validation, or of a week that runs one; so far while it runs
+  phasegate validate start|input [--hours 168] [--window-minutes 5] [--id ID]
+      start a validation of the whole fleet outside a phase, or print its input for \`temporal workflow start\`
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -40,6 +45,9 @@ async function main(argv: string[]): Promise<number> {
       by: { type: 'string' },
       reason: { type: 'string' },
       level: { type: 'string' },
+      hours: { type: 'string' },
+      'window-minutes': { type: 'string' },
+      id: { type: 'string' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -71,6 +79,21 @@ async function main(argv: string[]): Promise<number> {
             ? await decideGate(sub as 'approve' | 'reject' | 'hold', id, o)
             : await steer(command, id, { ...o, ...(values.level ? { level: Number(values.level) } : {}) });
       process.stdout.write(`${out}\n`);
+      return 0;
+    }
+    case 'report': {
+      if (!sub) break;
+      process.stdout.write(`${await report(sub, { config, json: values.json })}\n`);
+      return 0;
+    }
+    case 'validate': {
+      if (sub !== 'start' && sub !== 'input') break;
+      const input = standaloneValidationInput(config, {
+        label: values.id ?? `validation.${new Date().toISOString().replace(/[:.]/g, '-')}`,
+        ...(values.hours !== undefined ? { hours: values.hours } : {}),
+        ...(values['window-minutes'] !== undefined ? { windowMinutes: values['window-minutes'] } : {}),
+      });
+      process.stdout.write(`${sub === 'input' ? JSON.stringify(input) : await startValidation(config, input)}\n`);
       return 0;
     }
     case 'plan': {
