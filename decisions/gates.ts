@@ -3,13 +3,19 @@
 export type GateCriterion =
   | { kind: 'all-migrated'; machines?: string[] }
   | { kind: 'max-rollbacks'; count: number }
-  | { kind: 'min-uptime'; percent: number };
+  | { kind: 'min-uptime'; percent: number }
+  /** The week's validation KPIs (all, or the ones named) at least at their floor. */
+  | { kind: 'validation-kpis'; kpis?: ValidationKpiId[] };
+
+export type ValidationKpiId = 'system-uptime' | 'hub-availability' | 'message-delivery' | 'failover-time' | 'recovery-time' | 'overhead';
 
 export interface WeekFacts {
   agents: Array<{ agent: string; machine: string; outcome: string }>;
   rollbacks: number;
-  /** Uptime over the week's observation, once the validation issue measures it. */
+  /** System uptime the week's validation measured; null without one. */
   uptimePercent: number | null;
+  /** The KPIs of the week's validation and their verdicts; absent without one. */
+  validationKpis?: Array<{ id: ValidationKpiId; name: string; verdict: 'target' | 'floor' | 'missed' | 'not-exercised'; detail: string }>;
 }
 
 export interface CriterionResult {
@@ -37,6 +43,17 @@ export function evaluateGate(criteria: readonly GateCriterion[], facts: WeekFact
         return facts.uptimePercent === null
           ? { criterion: c, met: false, detail: `no uptime measured yet (needs at least ${c.percent} %)` }
           : { criterion: c, met: facts.uptimePercent >= c.percent, detail: `uptime ${facts.uptimePercent} % (at least ${c.percent} %)` };
+      case 'validation-kpis': {
+        if (!facts.validationKpis) return { criterion: c, met: false, detail: 'no validation ran this week' };
+        const scope = facts.validationKpis.filter((k) => !c.kpis || c.kpis.includes(k.id));
+        // A KPI the window never exercised (no hub went down) is not a miss.
+        const missed = scope.filter((k) => k.verdict === 'missed');
+        return {
+          criterion: c,
+          met: missed.length === 0 && scope.length > 0,
+          detail: missed.length ? `validation KPIs missed: ${missed.map((k) => `${k.name} (${k.detail})`).join('; ')}` : `${scope.length} validation KPIs at least at their floor`,
+        };
+      }
     }
   });
   return { met: results.every((r) => r.met), criteria: results };

@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { budgetExceeded, planBatches } from '../decisions/batches';
-import { evaluateGate, type GateCriterion, type GateReport } from '../decisions/gates';
+import { evaluateGate, type GateCriterion, type GateReport, type WeekFacts } from '../decisions/gates';
 import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
@@ -93,7 +93,7 @@ export interface WeekStatus {
   rollback: { reason: string; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[]; unhealthyAfter: string[] } | null;
   outcome: 'passed' | 'rolled-back' | 'aborted' | null;
   /** The week's validation, once it has ended: its verdict and the system uptime it measured. */
-  validation: { workflowId: string; verdict: string; uptimePercent: number | null; reason: string } | null;
+  validation: { workflowId: string; verdict: string; uptimePercent: number | null; reason: string; kpis: NonNullable<WeekFacts['validationKpis']> } | null;
 }
 
 /** Progress of the week: batches, agents, the gate and its report. */
@@ -319,7 +319,13 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
           args: [step.validate],
           staticSummary: `${Math.round(step.validate.durationMs / 3_600_000)}-hour validation of ${step.validate.fleet.length} agents and hubs (${step.id})`,
         });
-        status.validation = { workflowId: `${workflowInfo().workflowId}.${step.id}`, verdict: report.verdict, uptimePercent: report.kpis.find((k) => k.id === 'system-uptime')?.value ?? null, reason: report.reason };
+        status.validation = {
+          workflowId: `${workflowInfo().workflowId}.${step.id}`,
+          verdict: report.verdict,
+          uptimePercent: report.kpis.find((k) => k.id === 'system-uptime')?.value ?? null,
+          reason: report.reason,
+          kpis: report.kpis.map((k) => ({ id: k.id, name: k.name, verdict: k.verdict, detail: k.detail })),
+        };
         notify.emit('validation.done', { step: step.id, verdict: report.verdict, reason: report.reason });
       }
     }
@@ -329,6 +335,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
       agents: status.agents.map((a) => ({ agent: a.agent, machine: a.machine, outcome: a.state })),
       rollbacks: status.agents.filter((a) => a.state === 'rolled-back').length,
       uptimePercent: status.validation?.uptimePercent ?? null,
+      ...(status.validation ? { validationKpis: status.validation.kpis } : {}),
     });
     status.gate.open = true;
     setState('gate-open');

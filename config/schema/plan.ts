@@ -99,6 +99,10 @@ export const gateCriterionSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('all-migrated'), machines: z.array(identifier).optional() }),
   z.strictObject({ kind: z.literal('max-rollbacks'), count: z.number().int().min(0) }),
   z.strictObject({ kind: z.literal('min-uptime'), percent: z.number().min(0).max(100) }),
+  z.strictObject({
+    kind: z.literal('validation-kpis'),
+    kpis: z.array(z.enum(['system-uptime', 'hub-availability', 'message-delivery', 'failover-time', 'recovery-time', 'overhead'])).min(1).optional(),
+  }),
 ]);
 
 export const weekSchema = z.strictObject({

@@ -62,6 +62,20 @@ describe('gate criteria', () => {
     assert.equal(evaluateGate([{ kind: 'max-rollbacks', count: 1 }], { agents, rollbacks: 1, uptimePercent: null }).met, true);
     assert.equal(evaluateGate([{ kind: 'max-rollbacks', count: 0 }], { agents, rollbacks: 1, uptimePercent: null }).met, false);
   });
+  it('validation-kpis: not met without a validation; a missed KPI fails it, one never exercised does not', () => {
+    const kpis = [
+      { id: 'system-uptime' as const, name: 'system uptime', verdict: 'target' as const, detail: '99.99 %' },
+      { id: 'failover-time' as const, name: 'failover time', verdict: 'not-exercised' as const, detail: 'no hub went down' },
+      { id: 'recovery-time' as const, name: 'recovery time', verdict: 'missed' as const, detail: 'agent X: 7.0 min' },
+    ];
+    const facts = { agents, rollbacks: 0, uptimePercent: 99.99 };
+    assert.equal(evaluateGate([{ kind: 'validation-kpis' }], facts).criteria[0]!.detail, 'no validation ran this week');
+    const all = evaluateGate([{ kind: 'validation-kpis' }], { ...facts, validationKpis: kpis });
+    assert.equal(all.met, false);
+    assert.equal(all.criteria[0]!.detail, 'validation KPIs missed: recovery time (agent X: 7.0 min)');
+    assert.equal(evaluateGate([{ kind: 'validation-kpis', kpis: ['system-uptime', 'failover-time'] }], { ...facts, validationKpis: kpis }).met, true);
+  });
+
   it('min-uptime is not met without a measurement, and is met at the floor', () => {
     assert.equal(evaluateGate([{ kind: 'min-uptime', percent: 99.9 }], { agents, rollbacks: 0, uptimePercent: null }).met, false);
     assert.equal(evaluateGate([{ kind: 'min-uptime', percent: 99.9 }], { agents, rollbacks: 0, uptimePercent: 99.9 }).met, true);
