@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { projectRoot } from '../../lib/paths';
+
+const fixtures = path.join(projectRoot, 'test', 'fixtures', 'histories');
+const files = readdirSync(fixtures).filter((f) => f.endsWith('.json')).sort();
+const history = (f: string) => historyFromJSON(JSON.parse(readFileSync(path.join(fixtures, f), 'utf8')));
+/** Fixture files are named `<workflow type>.<workflow id>.json`; ids matter to child workflows. */
+const workflowIdOf = (f: string) => f.slice(f.indexOf('.') + 1, -'.json'.length);
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+describe('replay guard: histories recorded from the dev server replay against the workflows of this commit', () => {
+  it('the fixtures cover every workflow type the control worker serves', async () => {
+    const exported = Object.keys(await import('../../workflows')).sort();
+    const recorded = [...new Set(files.map((f) => f.split('.')[0]!))].sort();
+    assert.deepEqual(recorded, exported, 'record them again with scripts/record-histories.sh');
+  });
+
+  it('every recorded history replays without a determinism violation', async () => {
+    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+    const failures: string[] = [];
+    for (const f of files) {
+      try {
+        await Worker.runReplayHistory({ workflowBundle, replayName: f }, history(f), workflowIdOf(f));
+      } catch (err) {
+        failures.push(`${f}: ${(err as Error).message}`);
+      }
+    }
+    assert.deepEqual(failures, [], 'a workflow change broke replay of a recorded history: make it compatible (patched/versioned) or record the fixtures again');
+    console.log(`replayed ${files.length} recorded histories`);
+  });
+
+  it('a deliberately non-deterministic change to a workflow fails the replay', async () => {
+    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../support/nondeterministic-workflows'), logger: new DefaultLogger('WARN') });
+    const f = files.find((x) => x.startsWith('agentMigrationWorkflow.'))!;
+    await assert.rejects(Worker.runReplayHistory({ workflowBundle, replayName: f }, history(f), workflowIdOf(f)), (err: Error) => err instanceof DeterminismViolationError);
+  });
+});

@@ -1,0 +1,106 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { planSchema } from '../../config/schema/plan';
+import { projectRoot, toolPath } from '../../lib/paths';
+import { temporalTarget } from '../../lib/temporal';
+import { phaseInput } from '../../lib/phase-input';
+import { fleetCheckWorkflow } from '../../workflows/fleet-check';
+import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { decideGateUpdate, weekStatusQuery } from '../../workflows/week';
+import { simulatorClient, startTestStack } from '../support/harness';
+
+/**
+ * Records the histories of real runs of every workflow type on the dev server into
+ * test/fixtures/histories, for the replay test that guards every workflow change. Run it
+ * again (scripts/record-histories.sh) after an intended change of a workflow's commands, and
+ * commit the new fixtures with that change.
+ *
+ * The run: a phase of two weeks. Week 1 deploys EdgeHub on pc2, migrates a rapid and a staged
+ * agent and one that a fault rolls back, is paused and resumed, and validates for 30 s; its
+ * gate is decided by Update. Week 2 migrates one more agent; its gate is approved by the
+ * scripted decision. Plus a fleet check.
+ */
+const plan = planSchema.parse({
+  version: 1,
+  id: 'replay-fixture',
+  title: 'every workflow type, for the replay fixtures',
+  thresholds: { sampleIntervalMs: 250 },
+  timings: { baselineSamples: 2, rapidVerificationMs: 1500, stageVerificationMs: 1500, observationMs: 3000, observationWindowMs: 1500 },
+  weeks: [
+    {
+      id: 'week1',
+      title: 'EdgeHub, three agents, a validation',
+      steps: [
+        { id: 'edgehub', action: { machine: 'pc2', operation: 'deploy-edgehub' } },
+        { id: 'agents', migrate: { change: 'fixture', select: { agents: ['GPUMonitorAgent', 'ModelLoaderAgent', 'NotificationAgent'] }, batchSize: 3, maxConcurrentPerMachine: 2, failureBudget: { perBatch: 1, perWeek: 1, onExceeded: 'pause' } } },
+        { id: 'validation', validate: { durationMs: 30_000, windowMs: 10_000 } },
+      ],
+      gate: { criteria: [{ kind: 'max-rollbacks', count: 1 }, { kind: 'min-uptime', percent: 99 }] },
+    },
+    { id: 'week2', title: 'one more agent', steps: [{ id: 'more', migrate: { change: 'fixture', select: { agents: ['ChitchatAgent'] } } }] },
+  ],
+});
+
+async function main(): Promise<void> {
+  const env = await startTestStack();
+  try {
+    const sim = simulatorClient(env.simulatorAdmin);
+    const queue = env.config.deployment.controlTaskQueue;
+    await env.client.workflow.execute(fleetCheckWorkflow, { taskQueue: queue, workflowId: 'fixture.fleet-check', args: [{ machines: ['mainpc', 'pc2'] }] });
+
+    // NotificationAgent's change breaks its integration check: caught by the first verification, rolled back.
+    await sim.fault('NotificationAgent', { integrationFailing: true, clearOnUndo: true });
+    const phase = await env.client.workflow.start(phaseWorkflow, { taskQueue: queue, workflowId: 'phase.replay-fixture', args: [phaseInput(plan, env.config.inventory)] });
+    const week1 = env.client.workflow.getHandle(weekWorkflowId(phase.workflowId, 'week1'));
+    const week2 = env.client.workflow.getHandle(weekWorkflowId(phase.workflowId, 'week2'));
+    for (let paused = false; ; ) {
+      const s = await week1.query(weekStatusQuery).catch(() => null);
+      if (!paused && s?.currentStep === 'agents') {
+        await phase.signal('pause', { by: 'fixture', reason: 'recording' });
+        await new Promise((r) => setTimeout(r, 1000));
+        await phase.signal('resume', { by: 'fixture' });
+        paused = true;
+      }
+      if (s?.gate.open) {
+        await week1.executeUpdate(decideGateUpdate, { args: [{ gate: s.gate.id, decision: 'go', by: 'fixture', reason: 'recording' }] });
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (;;) {
+      const s = await week2.query(weekStatusQuery).catch(() => null);
+      if (s?.gate.open) {
+        await week2.executeUpdate(decideGateUpdate, { args: [{ gate: s.gate.id, decision: 'go', by: 'fixture' }] });
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const result = await phase.result();
+    const w1 = await week1.query(weekStatusQuery);
+    if (result.outcome !== 'completed' || w1.agents.find((a) => a.agent === 'NotificationAgent')?.state !== 'rolled-back') {
+      throw new Error(`the run did not go as the fixtures need: phase ${result.outcome}, week 1 agents ${JSON.stringify(w1.agents.map((a) => [a.agent, a.state]))}`);
+    }
+
+    const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(dir)) if (f.endsWith('.json')) rmSync(path.join(dir, f));
+    const types = new Map<string, number>();
+    // Exported the way an operator would: `temporal workflow show --output json`.
+    const address = temporalTarget(env.config.deployment).address;
+    for await (const w of env.client.workflow.list()) {
+      const { stdout } = await promisify(execFile)(toolPath('temporal'), ['workflow', 'show', '--workflow-id', w.workflowId, '--run-id', w.runId, '--output', 'json', '--address', address], { maxBuffer: 64 * 1024 * 1024 });
+      writeFileSync(path.join(dir, `${w.type}.${w.workflowId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`), stdout);
+      types.set(w.type, (types.get(w.type) ?? 0) + 1);
+    }
+    process.stdout.write(`recorded ${[...types].map(([t, n]) => `${n} ${t}`).join(', ')} into ${path.relative(projectRoot, dir)}\n`);
+  } finally {
+    await env.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
