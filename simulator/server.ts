@@ -77,7 +77,9 @@ export class FleetSimulator {
     this.adminServer = http.createServer((req, res) => void this.handleAdmin(req, res));
     await listen(this.adminServer, this.opts.adminPort, this.opts.adminHost);
     this.heartbeatTimer = setInterval(() => {
-      if (this.clockMode === 'wall') void this.publish(this.heartbeats.advance(Date.now()));
+      // While NATS is away the heartbeats are lost, as a real agent's would be; the simulator
+      // itself (health endpoints, actions) carries on.
+      if (this.clockMode === 'wall') this.publish(this.heartbeats.advance(Date.now())).catch((err: unknown) => this.opts.logger.warn({ err: String(err) }, 'heartbeats not published'));
     }, wallTickMs);
     this.opts.logger.info(
       { agents: this.agentServers.size, hubs: this.hubServers.size, admin: this.adminUrl },
