@@ -1,20 +1,11 @@
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
 import { validateStepSchema } from '../config/schema/plan';
 import { renderValidationMarkdown, type ValidationReport } from '../decisions/validation';
-import { temporalTarget } from '../lib/temporal';
 import { validationInput } from '../lib/validation-input';
 import { validationStatusQuery, validationWorkflow, type ValidationInput, type ValidationResult } from '../workflows/validation';
 import { weekStatusQuery } from '../workflows/week';
-import { OperatorError } from './steer';
-
-async function connect(config: PhasegateConfig): Promise<{ client: Client; close: () => Promise<void> }> {
-  const target = temporalTarget(config.deployment);
-  const connection = await Connection.connect({ address: target.address, ...(target.tls ? { tls: target.tls } : {}), ...(target.apiKey ? { apiKey: target.apiKey } : {}) }).catch((err: Error) => {
-    throw new OperatorError(`cannot reach Temporal at ${target.address}: ${err.message}. Is the stack running (scripts/demo.sh)?`);
-  });
-  return { client: new Client({ connection, namespace: target.namespace }), close: () => connection.close() };
-}
+import { connect, OperatorError } from './steer';
 
 /**
  * The validation report of a validation workflow, or of a week's validation: the result once

@@ -17,7 +17,8 @@ export interface SteerOptions {
   json: boolean;
 }
 
-async function connect(config: PhasegateConfig): Promise<{ client: Client; close: () => Promise<void> }> {
+/** A client for the configured Temporal, or an operator error saying what to check. */
+export async function connect(config: PhasegateConfig): Promise<{ client: Client; close: () => Promise<void> }> {
   const target = temporalTarget(config.deployment);
   const connection = await Connection.connect({ address: target.address, ...(target.tls ? { tls: target.tls } : {}), ...(target.apiKey ? { apiKey: target.apiKey } : {}) }).catch((err: Error) => {
     throw new OperatorError(`cannot reach Temporal at ${target.address}: ${err.message}. Is the stack running (scripts/demo.sh)?`);
