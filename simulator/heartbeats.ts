@@ -70,22 +70,30 @@ export class HeartbeatGenerator {
 
   constructor(private readonly opts: HeartbeatGeneratorOptions) {
     this.clock = opts.startAt;
-    // Spread the senders over the interval, as real processes started at different times are.
-    this.states = opts.senders.map((sender, i) => {
-      const interval = sender.kind === 'hub' ? opts.hubIntervalMs : opts.agentIntervalMs;
-      return { sender, nextAt: opts.startAt + Math.floor(((i * 7919) % 1000) / 1000 * interval), seq: 0, wasDown: false, lastHub: undefined };
-    });
+    this.states = opts.senders.map((sender) => ({ sender, nextAt: 0, seq: 0, wasDown: false, lastHub: undefined }));
+    this.reset(opts.startAt);
+  }
+
+  private intervalOf(s: SenderState): number {
+    return s.sender.kind === 'hub' ? this.opts.hubIntervalMs : this.opts.agentIntervalMs;
+  }
+
+  /** Every outage of a hub: set through the admin API, or planned. */
+  private hubWindows(hub: string): Array<{ from: number; to?: number }> {
+    return [...(this.hubOutages.get(hub) ?? []), ...this.outages.filter((o) => o.kind === 'hub' && o.name === hub)];
   }
 
   get now(): number {
     return this.clock;
   }
 
-  /** Moves the clock without emitting anything (switching to a virtual clock). */
+  /**
+   * Moves the clock without emitting anything (at start, or switching to a virtual clock).
+   * The senders are spread over their interval, as processes started at different times are.
+   */
   reset(now: number): void {
     this.clock = now;
-    const interval = (s: SenderState) => (s.sender.kind === 'hub' ? this.opts.hubIntervalMs : this.opts.agentIntervalMs);
-    this.states.forEach((s, i) => (s.nextAt = now + Math.floor(((i * 7919) % 1000) / 1000 * interval(s))));
+    this.states.forEach((s, i) => (s.nextAt = now + Math.floor((((i * 7919) % 1000) / 1000) * this.intervalOf(s))));
   }
 
   schedule(outages: OutageWindow[]): void {
@@ -102,9 +110,7 @@ export class HeartbeatGenerator {
   }
 
   hubUpAt(hub: string, t: number): boolean {
-    const down = (o: { from: number; to?: number }) => t >= o.from && (o.to === undefined || t < o.to);
-    if ((this.hubOutages.get(hub) ?? []).some(down)) return false;
-    return !this.outages.some((o) => o.kind === 'hub' && o.name === hub && down(o));
+    return !this.hubWindows(hub).some((o) => t >= o.from && (o.to === undefined || t < o.to));
   }
 
   private downAt(kind: 'agent' | 'hub', name: string, t: number): boolean {
@@ -115,8 +121,7 @@ export class HeartbeatGenerator {
   /** When the hub went away, if it is down at t: the start of the outage covering t. */
   private hubDownSince(hub: string, t: number): number | null {
     let since: number | null = null;
-    const all = [...(this.hubOutages.get(hub) ?? []), ...this.outages.filter((o) => o.kind === 'hub' && o.name === hub)];
-    for (const o of all) if (t >= o.from && (o.to === undefined || t < o.to)) since = since === null ? o.from : Math.min(since, o.from);
+    for (const o of this.hubWindows(hub)) if (t >= o.from && (o.to === undefined || t < o.to)) since = since === null ? o.from : Math.min(since, o.from);
     return since;
   }
 
@@ -138,11 +143,11 @@ export class HeartbeatGenerator {
     if (to <= this.clock) return out;
     const from = this.clock;
     for (const s of this.states) {
-      const interval = s.sender.kind === 'hub' ? this.opts.hubIntervalMs : this.opts.agentIntervalMs;
+      const interval = this.intervalOf(s);
       // Instants an agent switches hub inside (from, to]: failover and failback.
       const switches = s.sender.kind === 'agent' ? this.switchInstants(s.sender, from, to) : [];
-      const due: number[] = [];
-      for (; s.nextAt <= to; s.nextAt += interval) due.push(s.nextAt);
+      const due = new Set<number>();
+      for (; s.nextAt <= to; s.nextAt += interval) due.add(s.nextAt);
       const instants = [...new Set([...due, ...switches])].sort((a, b) => a - b);
       for (const t of instants) {
         const down = this.downAt(s.sender.kind, s.sender.name, t) || this.opts.isDownNow(s.sender.kind, s.sender.name);
@@ -153,7 +158,7 @@ export class HeartbeatGenerator {
         // A process that was down comes back as a new process: its counter starts again.
         if (s.wasDown && s.sender.kind === 'agent') s.seq = 0;
         s.wasDown = false;
-        const isSwitch = !due.includes(t);
+        const isSwitch = !due.has(t);
         const msg: HeartbeatMessage = { kind: s.sender.kind, name: s.sender.name, machine: s.sender.machine, seq: 0, ts: t };
         if (s.sender.kind === 'agent') {
           const at = this.agentHubAt(s.sender, t);
@@ -175,9 +180,8 @@ export class HeartbeatGenerator {
   /** Failover (outage start + detection) and failback (outage end) instants of the agent's hub in (from, to]. */
   private switchInstants(sender: HeartbeatSender, from: number, to: number): number[] {
     const hub = sender.hub!;
-    const windows = [...(this.hubOutages.get(hub) ?? []), ...this.outages.filter((o) => o.kind === 'hub' && o.name === hub)];
     const out: number[] = [];
-    for (const o of windows) {
+    for (const o of this.hubWindows(hub)) {
       const failover = o.from + this.opts.failoverDetectMs;
       if (failover > from && failover <= to && (o.to === undefined || failover < o.to)) out.push(failover);
       if (o.to !== undefined && o.to > from && o.to <= to) out.push(o.to);
