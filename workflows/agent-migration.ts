@@ -4,6 +4,7 @@ import {
   condition,
   defineQuery,
   defineUpdate,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   setHandler,
@@ -16,10 +17,10 @@ import type { WindowResult } from '../activities/machine';
 import { migrationSteps, stageLabel, type MigrationStep, type StageNumber } from '../decisions/migration-steps';
 import { assessRisk, type RiskAssessment, type RiskInput, type Strategy } from '../decisions/risk';
 import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../decisions/triggers';
-import { onMachine } from './lib/machine';
+import { onMachine, type MachineUnreachable } from './lib/machine';
 import { Notifier } from './lib/notify';
 import { healthyAfter } from './lib/undo';
-import { pauseSignal, resumeSignal } from './lib/steering';
+import { machineUnreachableSignal, pauseSignal, resumeSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 
 /** Input of agentMigrationWorkflow, version 1. */
@@ -37,6 +38,8 @@ export interface AgentMigrationInput {
     observationWindowMs: number;
     observationGapMs: number;
     sampleIntervalMs: number;
+    /** How long a task may wait for the machine's worker before the machine counts as unreachable (default 2 min). */
+    machineQueueWaitMs?: number;
   };
   /** Forces a strategy (recorded); otherwise the risk band decides. */
   strategyOverride?: { strategy: Strategy; reason: string };
@@ -50,6 +53,7 @@ export type MigrationState =
   | 'starting'
   | 'baseline'
   | 'paused'
+  | 'machine-unreachable'
   | 'awaiting-approval'
   | 'applying'
   | 'verifying'
@@ -120,6 +124,8 @@ export interface AgentMigrationStatus {
   trigger: TriggerEvidence | null;
   rollback: RollbackRecord | null;
   inconclusive: Array<{ reason: string; probeErrors: number; at: string; resolution?: InconclusiveResolution }>;
+  /** While the machine is unreachable: the step that could not start, and since when. */
+  unreachable: { machine: string; what: string; since: string } | null;
   outcome: MigrationOutcome | null;
 }
 
@@ -148,7 +154,7 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
   const { name: agent, machine } = input.agent;
   const assessment = assessRisk(input.agent);
   const strategy = input.strategyOverride?.strategy ?? assessment.strategy;
-  const m = onMachine(machine);
+  const m = onMachine(machine, { queueWaitMs: input.timings.machineQueueWaitMs, whenUnreachable: (u) => holdForMachine(u) });
   const notify = new Notifier({ agent, machine, change: input.change, phase: input.phase, week: input.week });
   const status: AgentMigrationStatus = {
     agent,
@@ -168,6 +174,7 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     trigger: null,
     rollback: null,
     inconclusive: [],
+    unreachable: null,
     outcome: null,
   };
   /** Undo registered before each stage runs, so a stage that timed out after taking effect is still undone. */
@@ -181,6 +188,32 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
   };
   setHandler(agentMigrationStatusQuery, () => status);
+
+  /**
+   * No worker of the machine took a task in time: it is stopped or cut off. Nothing can run
+   * there, an undo included, so the migration holds where it is rather than start a rollback
+   * that would itself need the machine. Its week pauses and raises the level-2 alert (an
+   * agent migrated on its own raises it itself); `resume` tries the same step again, with the
+   * same idempotency key.
+   */
+  async function holdForMachine(u: MachineUnreachable): Promise<void> {
+    paused = true;
+    const before = status.state;
+    status.unreachable = { machine: u.machine, what: u.what, since: new Date().toISOString() };
+    setState('machine-unreachable');
+    notify.emit('machine.unreachable', { what: u.what, queueWaitMs: u.queueWaitMs });
+    const parent = workflowInfo().parent;
+    if (parent) {
+      await getExternalWorkflowHandle(parent.workflowId)
+        .signal(machineUnreachableSignal, { machine: u.machine, what: u.what, queueWaitMs: u.queueWaitMs, workflowId: workflowInfo().workflowId })
+        .catch(() => undefined);
+    } else {
+      notify.alert(2, `machine ${u.machine} unreachable: ${agent} holds`, `no worker on ${u.machine} took "${u.what}" within ${Math.round(u.queueWaitMs / 1000)} s; nothing was rolled back (that would need ${u.machine}). Bring its worker back, then send resume.`, { machine: u.machine });
+    }
+    await condition(() => !paused);
+    status.unreachable = null;
+    setState(before);
+  }
   // A paused rollout lets this migration finish its current stage, then hold.
   setHandler(pauseSignal, () => void (paused = true));
   setHandler(resumeSignal, () => void (paused = false));

@@ -19,8 +19,8 @@ import { evaluateGate, type GateCriterion, type GateReport, type WeekFacts } fro
 import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
-import { onMachine } from './lib/machine';
-import { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from './lib/steering';
+import { onMachine, type MachineUnreachable } from './lib/machine';
+import { abortSignal, machineUnreachableSignal, pauseSignal, resumeSignal, type AbortRequest } from './lib/steering';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
 import { validationWorkflow, type ValidationInput } from './validation';
@@ -86,6 +86,8 @@ export interface WeekStatus {
   /** Changes fully applied by this week and not undone: what a week or phase rollback undoes. */
   applied: AppliedChange[];
   pauseReason: string | null;
+  /** Machines whose worker took no task in time since the last resume. */
+  unreachableMachines: string[];
   currentStep: string | null;
   batches: { total: number; done: number };
   agents: AgentProgress[];
@@ -117,6 +119,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     abort: null,
     applied: [],
     pauseReason: null,
+    unreachableMachines: [],
     currentStep: null,
     batches: { total: 0, done: 0 },
     agents: [],
@@ -149,10 +152,39 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
   setHandler(resumeSignal, async (arg) => {
     paused = false;
     status.pauseReason = null;
+    status.unreachableMachines = [];
     notify.emit('week.resumed', { ...arg });
     if (status.state === 'paused') setState('running');
     await signalRunning((id) => getExternalWorkflowHandle(id).signal(resumeSignal, arg));
   });
+  /**
+   * A machine took no task in time (its worker stopped, or cut off from the server): pause the
+   * whole week and page (level 2), once per machine. Migrations that need it hold where they
+   * are, without a rollback that would itself need the machine; resume carries on.
+   */
+  const machineLost = async (u: MachineUnreachable & { agent?: string }) => {
+    if (!status.unreachableMachines.includes(u.machine)) {
+      status.unreachableMachines.push(u.machine);
+      notify.alert(
+        2,
+        `${input.phase}/${input.week.id}: machine ${u.machine} unreachable, week paused`,
+        `no worker on ${u.machine} took "${u.what}" within ${Math.round(u.queueWaitMs / 1000)} s. Work that needs ${u.machine} holds where it is; nothing is rolled back (that would need ${u.machine} too). Bring its worker back, then resume.`,
+        { machine: u.machine, what: u.what, ...(u.agent ? { agent: u.agent } : {}) },
+      );
+    }
+    if (paused) return;
+    paused = true;
+    status.pauseReason = `machine ${status.unreachableMachines.join(', ')} unreachable; resume once its worker is back`;
+    notify.emit('week.paused', { by: 'phasegate', reason: status.pauseReason });
+    if (status.state === 'running') setState('paused');
+    await signalRunning((id) => getExternalWorkflowHandle(id).signal(pauseSignal, { by: 'phasegate', reason: status.pauseReason! }));
+  };
+  setHandler(machineUnreachableSignal, (u) => machineLost({ ...u, agent: status.agents.find((a) => a.workflowId === u.workflowId)?.agent }));
+  /** The week's own steps on a machine (operations) hold the same way. */
+  const holdForMachine = async (u: MachineUnreachable) => {
+    await machineLost(u);
+    await condition(() => !paused);
+  };
   setHandler(abortSignal, (a) => {
     if (status.abort || status.outcome) return;
     status.abort = { ...a, at: new Date().toISOString() };
@@ -267,7 +299,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
       status.applied = status.applied.filter((x) => x !== c);
       const p = c.kind === 'migration' ? status.agents.find((a) => a.agent === c.agent) : undefined;
       if (p) p.state = 'undone-with-week';
-    });
+    }, { queueWaitMs: input.settings.timings.machineQueueWaitMs, whenUnreachable: holdForMachine });
     record.finishedAt = new Date().toISOString();
     record.durationMs = Date.now() - started;
     record.withinBudget = record.durationMs <= weekRollbackBudgetMs;
@@ -299,7 +331,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
         const { machine, operation } = step.action;
         // Registered before it runs: an operation that timed out after taking effect is still undone.
         status.applied.push({ kind: 'operation', operation, machine, week: input.week.id });
-        const ok = await onMachine(machine)
+        const ok = await onMachine(machine, { queueWaitMs: input.settings.timings.machineQueueWaitMs, whenUnreachable: holdForMachine })
           .runOperation(`${step.title ?? operation} (${operation} on ${machine})`, { name: operation, direction: 'run', idempotencyKey: `${workflowInfo().workflowId}:${machine}:${operation}:run` })
           .then(() => true, (err: unknown) => {
             if (isCancellation(err)) throw err;

@@ -35,6 +35,11 @@ export const timingsSchema = z.strictObject({
    */
   observationWindowMs: durationMs.default(10 * 60 * 1000),
   observationGapMs: durationMs.default(0),
+  /**
+   * How long a step may wait for its machine's worker to take it. Past this the machine is
+   * unreachable: the week pauses with a level-2 alert instead of rolling anything back.
+   */
+  machineQueueWaitMs: z.number().int().min(1000, 'at least 1000 ms: a busy worker must not look lost').max(3_600_000).default(120_000),
 });
 export type Timings = z.infer<typeof timingsSchema>;
 

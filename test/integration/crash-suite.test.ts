@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { planSchema } from '../../config/schema/plan';
 import { phaseInput } from '../../lib/phase-input';
-import type { ActionRecord } from '../../simulator/fleet-state';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery } from '../../workflows/week';
 import { checkEventDelivery } from '../support/events';
-import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+import { startTestStack, type TestStack } from '../support/harness';
+import { checkRecordsAgree } from '../support/records';
+import { recordReliability } from '../support/reliability-summary';
 
 /**
  * The crash suite: a phase over all 77 agents on the real dev server (SQLite file) while the
@@ -68,33 +69,22 @@ describe('crash suite: 77-agent phase, control worker SIGKILLed 10 times, dev se
     assert.equal(result.outcome, 'completed', JSON.stringify(result.weeks));
 
     const week = await env.client.workflow.getHandle(weekWorkflowId(handle.workflowId, 'week1')).query(weekStatusQuery);
-    const sim = simulatorClient(env.simulatorAdmin);
-    const actions = await sim.actions();
-    const agents = await sim.agents();
     assert.equal(week.agents.length, 77);
-    let checked = 0;
-    for (const progress of week.agents) {
-      const view = agents.find((a) => a.name === progress.agent)!;
-      const mine = actions.filter((a: ActionRecord) => a.agent === progress.agent && a.change === 'crashproof');
-      // Stage by stage: applied and undone alternate; never applied twice in a row.
-      for (const stage of [1, 2, 3]) {
-        const seq = mine.filter((a) => a.stage === stage && (a.outcome === 'applied' || a.outcome === 'undone')).map((a) => a.outcome);
-        for (let i = 1; i < seq.length; i++) assert.notEqual(seq[i], seq[i - 1], `${progress.agent} stage ${stage}: ${seq.join(', ')}`);
-        checked += mine.filter((a) => a.stage === stage).length;
-      }
-      if (progress.state === 'migrated') {
-        assert.deepEqual([...(view.changes.crashproof ?? [])].sort(), [1, 2, 3], `${progress.agent} migrated in the workflow`);
-        assert.equal(view.version, '1.0.0+crashproof');
-      } else {
-        assert.equal(progress.state, 'rolled-back', `${progress.agent}: ${progress.state}`);
-        assert.equal(view.changes.crashproof, undefined, `${progress.agent} rolled back, but the simulator still has ${JSON.stringify(view.changes)}`);
-      }
-    }
+    const { actionsChecked: checked } = await checkRecordsAgree(env.simulatorAdmin, week, 'crashproof');
     const migrated = week.agents.filter((a) => a.state === 'migrated').length;
     assert.equal(migrated, 77, `every agent migrated: ${week.agents.filter((a) => a.state !== 'migrated').map((a) => `${a.agent} ${a.state} ${a.trigger ?? ''}`).join('; ')}`);
     const delivery = await checkEventDelivery(env.client, env.nats);
     assert.deepEqual(delivery.lost, []);
     assert.deepEqual(delivery.duplicated, []);
+    recordReliability({
+      suite: 'crash suite',
+      faultsInjected: faults.length,
+      phasesFinished: 1,
+      actionsChecked: checked,
+      inputsRejected: 0,
+      eventsLost: delivery.lost.length,
+      detail: `77-agent phase, seed ${seed}: ${faults.length - 1} control-worker SIGKILLs and a dev server restart; ${delivery.asked} events and alerts, ${delivery.duplicated.length} duplicated`,
+    });
     console.log(
       [
         `crash suite (seed ${seed}): ${faults.length} faults injected (${faults.join('; ')})`,

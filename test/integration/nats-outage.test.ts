@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { planSchema } from '../../config/schema/plan';
 import { phaseInput } from '../../lib/phase-input';
-import { phaseWorkflow } from '../../workflows/phase';
+import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { checkEventDelivery } from '../support/events';
 import { startTestStack, type TestStack } from '../support/harness';
+import { checkRecordsAgree } from '../support/records';
+import { recordReliability } from '../support/reliability-summary';
+import { weekStatusQuery } from '../../workflows/week';
 
 /**
  * NATS goes away in the middle of a phase. Temporal is the record of truth: the rollout
@@ -53,6 +56,17 @@ describe('NATS outage in the middle of a phase (real dev server, real nats-serve
     assert.deepEqual(delivery.duplicated, [], 'events stored twice');
     assert.equal(delivery.stored, delivery.asked);
     assert.ok(delivery.retriedAttempts > 0, 'some publishes were retried across the outage');
+    const week = await env.client.workflow.getHandle(weekWorkflowId(handle.workflowId, 'week1')).query(weekStatusQuery);
+    const records = await checkRecordsAgree(env.simulatorAdmin, week, 'outage');
+    recordReliability({
+      suite: 'NATS outage',
+      faultsInjected: 1,
+      phasesFinished: 1,
+      actionsChecked: records.actionsChecked,
+      inputsRejected: 0,
+      eventsLost: delivery.lost.length,
+      detail: `nats-server down ${(outageMs / 1000).toFixed(1)} s mid-phase; ${delivery.asked} events and alerts, ${delivery.duplicated.length} duplicated, ${delivery.retriedAttempts} attempts retried`,
+    });
     console.log(`NATS outage of ${(outageMs / 1000).toFixed(1)} s: phase completed; ${delivery.asked} events and alerts asked for, ${delivery.stored} in JetStream, 0 lost, 0 duplicated; ${delivery.retriedAttempts} activity attempts retried`);
   });
 });

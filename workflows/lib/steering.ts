@@ -16,3 +16,16 @@ export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('paus
 export const resumeSignal = defineSignal<[{ by: string }]>('resume');
 /** Stop the rollout and roll back to the given level (phase and week). */
 export const abortSignal = defineSignal<[AbortRequest]>('abort');
+
+/** A machine that took no task in time, as a migration tells its week. */
+export interface MachineUnreachableReport {
+  machine: string;
+  /** The step that could not start there. */
+  what: string;
+  queueWaitMs: number;
+  /** The migration that waits. */
+  workflowId: string;
+}
+
+/** From a migration to its week: the machine is unreachable; the week pauses and raises a level-2 alert. */
+export const machineUnreachableSignal = defineSignal<[MachineUnreachableReport]>('machineUnreachable');

@@ -1,6 +1,6 @@
 import { stages } from '../../decisions/migration-steps';
 import type { Reading } from '../../decisions/triggers';
-import { onMachine } from './machine';
+import { onMachine, type MachineCallOptions } from './machine';
 
 /** Something a week applied that a week or phase rollback can undo as a whole. */
 export type AppliedChange =
@@ -21,9 +21,10 @@ export async function undoChanges(
   keyPrefix: string,
   responseThresholdMs: number,
   onUndone: (c: AppliedChange, healthy: boolean) => void,
+  machineOptions: MachineCallOptions = {},
 ): Promise<void> {
   for (const c of [...changes].reverse()) {
-    const m = onMachine(c.machine);
+    const m = onMachine(c.machine, machineOptions);
     if (c.kind === 'operation') {
       await m.runOperation(`${level} rollback: undo ${c.operation} on ${c.machine}`, { name: c.operation, direction: 'undo', idempotencyKey: `${keyPrefix}:${c.machine}:${c.operation}:${level}-undo` });
     } else {

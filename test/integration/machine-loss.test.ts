@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { planSchema } from '../../config/schema/plan';
+import { streams } from '../../lib/nats';
+import { projectRoot } from '../../lib/paths';
+import { phaseInput } from '../../lib/phase-input';
+import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
+import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { weekStatusQuery, type WeekStatus } from '../../workflows/week';
+import { checkEventDelivery } from '../support/events';
+import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+import { checkRecordsAgree } from '../support/records';
+import { recordReliability } from '../support/reliability-summary';
+
+const run = promisify(execFile);
+
+/**
+ * Machine loss: pc2's worker is killed in the middle of a week and stays away for longer than
+ * a step may wait for it (machineQueueWaitMs, 5 s here; 2 min by default). The week must pause
+ * with a level-2 alert naming pc2, and must not start a rollback that would itself need pc2.
+ * When the worker is back, `phasegate resume` carries the week on to the end.
+ */
+const queueWaitMs = 5000;
+const pc2Agents = ['TaskQueueAgent', 'AsyncProcessorAgent', 'AuthenticationAgent', 'CacheManagerAgent', 'NotificationAgent', 'WebSearchAgent'];
+const mainpcAgents = ['TaskSchedulerAgent', 'GoalManagerAgent', 'ChitchatAgent', 'ResponderAgent'];
+const plan = planSchema.parse({
+  version: 1,
+  id: 'machine-loss',
+  title: 'a rollout that loses pc2 for a while',
+  thresholds: { sampleIntervalMs: 250, degradationMinDeltaMs: 1000 },
+  timings: { baselineSamples: 2, rapidVerificationMs: 3000, stageVerificationMs: 3000, observationMs: 0, machineQueueWaitMs: queueWaitMs },
+  weeks: [
+    {
+      id: 'week1',
+      title: 'ten agents on both machines',
+      steps: [{ id: 'agents', migrate: { change: 'lossproof', select: { agents: [...pc2Agents, ...mainpcAgents] }, pilots: 0, batchSize: 10, maxConcurrentPerMachine: 2 } }],
+      gate: { criteria: [{ kind: 'all-migrated' }] },
+    },
+  ],
+});
+
+async function until<T>(what: string, limitMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('machine loss: the pc2 worker gone for longer than a step may wait (real dev server, workers as child processes)', () => {
+  let env: TestStack;
+  before(async () => {
+    env = await startTestStack();
+  });
+  after(async () => env?.stop());
+
+  it('the week pauses with a level-2 alert naming pc2, rolls nothing back, and `resume` carries on once the worker is back', async () => {
+    const input = { ...phaseInput(plan, env.config.inventory), autoApproveGates: { by: 'machine-loss-test' } };
+    const handle = await env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: 'phase.machine-loss', args: [input] });
+    const weekHandle = env.client.workflow.getHandle(weekWorkflowId(handle.workflowId, 'week1'));
+
+    // Kill pc2's worker while its migrations are in the middle of their stages.
+    const inFlight = await until('a pc2 migration past its first stage', 60_000, async () => {
+      const week = await weekHandle.query(weekStatusQuery);
+      for (const a of week.agents.filter((x) => x.machine === 'pc2' && x.state === 'running')) {
+        const m = await env.client.workflow.getHandle(a.workflowId).query(agentMigrationStatusQuery);
+        if (m.stagesApplied.length >= 1) return a.agent;
+      }
+      return undefined;
+    });
+    await env.stack.kill('worker-pc2');
+    const lostAt = Date.now();
+
+    const paused = await until('the week paused for pc2', 90_000, async () => {
+      const week = await weekHandle.query(weekStatusQuery);
+      return week.state === 'paused' && week.unreachableMachines.includes('pc2') ? week : undefined;
+    });
+    const detectedMs = Date.now() - lostAt;
+    assert.match(paused.pauseReason ?? '', /machine pc2 unreachable/);
+
+    // The level-2 alert names the machine.
+    const js = env.nats.jetstream();
+    const consumer = await js.consumers.get(streams.alerts.name, { filterSubjects: ['phasegate.alerts.level2'] });
+    const alert = await until('the level-2 alert', 30_000, async () => {
+      const m = await consumer.next({ expires: 2000 });
+      if (!m) return undefined;
+      const a = m.json<{ title: string; detail: string; data: { machine?: string } }>();
+      return /unreachable/.test(a.title) ? a : undefined;
+    });
+    assert.match(alert.title, /machine pc2 unreachable, week paused/);
+    assert.equal(alert.data.machine, 'pc2');
+    assert.match(alert.detail, /nothing is rolled back/);
+
+    // Hold the machine away a while longer: nothing may start a rollback meanwhile.
+    await new Promise((r) => setTimeout(r, 2 * queueWaitMs));
+    const week: WeekStatus = await weekHandle.query(weekStatusQuery);
+    const holding: string[] = [];
+    for (const a of week.agents.filter((x) => x.machine === 'pc2' && x.state === 'running')) {
+      const m = await env.client.workflow.getHandle(a.workflowId).query(agentMigrationStatusQuery);
+      assert.equal(m.rollback, null, `${a.agent} started a rollback while pc2 was away`);
+      assert.ok(['machine-unreachable', 'paused'].includes(m.state), `${a.agent} is ${m.state}`);
+      if (m.state === 'machine-unreachable') {
+        assert.equal(m.unreachable?.machine, 'pc2');
+        holding.push(a.agent);
+      }
+    }
+    assert.ok(holding.includes(inFlight), `${inFlight} (killed mid-stage) holds: ${holding.join(', ')}`);
+    assert.ok(week.agents.every((a) => a.state !== 'rolled-back' && a.state !== 'failed'), JSON.stringify(week.agents));
+    const undos = (await simulatorClient(env.simulatorAdmin).actions()).filter((a) => a.action === 'undo-stage');
+    assert.deepEqual(undos, [], 'no undo ran anywhere');
+
+    // The worker comes back; an operator resumes with the project CLI.
+    await env.stack.startMachineWorker('pc2');
+    const awayMs = Date.now() - lostAt;
+    const { stdout } = await run(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'resume', handle.workflowId, '--by', 'on-call', '--config', env.config.configDir]);
+    assert.match(stdout, /resume/i);
+
+    const result = await handle.result();
+    assert.equal(result.outcome, 'completed', JSON.stringify(result.weeks));
+    const final = await weekHandle.query(weekStatusQuery);
+    assert.deepEqual(final.unreachableMachines, []);
+    assert.equal(final.agents.filter((a) => a.state === 'migrated').length, 10, JSON.stringify(final.agents));
+    const records = await checkRecordsAgree(env.simulatorAdmin, final, 'lossproof');
+    const delivery = await checkEventDelivery(env.client, env.nats);
+    assert.deepEqual(delivery.lost, []);
+    assert.deepEqual(delivery.duplicated, []);
+    recordReliability({
+      suite: 'machine loss',
+      faultsInjected: 1,
+      phasesFinished: 1,
+      actionsChecked: records.actionsChecked,
+      inputsRejected: 0,
+      eventsLost: delivery.lost.length,
+      detail: `pc2 worker SIGKILLed mid-stage, away ${(awayMs / 1000).toFixed(0)} s; week paused with a level-2 alert after ${(detectedMs / 1000).toFixed(1)} s; ${holding.length} migrations held, 0 undos; resumed, 10 of 10 migrated`,
+    });
+    console.log(
+      `machine loss: pc2 away ${(awayMs / 1000).toFixed(0)} s; paused + level-2 alert ${(detectedMs / 1000).toFixed(1)} s after the kill (queue wait ${queueWaitMs / 1000} s); held: ${holding.join(', ')}; 0 undos; after resume 10 of 10 migrated; ${records.actionsChecked} actions checked; events ${delivery.asked} asked, ${delivery.stored} stored, 0 lost`,
+    );
+  });
+});
