@@ -7,6 +7,8 @@ export const subjects = {
   event: (workflowId: string, kind: string) => `phasegate.events.${safeToken(workflowId)}.${safeToken(kind)}`,
   alert: (level: 1 | 2 | 3) => `phasegate.alerts.level${level}`,
   heartbeat: (machine: string, agent: string) => `fleet.heartbeat.${safeToken(machine)}.${safeToken(agent)}`,
+  /** A machine worker's own heartbeat (core NATS, not stored): the control machine watches the links by it. */
+  machineHeartbeat: (machine: string) => `fleet.machine.${safeToken(machine)}`,
 } as const;
 
 export const streams = {

@@ -35,6 +35,12 @@ export interface StackOptions {
   onLog?: (line: string) => void;
 }
 
+/** Where a process runs, for drills: under a command prefix (e.g. `ip netns exec NS`), with its own configuration. */
+export interface Placement {
+  prefix?: string[];
+  configDir?: string;
+}
+
 export class Stack {
   readonly processes = new Map<string, ManagedProcess>();
   private stopping = false;
@@ -89,18 +95,28 @@ export class Stack {
     await waitForTemporal(temporalTarget(this.config.deployment).address, t.namespace);
   }
 
-  async startSimulator(): Promise<void> {
-    await this.spawn('simulator', process.execPath, [path.join(projectRoot, 'dist/simulator/main.js'), '--config', this.config.configDir, '--exit-with-parent'], { waitForReadyLine: true });
+  /** One simulator for the whole fleet, or one for some machines (named simulator-<machines>). */
+  async startSimulator(machines?: string[], place: Placement = {}): Promise<void> {
+    const args = [path.join(projectRoot, 'dist/simulator/main.js'), '--config', place.configDir ?? this.config.configDir, '--exit-with-parent'];
+    if (machines) args.push('--machines', machines.join(','));
+    await this.spawnPlaced(machines ? `simulator-${machines.join('-')}` : 'simulator', args, place, { waitForReadyLine: true });
   }
 
   async startControlWorker(): Promise<void> {
     await this.spawn('worker-control', process.execPath, [path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', this.config.configDir, '--exit-with-parent'], { waitForReadyLine: true });
   }
 
-  async startMachineWorker(machine: string): Promise<void> {
+  async startMachineWorker(machine: string, place: Placement = {}): Promise<void> {
     const extra = this.opts.machinePath?.[machine];
     const env = extra ? { ...process.env, PATH: `${extra}${path.delimiter}${process.env.PATH ?? ''}` } : process.env;
-    await this.spawn(`worker-${machine}`, process.execPath, [path.join(projectRoot, 'dist/workers/machine-worker.js'), '--machine', machine, '--config', this.config.configDir, '--exit-with-parent'], { waitForReadyLine: true, env });
+    const args = [path.join(projectRoot, 'dist/workers/machine-worker.js'), '--machine', machine, '--config', place.configDir ?? this.config.configDir, '--exit-with-parent'];
+    await this.spawnPlaced(`worker-${machine}`, args, place, { waitForReadyLine: true, env });
+  }
+
+  /** A Node entry point, directly or under a placement's prefix (which must exec it, keeping the pid). */
+  private async spawnPlaced(name: string, args: string[], place: Placement, wait: Parameters<Stack['spawn']>[3]): Promise<void> {
+    const [command, ...rest] = [...(place.prefix ?? []), process.execPath, ...args];
+    await this.spawn(name, command!, rest, wait);
   }
 
   /** SIGKILL one process (crash drills); resolves once it is gone. */
@@ -163,7 +179,7 @@ export class Stack {
 
 function rank(name: string): number {
   if (name.startsWith('worker-')) return 0;
-  if (name === 'simulator') return 1;
+  if (name.startsWith('simulator')) return 1;
   return 2;
 }
 

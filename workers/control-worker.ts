@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     workflowBundle: await workflowBundle(logger),
     activities: createControlActivities({
       js: nc.jetstream(),
+      nats: nc,
+      links: { machines: config.inventory.machines.map((m) => m.name), silentAfterMs: config.inventory.heartbeats.linkSilentAfterMs },
       logger,
       alertWebhooks: { 1: config.deployment.alerts.webhooks.level1, 2: config.deployment.alerts.webhooks.level2, 3: config.deployment.alerts.webhooks.level3 },
     }),

@@ -4,7 +4,7 @@ import { createMachineActivities } from '../activities/machine';
 import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig } from '../config/load';
 import { createLogger } from '../lib/logger';
-import { connectNats } from '../lib/nats';
+import { connectNats, subjects } from '../lib/nats';
 import type { NatsConnection } from 'nats';
 import { projectRoot } from '../lib/paths';
 import { machineTaskQueue } from '../lib/temporal';
@@ -37,6 +37,13 @@ async function main(): Promise<void> {
     logger,
     nats: natsOnce,
   });
+  // This machine's own heartbeat: the control machine watches the link to it by this.
+  let beatSeq = 0;
+  const beat = setInterval(() => {
+    void natsOnce()
+      .then((nc) => nc.publish(subjects.machineHeartbeat(machine), JSON.stringify({ machine, seq: ++beatSeq, ts: Date.now() })))
+      .catch(() => undefined);
+  }, config.inventory.heartbeats.machineIntervalMs);
   const { connection, namespace } = await connectWorker(config.deployment);
   const worker = await Worker.create({
     connection,
@@ -51,6 +58,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ ready: true, machine })}\n`);
   if (values['exit-with-parent']) exitWhenParentDies(() => worker.shutdown());
   await worker.run();
+  clearInterval(beat);
   const opened = nats as Promise<NatsConnection> | null;
   if (opened) await (await opened).drain().catch(() => undefined);
   await connection.close();

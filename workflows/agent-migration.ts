@@ -20,7 +20,7 @@ import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../d
 import { onMachine, type MachineUnreachable } from './lib/machine';
 import { Notifier } from './lib/notify';
 import { healthyAfter } from './lib/undo';
-import { machineUnreachableSignal, pauseSignal, resumeSignal } from './lib/steering';
+import { machineUnreachableSignal, noteRejected, pauseSignal, requireObject, resumeSignal, steeringProblem, type RejectedSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 
 /** Input of agentMigrationWorkflow, version 1. */
@@ -126,6 +126,8 @@ export interface AgentMigrationStatus {
   inconclusive: Array<{ reason: string; probeErrors: number; at: string; resolution?: InconclusiveResolution }>;
   /** While the machine is unreachable: the step that could not start, and since when. */
   unreachable: { machine: string; what: string; since: string } | null;
+  /** Malformed steering signals that were refused (the last 20). */
+  rejectedSignals: RejectedSignal[];
   outcome: MigrationOutcome | null;
 }
 
@@ -139,6 +141,13 @@ export const approveStageUpdate = defineUpdate<AgentMigrationStatus, [StageDecis
 export const resolveFailedUndoUpdate = defineUpdate<AgentMigrationStatus, [UndoResolution]>('resolveFailedUndo');
 /** Decide what to do after an inconclusive verification (validated: only while one waits). */
 export const resolveInconclusiveUpdate = defineUpdate<AgentMigrationStatus, [InconclusiveResolution]>('resolveInconclusive');
+
+/** Who decided, and why: strings of sensible length (an update validator's check). */
+function checkWho(by: unknown, reason: unknown, reasonRequired = false): void {
+  if (typeof by !== 'string' || !by.trim() || by.length > 200) throw new Error('"by" must name who decided (a string of at most 200 characters)');
+  if (reasonRequired && (typeof reason !== 'string' || !reason.trim())) throw new Error('"reason" is required');
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > 2000)) throw new Error('"reason" must be a string of at most 2000 characters');
+}
 
 /** Workflow id an operator can read: the agent and the change, under its phase and week. */
 export function agentMigrationWorkflowId(input: Pick<AgentMigrationInput, 'agent' | 'change' | 'phase' | 'week'>): string {
@@ -175,6 +184,7 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     rollback: null,
     inconclusive: [],
     unreachable: null,
+    rejectedSignals: [],
     outcome: null,
   };
   /** Undo registered before each stage runs, so a stage that timed out after taking effect is still undone. */
@@ -215,8 +225,16 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     setState(before);
   }
   // A paused rollout lets this migration finish its current stage, then hold.
-  setHandler(pauseSignal, () => void (paused = true));
-  setHandler(resumeSignal, () => void (paused = false));
+  const refused = (signal: 'pause' | 'resume', arg: unknown): boolean => {
+    const problem = steeringProblem(signal, arg);
+    if (!problem) return false;
+    const entry = noteRejected(status.rejectedSignals, signal, problem);
+    log.warn('malformed signal refused', { ...entry });
+    notify.emit('signal.rejected', { ...entry });
+    return true;
+  };
+  setHandler(pauseSignal, (arg) => void (refused('pause', arg) || (paused = true)));
+  setHandler(resumeSignal, (arg) => void (refused('resume', arg) || (paused = false)));
   setHandler(
     approveStageUpdate,
     (d) => {
@@ -226,10 +244,11 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     },
     {
       validator: (d) => {
+        requireObject(d, 'a stage decision');
         if (status.awaitingApprovalFor === null) throw new Error(`no stage of ${agent} is waiting for approval (state: ${status.state})`);
         if (d.stage !== status.awaitingApprovalFor) throw new Error(`stage ${d.stage} is not the one waiting; stage ${status.awaitingApprovalFor} is`);
         if (d.decision !== 'approve' && d.decision !== 'reject') throw new Error('decision must be "approve" or "reject"');
-        if (!d.by || typeof d.by !== 'string') throw new Error('"by" must name who decided');
+        checkWho(d.by, d.reason);
       },
     },
   );
@@ -241,9 +260,10 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     },
     {
       validator: (r) => {
+        requireObject(r, 'a resolution');
         if (status.state !== 'needs-human') throw new Error(`${agent} does not need a human now (state: ${status.state})`);
         if (r.action !== 'retry-undo' && r.action !== 'accept') throw new Error('action must be "retry-undo" or "accept"');
-        if (!r.by || !r.reason) throw new Error('"by" and "reason" are required');
+        checkWho(r.by, r.reason, true);
       },
     },
   );
@@ -256,9 +276,10 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     },
     {
       validator: (r) => {
+        requireObject(r, 'a resolution');
         if (status.state !== 'inconclusive') throw new Error(`no inconclusive verification of ${agent} waits (state: ${status.state})`);
         if (!['retry-window', 'accept', 'rollback'].includes(r.action)) throw new Error('action must be "retry-window", "accept" or "rollback"');
-        if (!r.by || !r.reason) throw new Error('"by" and "reason" are required');
+        checkWho(r.by, r.reason, true);
       },
     },
   );

@@ -4,6 +4,7 @@ import {
   defineQuery,
   defineSignal,
   getExternalWorkflowHandle,
+  log,
   setHandler,
   startChild,
   upsertMemo,
@@ -15,7 +16,7 @@ import type { PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
-import { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from './lib/steering';
+import { abortSignal, noteRejected, pauseSignal, resumeSignal, steeringProblem, type AbortRequest, type RejectedSignal } from './lib/steering';
 import { weekWorkflow, type WeekInput, type WeekStatus } from './week';
 
 /** Input of phaseWorkflow, version 1: a validated plan with each migrate step's agents selected. */
@@ -41,6 +42,8 @@ export interface PhaseStatus {
   applied: AppliedChange[];
   abort: (AbortRequest & { at: string }) | null;
   rollback: { level: 3; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[]; unhealthyAfter: string[] } | null;
+  /** Malformed steering signals that were refused (the last 20). */
+  rejectedSignals: RejectedSignal[];
   outcome: 'completed' | 'stopped' | 'aborted' | null;
 }
 
@@ -67,6 +70,7 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
     applied: [],
     abort: null,
     rollback: null,
+    rejectedSignals: [],
     outcome: null,
   };
   let current: ChildWorkflowHandle<typeof weekWorkflow> | null = null;
@@ -74,18 +78,29 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
   let pause: { by: string; reason?: string } | null = null;
   setHandler(phaseStatusQuery, () => status);
   // Steering the phase steers the week that is running.
+  /** A malformed signal is reported and ignored, never passed on to the week. */
+  const refused = (signal: 'pause' | 'resume' | 'abort', arg: unknown): boolean => {
+    const problem = steeringProblem(signal, arg);
+    if (!problem) return false;
+    const entry = noteRejected(status.rejectedSignals, signal, problem);
+    log.warn('malformed signal refused', { ...entry });
+    notify.emit('signal.rejected', { ...entry });
+    return true;
+  };
   setHandler(pauseSignal, async (arg) => {
+    if (refused('pause', arg)) return;
     pause = arg;
     status.paused = arg;
     if (current) await getExternalWorkflowHandle(current.workflowId).signal(pauseSignal, arg);
   });
   setHandler(resumeSignal, async (arg) => {
+    if (refused('resume', arg)) return;
     pause = null;
     status.paused = null;
     if (current) await getExternalWorkflowHandle(current.workflowId).signal(resumeSignal, arg);
   });
   setHandler(abortSignal, async (arg) => {
-    if (status.abort || status.outcome) return;
+    if (refused('abort', arg) || status.abort || status.outcome) return;
     status.abort = { ...arg, at: new Date().toISOString() };
     if (current) await getExternalWorkflowHandle(current.workflowId).signal(abortSignal, arg);
   });

@@ -8,19 +8,22 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
+  proxyActivities,
   setHandler,
   sleep,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ControlActivities } from '../activities/control';
 import { budgetExceeded, planBatches } from '../decisions/batches';
 import { evaluateGate, type GateCriterion, type GateReport, type WeekFacts } from '../decisions/gates';
 import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
 import { onMachine, type MachineUnreachable } from './lib/machine';
-import { abortSignal, machineUnreachableSignal, pauseSignal, resumeSignal, type AbortRequest } from './lib/steering';
+import { abortSignal, machineUnreachableSignal, noteRejected, pauseSignal, requireObject, resumeSignal, steeringProblem, type AbortRequest, type RejectedSignal } from './lib/steering';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
 import { validationWorkflow, type ValidationInput } from './validation';
@@ -86,8 +89,12 @@ export interface WeekStatus {
   /** Changes fully applied by this week and not undone: what a week or phase rollback undoes. */
   applied: AppliedChange[];
   pauseReason: string | null;
-  /** Machines whose worker took no task in time since the last resume. */
+  /** Machines whose worker took no task in time, or whose link went silent, since the last resume. */
   unreachableMachines: string[];
+  /** Malformed steering signals that were refused (the last 20). */
+  rejectedSignals: RejectedSignal[];
+  /** The last change of a cross-machine link the week watched. */
+  links: { machine: string; state: 'silent' | 'restored'; since: string } | null;
   currentStep: string | null;
   batches: { total: number; done: number };
   agents: AgentProgress[];
@@ -106,6 +113,27 @@ export { abortSignal, pauseSignal, resumeSignal, type AbortRequest };
 
 const weekRollbackBudgetMs = 5 * 60_000;
 
+/**
+ * The link watch runs as long as a step that works on the machines; it heartbeats every 250 ms, so a killed control
+ * worker is noticed in seconds and the watch starts again on the next one.
+ */
+const links = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '30 days',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidRequest'] },
+});
+
+/** Every machine a week's steps touch: its migrations' agents, its operations, its validation. */
+export function weekMachines(steps: WeekStep[]): string[] {
+  const machines = new Set<string>();
+  for (const s of steps) {
+    s.migrate?.agents.forEach((a) => machines.add(a.machine));
+    if (s.action) machines.add(s.action.machine);
+    s.validate?.fleet.forEach((m) => machines.add(m.machine));
+  }
+  return [...machines].sort();
+}
+
 /** Runs one week of a phase: its steps in order, migrations in batches, then the go/no-go gate. */
 export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
   if (input.version !== 1) throw ApplicationFailure.nonRetryable(`unsupported input version ${String(input.version)}`, 'InvalidInput');
@@ -120,6 +148,8 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     applied: [],
     pauseReason: null,
     unreachableMachines: [],
+    links: null,
+    rejectedSignals: [],
     currentStep: null,
     batches: { total: 0, done: 0 },
     agents: [],
@@ -142,7 +172,17 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
   const signalRunning = async (send: (id: string) => Promise<void>) => {
     await Promise.all(status.agents.filter((a) => a.state === 'running').map((a) => send(a.workflowId).catch(() => undefined)));
   };
+  /** A malformed signal is reported and ignored, never acted on. */
+  const refused = (signal: Parameters<typeof steeringProblem>[0], arg: unknown): boolean => {
+    const problem = steeringProblem(signal, arg);
+    if (!problem) return false;
+    const entry = noteRejected(status.rejectedSignals, signal, problem);
+    log.warn('malformed signal refused', { ...entry });
+    notify.emit('signal.rejected', { ...entry });
+    return true;
+  };
   setHandler(pauseSignal, async (arg) => {
+    if (refused('pause', arg)) return;
     paused = true;
     status.pauseReason = `paused by ${arg.by}${arg.reason ? `: ${arg.reason}` : ''}`;
     notify.emit('week.paused', { ...arg });
@@ -150,6 +190,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     await signalRunning((id) => getExternalWorkflowHandle(id).signal(pauseSignal, arg));
   });
   setHandler(resumeSignal, async (arg) => {
+    if (refused('resume', arg)) return;
     paused = false;
     status.pauseReason = null;
     status.unreachableMachines = [];
@@ -162,31 +203,87 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
    * whole week and page (level 2), once per machine. Migrations that need it hold where they
    * are, without a rollback that would itself need the machine; resume carries on.
    */
-  const machineLost = async (u: MachineUnreachable & { agent?: string }) => {
+  const machineLost = async (u: MachineUnreachable & { agent?: string }, linkFailure?: string) => {
     if (!status.unreachableMachines.includes(u.machine)) {
       status.unreachableMachines.push(u.machine);
       notify.alert(
         2,
         `${input.phase}/${input.week.id}: machine ${u.machine} unreachable, week paused`,
-        `no worker on ${u.machine} took "${u.what}" within ${Math.round(u.queueWaitMs / 1000)} s. Work that needs ${u.machine} holds where it is; nothing is rolled back (that would need ${u.machine} too). Bring its worker back, then resume.`,
+        `${linkFailure ?? `no worker on ${u.machine} took "${u.what}" within ${Math.round(u.queueWaitMs / 1000)} s`}. Work that needs ${u.machine} holds where it is; nothing is rolled back (that would need ${u.machine} too). Bring it back, then resume.`,
         { machine: u.machine, what: u.what, ...(u.agent ? { agent: u.agent } : {}) },
       );
     }
     if (paused) return;
     paused = true;
-    status.pauseReason = `machine ${status.unreachableMachines.join(', ')} unreachable; resume once its worker is back`;
+    status.pauseReason = `machine ${status.unreachableMachines.join(', ')} unreachable; resume once it is back`;
     notify.emit('week.paused', { by: 'phasegate', reason: status.pauseReason });
     if (status.state === 'running') setState('paused');
     await signalRunning((id) => getExternalWorkflowHandle(id).signal(pauseSignal, { by: 'phasegate', reason: status.pauseReason! }));
   };
-  setHandler(machineUnreachableSignal, (u) => machineLost({ ...u, agent: status.agents.find((a) => a.workflowId === u.workflowId)?.agent }));
+  setHandler(machineUnreachableSignal, async (u) => {
+    if (!refused('machineUnreachable', u)) await machineLost({ ...u, agent: status.agents.find((a) => a.workflowId === u.workflowId)?.agent });
+  });
+  /**
+   * DOMAIN.md: a cross-machine link silent for over 10 s counts as a failure. The week pauses
+   * with a level-2 alert, as for a lost machine; when the link is heard again an alert says so,
+   * and the week stays paused until a human resumes it.
+   */
+  async function watchLinks(machines: string[]): Promise<void> {
+    for (;;) {
+      const lost = await links.watchMachineLinks.executeWithOptions(
+        { startToCloseTimeout: '30 days', heartbeatTimeout: '10 seconds', summary: `watch the links to ${machines.join(', ')} (a silent link counts as failed)` },
+        [{ machines, until: 'silent' }],
+      );
+      const machine = lost.machine;
+      if (machine === null) return; // called off
+      const reading = lost.readings.find((r) => r.machine === machine)!;
+      const silentS = Math.round(reading.silentMs / 1000);
+      const since = new Date(Date.now() - reading.silentMs).toISOString();
+      status.links = { machine, state: 'silent', since };
+      notify.emit('link.silent', { machine, silentMs: reading.silentMs, readings: lost.readings });
+      await machineLost(
+        { machine, what: `the link to ${machine}`, queueWaitMs: reading.silentMs },
+        `nothing heard from ${machine} for ${silentS} s (a cross-machine link silent for over ${lost.silentAfterMs / 1000} s counts as failed): its worker is down or the link to it is cut`,
+      );
+      const back = await links.watchMachineLinks.executeWithOptions(
+        { startToCloseTimeout: '30 days', heartbeatTimeout: '10 seconds', summary: `wait for the link to ${machine} to come back` },
+        [{ machines: [machine], until: 'heard' }],
+      );
+      if (back.machine === null) return;
+      const downMs = Date.now() - Date.parse(since);
+      status.links = { machine, state: 'restored', since: new Date().toISOString() };
+      notify.emit('link.restored', { machine, downMs, readings: back.readings });
+      notify.alert(1, `${input.phase}/${input.week.id}: link to ${machine} is back`, `heard again after ${Math.round(downMs / 1000)} s silent; the week stays ${paused ? 'paused until resumed' : 'running'}`, { machine });
+    }
+  }
+
+  /**
+   * Runs a step that works on the machines (migrations, operations) with the links watched.
+   * Timed holds (observe, validate) are not watched: nothing is in flight there, and the
+   * validation counts a silent machine itself.
+   */
+  async function withLinkWatch<T>(step: () => Promise<T>): Promise<T> {
+    const machines = weekMachines(input.week.steps);
+    // patched: weeks recorded before the link watch replay without it (test/fixtures/histories).
+    if (!machines.length || input.settings.watchLinks === false || !patched('link-watch')) return step();
+    const scope = new CancellationScope();
+    scope.run(() => watchLinks(machines)).catch((err: unknown) => {
+      if (!isCancellation(err)) log.warn('link watch stopped', { error: String(err) });
+    });
+    try {
+      return await step();
+    } finally {
+      scope.cancel();
+    }
+  }
+
   /** The week's own steps on a machine (operations) hold the same way. */
   const holdForMachine = async (u: MachineUnreachable) => {
     await machineLost(u);
     await condition(() => !paused);
   };
   setHandler(abortSignal, (a) => {
-    if (status.abort || status.outcome) return;
+    if (refused('abort', a) || status.abort || status.outcome) return;
     status.abort = { ...a, at: new Date().toISOString() };
     notify.alert(a.level === 3 ? 2 : 1, `${input.phase}/${input.week.id}: aborted at level ${a.level}`, `by ${a.by}${a.reason ? `: ${a.reason}` : ''}`);
     // Running migrations are cancelled and undo their own stages (level 1).
@@ -201,10 +298,12 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     },
     {
       validator: (d) => {
+        requireObject(d, 'a gate decision');
         if (!status.gate.open) throw new Error(`gate ${gateId} is not open (week state: ${status.state})`);
         if (d.gate !== gateId) throw new Error(`gate "${d.gate}" is not the open gate; the open gate is "${gateId}"`);
         if (!['go', 'hold', 'rollback-week'].includes(d.decision)) throw new Error('decision must be go, hold or rollback-week');
-        if (!d.by) throw new Error('"by" must name who decided');
+        if (typeof d.by !== 'string' || !d.by.trim() || d.by.length > 200) throw new Error('"by" must name who decided (a string of at most 200 characters)');
+        if (d.reason !== undefined && (typeof d.reason !== 'string' || d.reason.length > 2000)) throw new Error('"reason" must be a string of at most 2000 characters');
         if (decision) throw new Error(`gate ${gateId} was already decided (${decision.decision} by ${decision.by})`);
       },
     },
@@ -323,7 +422,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
       await waitWhilePaused();
       notify.emit('step.started', { step: step.id, title: step.title });
       if (step.migrate) {
-        if ((await migrateStep(step.id, step.migrate)) === 'rollback-week') {
+        if ((await withLinkWatch(() => migrateStep(step.id, step.migrate!))) === 'rollback-week') {
           await CancellationScope.nonCancellable(() => rollBackWeek('failure budget exceeded'));
           return 'rolled-back';
         }
@@ -331,13 +430,13 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
         const { machine, operation } = step.action;
         // Registered before it runs: an operation that timed out after taking effect is still undone.
         status.applied.push({ kind: 'operation', operation, machine, week: input.week.id });
-        const ok = await onMachine(machine, { queueWaitMs: input.settings.timings.machineQueueWaitMs, whenUnreachable: holdForMachine })
+        const ok = await withLinkWatch(() => onMachine(machine, { queueWaitMs: input.settings.timings.machineQueueWaitMs, whenUnreachable: holdForMachine })
           .runOperation(`${step.title ?? operation} (${operation} on ${machine})`, { name: operation, direction: 'run', idempotencyKey: `${workflowInfo().workflowId}:${machine}:${operation}:run` })
           .then(() => true, (err: unknown) => {
             if (isCancellation(err)) throw err;
             notify.alert(2, `${input.phase}/${input.week.id}: ${operation} on ${machine} failed`, String(err));
             return false;
-          });
+          }));
         if (!ok) {
           await CancellationScope.nonCancellable(() => rollBackWeek(`operation ${operation} on ${machine} failed`));
           return 'rolled-back';

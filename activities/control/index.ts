@@ -1,11 +1,16 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { JetStreamClient } from 'nats';
+import type { JetStreamClient, NatsConnection } from 'nats';
+import { foldMachineBeat, heardSince, initialLinkState, judgeLinks, restartSilence, type LinkReading, type LinkWatchState } from '../../decisions/links';
 import type { Logger } from '../../lib/logger';
 import { subjects } from '../../lib/nats';
 
 export interface ControlActivityDeps {
   js: JetStreamClient;
+  /** For the link watch: machine heartbeats arrive here. */
+  nats?: NatsConnection;
+  /** The machines of the inventory, and how long a silent link may be before it counts as failed. */
+  links?: { machines: string[]; silentAfterMs: number };
   logger: Logger;
   /** Slack-style webhooks per alert level, from configuration (never logged: they carry tokens). */
   alertWebhooks?: Partial<Record<1 | 2 | 3, string | undefined>>;
@@ -28,6 +33,20 @@ export interface Alert {
   workflowId: string;
   at: string;
   data?: Record<string, unknown>;
+}
+
+/** Watch the links to these machines until one is silent too long, or until every one is heard again. */
+export interface LinkWatchRequest {
+  machines: string[];
+  until: 'silent' | 'heard';
+}
+
+export interface LinkWatchResult {
+  /** The silent machine (until: silent), or the last one heard again (until: heard); null when the watch was called off. */
+  machine: string | null;
+  readings: LinkReading[];
+  silentAfterMs: number;
+  watchedMs: number;
 }
 
 export const alertChannels: Readonly<Record<1 | 2 | 3, string>> = {
@@ -53,6 +72,62 @@ export function createControlActivities(deps: ControlActivityDeps) {
   return {
     async publishEvent(event: RolloutEvent): Promise<{ stream: string; seq: number; duplicate: boolean }> {
       return publish(subjects.event(event.workflowId, event.kind), event.id, event);
+    },
+
+    /**
+     * Listens to the machine workers' heartbeats on the control machine and returns when a
+     * watched link has been silent for longer than the fleet's `linkSilentAfterMs` (or, with
+     * until: 'heard', when every watched machine is heard again). Heartbeats its readings to
+     * Temporal, so the Web UI shows the links while it runs. While this worker's own NATS
+     * connection is down nothing is judged: that is a NATS outage, not a broken link.
+     */
+    async watchMachineLinks(req: LinkWatchRequest): Promise<LinkWatchResult> {
+      const { nats, links } = deps;
+      if (!nats || !links) throw ApplicationFailure.nonRetryable('this worker has no NATS connection or link settings for the link watch', 'InvalidRequest');
+      const unknown = (Array.isArray(req?.machines) ? req.machines : [null]).filter((m) => typeof m !== 'string' || !links.machines.includes(m));
+      if (!req || !Array.isArray(req.machines) || req.machines.length === 0 || unknown.length || !['silent', 'heard'].includes(req.until)) {
+        throw ApplicationFailure.nonRetryable(`link watch request refused: machines must be a non-empty list of ${links.machines.join(', ')} (unknown: ${unknown.map(String).join(', ') || 'none'}), until "silent" or "heard"`, 'InvalidRequest');
+      }
+      const ctx = Context.current();
+      const started = Date.now();
+      let state: LinkWatchState = initialLinkState(started);
+      const sub = nats.subscribe('fleet.machine.*');
+      void (async () => {
+        for await (const m of sub) {
+          try {
+            const beat = m.json<{ machine: string; ts: number }>();
+            if (typeof beat.machine === 'string' && typeof beat.ts === 'number') state = foldMachineBeat(state, beat.machine, beat.ts, Date.now());
+          } catch {
+            // A malformed heartbeat is not a heartbeat.
+          }
+        }
+      })();
+      let disconnected = false;
+      const statusIter = nats.status() as AsyncIterable<{ type: string }> & { stop?: () => void };
+      void (async () => {
+        for await (const s of statusIter) {
+          if (s.type === 'disconnect') disconnected = true;
+          if (s.type === 'reconnect') disconnected = false;
+        }
+      })();
+      try {
+        for (;;) {
+          const now = Date.now();
+          if (disconnected || nats.isClosed()) state = restartSilence(state, now);
+          const readings = judgeLinks(state, req.machines, now, links.silentAfterMs);
+          ctx.heartbeat({ readings });
+          const done =
+            req.until === 'silent' ? readings.find((r) => r.silent) : req.machines.every((m) => heardSince(state, m, started)) ? readings[readings.length - 1] : undefined;
+          if (done) return { machine: done.machine, readings, silentAfterMs: links.silentAfterMs, watchedMs: now - started };
+          // Called off (the step it guarded is over): end with a result rather than a
+          // cancellation, which the time-skipping test server never releases its clock for.
+          const calledOff = await Promise.race([ctx.sleep(250).then(() => false), ctx.cancelled.then(() => false, () => true)]);
+          if (calledOff) return { machine: null, readings, silentAfterMs: links.silentAfterMs, watchedMs: Date.now() - started };
+        }
+      } finally {
+        sub.unsubscribe();
+        statusIter.stop?.();
+      }
     },
 
     async raiseAlert(alert: Alert): Promise<{ seq: number; channel: string }> {

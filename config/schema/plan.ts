@@ -124,6 +124,12 @@ export const planSchema = z
     title: z.string().min(1).max(200),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
     timings: timingsSchema.default(timingsSchema.parse({})),
+    /**
+     * Watch the cross-machine links while migrations and operations run (a link silent for
+     * over inventory.heartbeats.linkSilentAfterMs pauses the week). Off only for runs on the
+     * Java time-skipping test server, whose clock stops skipping after such a watch.
+     */
+    watchLinks: z.boolean().default(true),
     weeks: z.array(weekSchema).min(1),
   })
   .superRefine((plan, ctx) => {

@@ -9,9 +9,11 @@ import { simulatorClient } from './harness';
  * migrated has all three stages and the new version, and every agent it calls rolled back
  * has none left. Throws (assert) on the first disagreement; returns how many actions it read.
  */
-export async function checkRecordsAgree(simulatorAdmin: string, week: WeekStatus, change: string): Promise<{ actionsChecked: number; migrated: number; rolledBack: number }> {
-  const sim = simulatorClient(simulatorAdmin);
-  const [actions, agents] = await Promise.all([sim.actions(), sim.agents()]);
+export async function checkRecordsAgree(simulatorAdmin: string | string[], week: WeekStatus, change: string): Promise<{ actionsChecked: number; migrated: number; rolledBack: number }> {
+  // One simulator for the fleet, or one per machine (the partition drill).
+  const sims = (Array.isArray(simulatorAdmin) ? simulatorAdmin : [simulatorAdmin]).map(simulatorClient);
+  const actions = (await Promise.all(sims.map((s) => s.actions()))).flat();
+  const agents = (await Promise.all(sims.map((s) => s.agents()))).flat();
   let actionsChecked = 0;
   for (const progress of week.agents) {
     const view = agents.find((a: AgentView) => a.name === progress.agent)!;

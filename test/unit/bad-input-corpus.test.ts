@@ -12,6 +12,7 @@ import { evaluateSample, initialEvaluationState, type Reading } from '../../deci
 import { judgeGap } from '../../decisions/validation';
 import { createLogger } from '../../lib/logger';
 import { defaultConfigDir } from '../../lib/paths';
+import { recordReliability } from '../support/reliability-summary';
 
 /**
  * A corpus of malformed plans, inventories, catalogues, deployments and action requests. Each
@@ -107,7 +108,10 @@ const planAgainstConfig: PlanCase[] = [
 ];
 
 describe('bad-input corpus: every malformed input is refused with file, field and reason, before anything runs', () => {
-  after(() => console.log(`bad-input corpus: ${rejected} malformed inputs rejected`));
+  after(() => {
+    recordReliability({ suite: 'bad-input corpus', faultsInjected: 0, phasesFinished: 0, actionsChecked: 0, inputsRejected: rejected, eventsLost: 0, detail: `${rejected} malformed plans, inventories, catalogues and deployments refused with file, field and reason` });
+    console.log(`bad-input corpus: ${rejected} malformed inputs rejected`);
+  });
 
   for (const [name, edit, field, reason] of [...planCases, ...planAgainstConfig]) {
     it(`plan: ${name}`, () => {

@@ -5,6 +5,8 @@ import type { Strategy } from '../../decisions/risk';
 export interface PlanSettings {
   thresholds: AgentMigrationInput['thresholds'] & { sampleIntervalMs: number };
   timings: Omit<AgentMigrationInput['timings'], 'sampleIntervalMs'>;
+  /** Watch the cross-machine links while a week's migrations and operations run (default true). */
+  watchLinks?: boolean;
 }
 
 export interface InventoryAgent {

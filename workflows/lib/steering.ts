@@ -29,3 +29,56 @@ export interface MachineUnreachableReport {
 
 /** From a migration to its week: the machine is unreachable; the week pauses and raises a level-2 alert. */
 export const machineUnreachableSignal = defineSignal<[MachineUnreachableReport]>('machineUnreachable');
+
+/** A steering signal that was refused, kept in the workflow's status and sent as an event. */
+export interface RejectedSignal {
+  signal: string;
+  reason: string;
+  at: string;
+}
+
+const maxText = 2000;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const text = (v: unknown, field: string, required: boolean): string | null => {
+  if (v === undefined && !required) return null;
+  if (typeof v !== 'string' || (required && v.trim() === '')) return `"${field}" must be ${required ? 'a non-empty' : 'a'} string`;
+  if (v.length > maxText) return `"${field}" is ${v.length} characters; at most ${maxText}`;
+  return null;
+};
+
+/**
+ * Why a steering signal's argument is malformed, or null. Signals cannot be refused before
+ * they reach the workflow (unlike updates), so each handler checks its argument first and a
+ * malformed one is reported and ignored: never acted on, never a failed workflow task.
+ */
+export function steeringProblem(signal: 'pause' | 'resume' | 'abort' | 'machineUnreachable', arg: unknown): string | null {
+  if (!isObject(arg)) return `${signal} takes an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`;
+  if (signal === 'machineUnreachable') {
+    return (
+      text(arg.machine, 'machine', true) ??
+      text(arg.what, 'what', true) ??
+      text(arg.workflowId, 'workflowId', true) ??
+      (typeof arg.queueWaitMs === 'number' && Number.isFinite(arg.queueWaitMs) && arg.queueWaitMs >= 0 ? null : '"queueWaitMs" must be a number of milliseconds')
+    );
+  }
+  const known = signal === 'abort' ? ['by', 'reason', 'level'] : signal === 'pause' ? ['by', 'reason'] : ['by'];
+  const unknown = Object.keys(arg).filter((k) => !known.includes(k));
+  if (unknown.length) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k.slice(0, 40)}"`).join(', ')} (${signal} takes ${known.join(', ')})`;
+  const problem = text(arg.by, 'by', true) ?? (signal === 'resume' ? null : text(arg.reason, 'reason', false));
+  if (problem) return problem;
+  if (signal === 'abort' && ![1, 2, 3].includes(arg.level as number)) return `"level" must be 1, 2 or 3, got ${JSON.stringify(arg.level)?.slice(0, 40)}`;
+  return null;
+}
+
+/** For update validators: the argument must be an object before any field is read. */
+export function requireObject(arg: unknown, what: string): void {
+  if (!isObject(arg)) throw new Error(`${what} must be an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`);
+}
+
+/** Keeps the last few refused signals for the status query. */
+export function noteRejected(list: RejectedSignal[], signal: string, reason: string): RejectedSignal {
+  const entry = { signal, reason, at: new Date().toISOString() };
+  list.push(entry);
+  if (list.length > 20) list.splice(0, list.length - 20);
+  return entry;
+}

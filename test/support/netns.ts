@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import net from 'node:net';
+
+/**
+ * A second "machine" on this one: a network namespace joined to the host by a veth pair, with
+ * loopback-range addresses only (127.254.N.1 on the host side, 127.254.N.2 inside), so the
+ * drill never touches a real network. Cutting the link turns the route to the peer into a
+ * blackhole on both sides: packets are dropped silently, as in a real partition, and TCP
+ * connections resume when it heals.
+ * Needs CAP_NET_ADMIN (root here).
+ */
+export interface MachineLink {
+  ns: string;
+  hostAddress: string;
+  nsAddress: string;
+  /** Prefix a command with this to run it inside the namespace (ip netns exec execs it: same pid). */
+  prefix: string[];
+  cut(): void;
+  heal(): void;
+  destroy(): void;
+}
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 }).toString();
+
+export function createMachineLink(): MachineLink {
+  const id = randomBytes(3).toString('hex');
+  const ns = `pg-${id}`;
+  const hostIf = `pgh${id}`;
+  const nsIf = `pgn${id}`;
+  // 127.254.* is never used by the test configurations (127.2-249.*.*).
+  const n = randomInt(0, 63) * 4;
+  const hostAddress = `127.254.${randomInt(0, 255)}.${n + 1}`;
+  const nsAddress = hostAddress.replace(/\.\d+$/, `.${n + 2}`);
+  const inNs = (...args: string[]) => ip('netns', 'exec', ns, 'ip', ...args);
+  try {
+    ip('netns', 'add', ns);
+    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf, 'netns', ns);
+    ip('addr', 'add', `${hostAddress}/30`, 'dev', hostIf);
+    ip('link', 'set', hostIf, 'up');
+    inNs('link', 'set', 'lo', 'up');
+    inNs('addr', 'add', `${nsAddress}/30`, 'dev', nsIf);
+    inNs('link', 'set', nsIf, 'up');
+    // 127/8 is "local" on both sides and martian on a wire: route the peer's address over the
+    // veth (a more specific entry in the local table) and let 127.x travel on it.
+    execFileSync('sh', ['-c', `echo 1 > /proc/sys/net/ipv4/conf/${hostIf}/route_localnet`]);
+    ip('netns', 'exec', ns, 'sh', '-c', `echo 1 > /proc/sys/net/ipv4/conf/${nsIf}/route_localnet`);
+    ip('route', 'add', `${nsAddress}/32`, 'dev', hostIf, 'src', hostAddress, 'table', 'local');
+    inNs('route', 'add', `${hostAddress}/32`, 'dev', nsIf, 'src', nsAddress, 'table', 'local');
+  } catch (err) {
+    try {
+      ip('netns', 'del', ns);
+    } catch {
+      // nothing was made
+    }
+    const detail = err instanceof Error && 'stderr' in err ? String((err as { stderr: Buffer }).stderr).trim() : String(err);
+    throw new Error(`cannot build the pc2 network namespace (needs CAP_NET_ADMIN, ip netns and veth): ${detail}`);
+  }
+  return {
+    ns,
+    hostAddress,
+    nsAddress,
+    prefix: ['ip', 'netns', 'exec', ns],
+    cut() {
+      ip('route', 'replace', 'blackhole', `${nsAddress}/32`, 'table', 'local');
+      inNs('route', 'replace', 'blackhole', `${hostAddress}/32`, 'table', 'local');
+    },
+    heal() {
+      ip('route', 'replace', `${nsAddress}/32`, 'dev', hostIf, 'src', hostAddress, 'table', 'local');
+      inNs('route', 'replace', `${hostAddress}/32`, 'dev', nsIf, 'src', nsAddress, 'table', 'local');
+    },
+    destroy() {
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/**
+ * A TCP relay from the link's host address to a service on 127.0.0.1 (the Temporal dev
+ * server dials its own services on 127.0.0.1, so it cannot itself listen on the link address).
+ */
+export async function relayToLoopback(listenHost: string, port: number): Promise<{ close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(port, '127.0.0.1');
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, listenHost, resolve);
+  });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
