@@ -6,6 +6,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { projectRoot } from '../../lib/paths';
+import { recordReliability } from '../support/reliability-summary';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'histories');
 /**
@@ -46,5 +47,14 @@ describe('replay guard: histories recorded from the dev server replay against th
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../support/nondeterministic-workflows'), logger: new DefaultLogger('WARN') });
     const f = files.find((x) => x.startsWith('agentMigrationWorkflow.'))!;
     await assert.rejects(Worker.runReplayHistory({ workflowBundle, replayName: f }, history(f), workflowIdOf(f)), (err: Error) => err instanceof DeterminismViolationError);
+    recordReliability({
+      suite: 'replay guard',
+      faultsInjected: 1,
+      phasesFinished: 0,
+      actionsChecked: 0,
+      inputsRejected: 0,
+      eventsLost: 0,
+      detail: `${files.length} recorded histories of every workflow type replayed; a timer added to agentMigrationWorkflow caught as a determinism violation`,
+    });
   });
 });
