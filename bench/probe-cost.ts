@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import si from 'systeminformation';
 import { readGpuMemory, readLoad, readResponse } from '../activities/machine/probes';
 import { loadConfig } from '../config/load';
 import { percentile } from '../decisions/triggers';
-import { defaultConfigDir } from '../lib/paths';
+import { defaultConfigDir, projectRoot } from '../lib/paths';
 
 /**
  * The cost of one reading of each probe, and how long it blocks the worker's event loop
@@ -16,6 +16,9 @@ import { defaultConfigDir } from '../lib/paths';
  *
  * node dist/bench/probe-cost.js [samples]
  */
+const probes: Array<{ name: string; n: number; p50: number; p95: number; max: number; loopBlockedMaxMs: number }> = [];
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
 async function measure(name: string, n: number, fn: () => Promise<unknown>): Promise<void> {
   const times: number[] = [];
   const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -27,6 +30,7 @@ async function measure(name: string, n: number, fn: () => Promise<unknown>): Pro
   }
   loop.disable();
   const f = (x: number) => x.toFixed(1).padStart(7);
+  probes.push({ name, n, p50: round1(percentile(times, 50)), p95: round1(percentile(times, 95)), max: round1(Math.max(...times)), loopBlockedMaxMs: round1(loop.max / 1e6) });
   process.stdout.write(`${name.padEnd(44)} n ${String(n).padStart(3)}  p50 ${f(percentile(times, 50))} ms  p95 ${f(percentile(times, 95))} ms  max ${f(Math.max(...times))} ms  event loop blocked up to ${f(loop.max / 1e6)} ms\n`);
 }
 
@@ -50,6 +54,10 @@ async function main(): Promise<void> {
   await measure('load: si.currentLoad()', n, () => readLoad({ kind: 'systeminformation' }));
   await measure('response time: GET health endpoint', n, () => readResponse(`http://127.0.0.1:${port}/health`, 5000));
   server.close();
+  const out = path.join(projectRoot, '.data', 'bench', 'probe-cost.json');
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ benchmark: 'probe-cost', at: new Date().toISOString(), fakeNvidiaSmi: !process.env.PHASEGATE_REAL_GPU, probes }, null, 2)}\n`);
+  process.stdout.write(`written to ${out}\n`);
 }
 
 main().catch((err: unknown) => {

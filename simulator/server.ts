@@ -168,7 +168,9 @@ export class FleetSimulator {
       const url = new URL(req.url ?? '/', 'http://admin');
       const parts = url.pathname.split('/').filter(Boolean);
       const method = req.method ?? 'GET';
-      const body = method === 'POST' ? await readJson(req) : {};
+      // A POST's fields come as a JSON body, or as query parameters (so that a catalogue can
+      // call the admin API with a plain `curl` argument list: the benchmark's instant undo).
+      const body = method === 'POST' ? { ...Object.fromEntries(url.searchParams), ...(await readJson(req)) } : {};
       if (method === 'GET' && parts[0] === 'agents' && parts.length === 1) {
         return json(res, 200, [...this.state.agents.values()].map((a) => this.state.view(a)));
       }

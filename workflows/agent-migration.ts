@@ -20,7 +20,7 @@ import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../d
 import { onMachine, type MachineUnreachable } from './lib/machine';
 import { Notifier } from './lib/notify';
 import { healthyAfter } from './lib/undo';
-import { machineUnreachableSignal, noteRejected, pauseSignal, requireObject, resumeSignal, steeringProblem, type RejectedSignal } from './lib/steering';
+import { machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, type RejectedSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 
 /** Input of agentMigrationWorkflow, version 1. */
@@ -225,14 +225,7 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     setState(before);
   }
   // A paused rollout lets this migration finish its current stage, then hold.
-  const refused = (signal: 'pause' | 'resume', arg: unknown): boolean => {
-    const problem = steeringProblem(signal, arg);
-    if (!problem) return false;
-    const entry = noteRejected(status.rejectedSignals, signal, problem);
-    log.warn('malformed signal refused', { ...entry });
-    notify.emit('signal.rejected', { ...entry });
-    return true;
-  };
+  const refused = signalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry }));
   setHandler(pauseSignal, (arg) => void (refused('pause', arg) || (paused = true)));
   setHandler(resumeSignal, (arg) => void (refused('resume', arg) || (paused = false)));
   setHandler(

@@ -4,7 +4,6 @@ import {
   defineQuery,
   defineSignal,
   getExternalWorkflowHandle,
-  log,
   setHandler,
   startChild,
   upsertMemo,
@@ -16,7 +15,7 @@ import type { PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
-import { abortSignal, noteRejected, pauseSignal, resumeSignal, steeringProblem, type AbortRequest, type RejectedSignal } from './lib/steering';
+import { abortSignal, pauseSignal, resumeSignal, signalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
 import { weekWorkflow, type WeekInput, type WeekStatus } from './week';
 
 /** Input of phaseWorkflow, version 1: a validated plan with each migrate step's agents selected. */
@@ -79,14 +78,7 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
   setHandler(phaseStatusQuery, () => status);
   // Steering the phase steers the week that is running.
   /** A malformed signal is reported and ignored, never passed on to the week. */
-  const refused = (signal: 'pause' | 'resume' | 'abort', arg: unknown): boolean => {
-    const problem = steeringProblem(signal, arg);
-    if (!problem) return false;
-    const entry = noteRejected(status.rejectedSignals, signal, problem);
-    log.warn('malformed signal refused', { ...entry });
-    notify.emit('signal.rejected', { ...entry });
-    return true;
-  };
+  const refused = signalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry }));
   setHandler(pauseSignal, async (arg) => {
     if (refused('pause', arg)) return;
     pause = arg;

@@ -23,7 +23,7 @@ import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationRe
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { Notifier } from './lib/notify';
 import { onMachine, type MachineUnreachable } from './lib/machine';
-import { abortSignal, machineUnreachableSignal, noteRejected, pauseSignal, requireObject, resumeSignal, steeringProblem, type AbortRequest, type RejectedSignal } from './lib/steering';
+import { abortSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
 import { validationWorkflow, type ValidationInput } from './validation';
@@ -173,14 +173,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     await Promise.all(status.agents.filter((a) => a.state === 'running').map((a) => send(a.workflowId).catch(() => undefined)));
   };
   /** A malformed signal is reported and ignored, never acted on. */
-  const refused = (signal: Parameters<typeof steeringProblem>[0], arg: unknown): boolean => {
-    const problem = steeringProblem(signal, arg);
-    if (!problem) return false;
-    const entry = noteRejected(status.rejectedSignals, signal, problem);
-    log.warn('malformed signal refused', { ...entry });
-    notify.emit('signal.rejected', { ...entry });
-    return true;
-  };
+  const refused = signalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry }));
   setHandler(pauseSignal, async (arg) => {
     if (refused('pause', arg)) return;
     paused = true;

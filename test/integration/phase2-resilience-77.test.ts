@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -93,5 +94,39 @@ describe('Phase 2 resilience plan over the whole 77-agent simulated fleet (time-
     assert.match(week4.gate.report!.criteria[0]!.detail, /uptime 100 % \(at least 99\.9 %\)/);
     assert.equal(week4.gate.decisions[0]?.by, 'test-operator');
     console.log(`phase2-resilience: 77 agents, 4 weeks, ${simulatedHours.toFixed(0)} simulated hours in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+    // History sizes of every workflow of the run (the phase, its weeks, each agent's migration,
+    // each run of the validation): the largest must stay far below the server's 51 200 events.
+    const sizes: Array<{ type: string; workflowId: string; events: number }> = [];
+    const add = async (type: string, workflowId: string, runId?: string) => {
+      const h = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      sizes.push({ type, workflowId: runId ? `${workflowId} (run ${runId.slice(0, 8)})` : workflowId, events: h.events?.length ?? 0 });
+      return h;
+    };
+    await add('phaseWorkflow', handle.workflowId);
+    for (const w of ['week1', 'week2', 'week3', 'week4']) {
+      const id = weekWorkflowId(handle.workflowId, w);
+      await add('weekWorkflow', id);
+      const ws = await env.client.workflow.getHandle(id).query(weekStatusQuery);
+      for (const a of ws.agents) await add('agentMigrationWorkflow', a.workflowId);
+    }
+    // The validation continues as new: walk its runs from the first.
+    const validationId = week4.validation!.workflowId;
+    const week4History = await env.client.workflow.getHandle(weekWorkflowId(handle.workflowId, 'week4')).fetchHistory();
+    let runId: string | undefined =
+      week4History.events?.find((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId === validationId)?.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.runId ?? undefined;
+    while (runId) {
+      const h = await add('validationWorkflow', validationId, runId);
+      runId = h.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+    const largest = sizes.reduce((a, b) => (b.events > a.events ? b : a));
+    assert.ok(largest.events < 10_000, `largest history ${largest.events} events (${largest.workflowId})`);
+    const byType: Record<string, { workflows: number; p50: number; max: number }> = {};
+    for (const type of new Set(sizes.map((x) => x.type))) {
+      const xs = sizes.filter((x) => x.type === type).map((x) => x.events).sort((a, b) => a - b);
+      byType[type] = { workflows: xs.length, p50: xs[Math.floor((xs.length - 1) / 2)]!, max: xs.at(-1)! };
+    }
+    console.log(`phase2-resilience histories: largest ${largest.events} events (${largest.workflowId}); ${Object.entries(byType).map(([t, v]) => `${t} x${v.workflows} p50 ${v.p50} max ${v.max}`).join('; ')}`);
+    if (process.env.PHASEGATE_HISTORY_SIZES_OUT) writeFileSync(process.env.PHASEGATE_HISTORY_SIZES_OUT, JSON.stringify({ largest, byType, sizes }, null, 2));
   });
 });

@@ -1,4 +1,4 @@
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, log } from '@temporalio/workflow';
 
 /** Stop the rollout: level 1 undoes the agents in flight, 2 also the whole week, 3 also every earlier week. */
 export interface AbortRequest {
@@ -81,4 +81,19 @@ export function noteRejected(list: RejectedSignal[], signal: string, reason: str
   list.push(entry);
   if (list.length > 20) list.splice(0, list.length - 20);
   return entry;
+}
+
+/**
+ * A check for a workflow's signal handlers: true (and the signal noted, logged and reported)
+ * when the argument is malformed, so the handler returns without acting on it.
+ */
+export function signalRefuser(list: RejectedSignal[], report: (entry: RejectedSignal) => void) {
+  return (signal: Parameters<typeof steeringProblem>[0], arg: unknown): boolean => {
+    const problem = steeringProblem(signal, arg);
+    if (!problem) return false;
+    const entry = noteRejected(list, signal, problem);
+    log.warn('malformed signal refused', { ...entry });
+    report(entry);
+    return true;
+  };
 }
