@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../lib/paths';
@@ -8,6 +7,7 @@ import { validationInput } from '../lib/validation-input';
 import { startTestStack, type TestStack } from '../test/support/harness';
 import { fastPlan, startMigration } from '../test/support/migration';
 import { validationWorkflow } from '../workflows/validation';
+import { benchMachine, writeBenchJson } from './report';
 
 const run = promisify(execFile);
 
@@ -75,15 +75,13 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'history-growth',
     at: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: benchMachine(),
     observation: { eventsPerWindow: perObservationWindow, eventsPerHourAtDefaultWindow: perObservationWindow * 6, defaultWindowMinutes: 10 },
     validation: { eventsPerWindow: perValidationWindow, eventsPerHourAtDefaultWindow: perValidationWindow * 12, defaultWindowMinutes: 5, continueAsNewAtEvents: 2000 },
     phase2,
     raw,
   };
-  const out = path.join(projectRoot, '.data', 'bench', 'history-growth.json');
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const out = writeBenchJson('history-growth', report);
   process.stdout.write(`written to ${out}\n`);
 }
 

@@ -1,15 +1,15 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os, { tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { planSchema } from '../config/schema/plan';
 import { assessRisk } from '../decisions/risk';
 import { percentile } from '../decisions/triggers';
-import { projectRoot } from '../lib/paths';
 import { phaseInput } from '../lib/phase-input';
 import { startTestStack, type TestStack } from '../test/support/harness';
 import { phaseWorkflow } from '../workflows/phase';
+import { benchMachine, writeBenchJson } from './report';
 
 const run = promisify(execFile);
 
@@ -154,14 +154,12 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'orchestration-overhead',
     at: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: benchMachine(),
     peer: ansibleVersion.split('\n')[0]!.trim(),
     agents: 77,
     rounds,
   };
-  const out = path.join(projectRoot, '.data', 'bench', 'orchestration-overhead.json');
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const out = writeBenchJson('orchestration-overhead', report);
   process.stdout.write(`written to ${out}\n`);
 }
 

@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { percentile } from '../decisions/triggers';
 import { projectRoot } from '../lib/paths';
+import { benchMachine, writeBenchJson } from './report';
 
 /**
  * Start-up: the README's main command (`scripts/demo.sh`) from a warm install (tools cached,
@@ -52,14 +50,12 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'startup',
     at: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: benchMachine(),
     command: 'scripts/demo.sh (warm install)',
     runs: results,
     toFirstWorkflowMs: { p50: percentile(xs, 50), p95: percentile(xs, 95), max: Math.max(...xs), n: xs.length },
   };
-  const out = path.join(projectRoot, '.data', 'bench', 'startup.json');
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const out = writeBenchJson('startup', report);
   process.stdout.write(`start-up to the first workflow: p50 ${report.toFirstWorkflowMs.p50} ms, max ${report.toFirstWorkflowMs.max} ms; written to ${out}\n`);
 }
 

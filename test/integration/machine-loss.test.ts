@@ -3,7 +3,6 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { planSchema } from '../../config/schema/plan';
 import { streams } from '../../lib/nats';
 import { projectRoot } from '../../lib/paths';
 import { phaseInput } from '../../lib/phase-input';
@@ -12,6 +11,7 @@ import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { checkEventDelivery } from '../support/events';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+import { drillPlan, migrationPastFirstStage, until } from '../support/drills';
 import { checkRecordsAgree } from '../support/records';
 import { recordReliability } from '../support/reliability-summary';
 
@@ -24,36 +24,12 @@ const run = promisify(execFile);
  * When the worker is back, `phasegate resume` carries the week on to the end.
  */
 const queueWaitMs = 5000;
-const pc2Agents = ['TaskQueueAgent', 'AsyncProcessorAgent', 'AuthenticationAgent', 'CacheManagerAgent', 'NotificationAgent', 'WebSearchAgent'];
-const mainpcAgents = ['TaskSchedulerAgent', 'GoalManagerAgent', 'ChitchatAgent', 'ResponderAgent'];
-const plan = planSchema.parse({
-  version: 1,
-  id: 'machine-loss',
-  title: 'a rollout that loses pc2 for a while',
-  thresholds: { sampleIntervalMs: 250, degradationMinDeltaMs: 1000 },
-  timings: { baselineSamples: 2, rapidVerificationMs: 3000, stageVerificationMs: 3000, observationMs: 0, machineQueueWaitMs: queueWaitMs },
+const plan = drillPlan('machine-loss', 'a rollout that loses pc2 for a while', 'lossproof', {
+  timings: { machineQueueWaitMs: queueWaitMs },
   // This test is about the queue wait: a step no worker takes. The link watch, which would
   // notice the silent worker first, has its own test (partition.test).
   watchLinks: false,
-  weeks: [
-    {
-      id: 'week1',
-      title: 'ten agents on both machines',
-      steps: [{ id: 'agents', migrate: { change: 'lossproof', select: { agents: [...pc2Agents, ...mainpcAgents] }, pilots: 0, batchSize: 10, maxConcurrentPerMachine: 2 } }],
-      gate: { criteria: [{ kind: 'all-migrated' }] },
-    },
-  ],
 });
-
-async function until<T>(what: string, limitMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('machine loss: the pc2 worker gone for longer than a step may wait (real dev server, workers as child processes)', () => {
   let env: TestStack;
@@ -68,14 +44,7 @@ describe('machine loss: the pc2 worker gone for longer than a step may wait (rea
     const weekHandle = env.client.workflow.getHandle(weekWorkflowId(handle.workflowId, 'week1'));
 
     // Kill pc2's worker while its migrations are in the middle of their stages.
-    const inFlight = await until('a pc2 migration past its first stage', 60_000, async () => {
-      const week = await weekHandle.query(weekStatusQuery);
-      for (const a of week.agents.filter((x) => x.machine === 'pc2' && x.state === 'running')) {
-        const m = await env.client.workflow.getHandle(a.workflowId).query(agentMigrationStatusQuery);
-        if (m.stagesApplied.length >= 1) return a.agent;
-      }
-      return undefined;
-    });
+    const inFlight = await migrationPastFirstStage(env.client, weekHandle, 'pc2');
     await env.stack.kill('worker-pc2');
     const lostAt = Date.now();
 

@@ -7,18 +7,17 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { connect, type NatsConnection } from 'nats';
 import { loadConfig } from '../../config/load';
-import { planSchema } from '../../config/schema/plan';
 import { streams } from '../../lib/nats';
 import { projectRoot } from '../../lib/paths';
 import { phaseInput } from '../../lib/phase-input';
 import { Stack } from '../../lib/stack';
 import { temporalTarget } from '../../lib/temporal';
-import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery } from '../../workflows/week';
 import { checkEventDelivery } from '../support/events';
 import { makeTestConfig, simulatorClient } from '../support/harness';
 import { createMachineLink, relayToLoopback, type MachineLink } from '../support/netns';
+import { drillPlan, migrationPastFirstStage, until } from '../support/drills';
 import { checkRecordsAgree } from '../support/records';
 import { recordReliability } from '../support/reliability-summary';
 
@@ -33,33 +32,7 @@ const run = promisify(execFile);
  * when resumed, with nothing lost.
  */
 const cutMs = 15_000;
-const pc2Agents = ['TaskQueueAgent', 'AsyncProcessorAgent', 'AuthenticationAgent', 'CacheManagerAgent', 'NotificationAgent', 'WebSearchAgent'];
-const mainpcAgents = ['TaskSchedulerAgent', 'GoalManagerAgent', 'ChitchatAgent', 'ResponderAgent'];
-const plan = planSchema.parse({
-  version: 1,
-  id: 'partition',
-  title: 'a rollout across a partition between mainpc and pc2',
-  thresholds: { sampleIntervalMs: 250, degradationMinDeltaMs: 1000 },
-  timings: { baselineSamples: 2, rapidVerificationMs: 3000, stageVerificationMs: 3000, observationMs: 0 },
-  weeks: [
-    {
-      id: 'week1',
-      title: 'ten agents on both machines',
-      steps: [{ id: 'agents', migrate: { change: 'splitproof', select: { agents: [...pc2Agents, ...mainpcAgents] }, pilots: 0, batchSize: 10, maxConcurrentPerMachine: 2 } }],
-      gate: { criteria: [{ kind: 'all-migrated' }] },
-    },
-  ],
-});
-
-async function until<T>(what: string, limitMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const plan = drillPlan('partition', 'a rollout across a partition between mainpc and pc2', 'splitproof');
 
 describe('partition between mainpc and pc2 (pc2 in its own network namespace, link cut for 15 s)', () => {
   let link: MachineLink;
@@ -136,14 +109,7 @@ describe('partition between mainpc and pc2 (pc2 in its own network namespace, li
     const handle = await client.workflow.start(phaseWorkflow, { taskQueue: config.deployment.controlTaskQueue, workflowId: 'phase.partition', args: [input] });
     const weekHandle = client.workflow.getHandle(weekWorkflowId(handle.workflowId, 'week1'));
 
-    await until('a pc2 migration past its first stage', 60_000, async () => {
-      const week = await weekHandle.query(weekStatusQuery);
-      for (const a of week.agents.filter((x) => x.machine === 'pc2' && x.state === 'running')) {
-        const m = await client.workflow.getHandle(a.workflowId).query(agentMigrationStatusQuery);
-        if (m.stagesApplied.length >= 1) return a.agent;
-      }
-      return undefined;
-    });
+    await migrationPastFirstStage(client, weekHandle, 'pc2');
     link.cut();
     const cutAt = Date.now();
     const paused = await until('the week paused for the pc2 link', 30_000, async () => {
