@@ -9,6 +9,7 @@ export const subjects = {
   heartbeat: (machine: string, agent: string) => `fleet.heartbeat.${safeToken(machine)}.${safeToken(agent)}`,
   /** A machine worker's own heartbeat (core NATS, not stored): the control machine watches the links by it. */
   machineHeartbeat: (machine: string) => `fleet.machine.${safeToken(machine)}`,
+  everyMachineHeartbeat: 'fleet.machine.*',
 } as const;
 
 export const streams = {

@@ -91,7 +91,7 @@ export function createControlActivities(deps: ControlActivityDeps) {
       const ctx = Context.current();
       const started = Date.now();
       let state: LinkWatchState = initialLinkState(started);
-      const sub = nats.subscribe('fleet.machine.*');
+      const sub = nats.subscribe(subjects.everyMachineHeartbeat);
       void (async () => {
         for await (const m of sub) {
           try {
@@ -119,8 +119,8 @@ export function createControlActivities(deps: ControlActivityDeps) {
           const done =
             req.until === 'silent' ? readings.find((r) => r.silent) : req.machines.every((m) => heardSince(state, m, started)) ? readings[readings.length - 1] : undefined;
           if (done) return { machine: done.machine, readings, silentAfterMs: links.silentAfterMs, watchedMs: now - started };
-          // Called off (the step it guarded is over): end with a result rather than a
-          // cancellation, which the time-skipping test server never releases its clock for.
+          // Called off (the step it guarded is over): end quietly with a result; the week
+          // does not wait for it.
           const calledOff = await Promise.race([ctx.sleep(250).then(() => false), ctx.cancelled.then(() => false, () => true)]);
           if (calledOff) return { machine: null, readings, silentAfterMs: links.silentAfterMs, watchedMs: Date.now() - started };
         }
