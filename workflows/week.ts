@@ -123,6 +123,9 @@ const links = proxyActivities<ControlActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidRequest'] },
 });
 
+/** Why a machine counts as unreachable when a step waited on its queue in vain. */
+const queueWaitExpired = (u: MachineUnreachable) => `no worker on ${u.machine} took "${u.what}" within ${Math.round(u.queueWaitMs / 1000)} s`;
+
 /** Every machine a week's steps touch: its migrations' agents, its operations, its validation. */
 export function weekMachines(steps: WeekStep[]): string[] {
   const machines = new Set<string>();
@@ -196,14 +199,14 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
    * whole week and page (level 2), once per machine. Migrations that need it hold where they
    * are, without a rollback that would itself need the machine; resume carries on.
    */
-  const machineLost = async (u: MachineUnreachable & { agent?: string }, linkFailure?: string) => {
-    if (!status.unreachableMachines.includes(u.machine)) {
-      status.unreachableMachines.push(u.machine);
+  const machineLost = async (machine: string, why: string, data: Record<string, unknown> = {}) => {
+    if (!status.unreachableMachines.includes(machine)) {
+      status.unreachableMachines.push(machine);
       notify.alert(
         2,
-        `${input.phase}/${input.week.id}: machine ${u.machine} unreachable, week paused`,
-        `${linkFailure ?? `no worker on ${u.machine} took "${u.what}" within ${Math.round(u.queueWaitMs / 1000)} s`}. Work that needs ${u.machine} holds where it is; nothing is rolled back (that would need ${u.machine} too). Bring it back, then resume.`,
-        { machine: u.machine, what: u.what, ...(u.agent ? { agent: u.agent } : {}) },
+        `${input.phase}/${input.week.id}: machine ${machine} unreachable, week paused`,
+        `${why}. Work that needs ${machine} holds where it is; nothing is rolled back (that would need ${machine} too). Bring it back, then resume.`,
+        { machine, ...data },
       );
     }
     if (paused) return;
@@ -214,7 +217,9 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     await signalRunning((id) => getExternalWorkflowHandle(id).signal(pauseSignal, { by: 'phasegate', reason: status.pauseReason! }));
   };
   setHandler(machineUnreachableSignal, async (u) => {
-    if (!refused('machineUnreachable', u)) await machineLost({ ...u, agent: status.agents.find((a) => a.workflowId === u.workflowId)?.agent });
+    if (refused('machineUnreachable', u)) return;
+    const agent = status.agents.find((a) => a.workflowId === u.workflowId)?.agent;
+    await machineLost(u.machine, queueWaitExpired(u), { what: u.what, ...(agent ? { agent } : {}) });
   });
   /**
    * DOMAIN.md: a cross-machine link silent for over 10 s counts as a failure. The week pauses
@@ -235,8 +240,9 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
       status.links = { machine, state: 'silent', since };
       notify.emit('link.silent', { machine, silentMs: reading.silentMs, readings: lost.readings });
       await machineLost(
-        { machine, what: `the link to ${machine}`, queueWaitMs: reading.silentMs },
+        machine,
         `nothing heard from ${machine} for ${silentS} s (a cross-machine link silent for over ${lost.silentAfterMs / 1000} s counts as failed): its worker is down or the link to it is cut`,
+        { silentMs: reading.silentMs },
       );
       const back = await links.watchMachineLinks.executeWithOptions(
         { startToCloseTimeout: '30 days', heartbeatTimeout: '10 seconds', summary: `wait for the link to ${machine} to come back` },
@@ -272,7 +278,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
 
   /** The week's own steps on a machine (operations) hold the same way. */
   const holdForMachine = async (u: MachineUnreachable) => {
-    await machineLost(u);
+    await machineLost(u.machine, queueWaitExpired(u), { what: u.what });
     await condition(() => !paused);
   };
   setHandler(abortSignal, (a) => {
