@@ -96,6 +96,9 @@ export function loadConfig(configDir: string): PhasegateConfig {
 
   const machineNames = inventory.machines.map((m) => m.name);
   const issues: ConfigIssue[] = [];
+  for (const name of Object.keys(deployment.metrics.ports)) {
+    if (name !== 'control' && !machineNames.includes(name)) issues.push({ field: `metrics.ports.${name}`, reason: `unknown worker "${name}" (known: control, ${machineNames.join(', ')})` });
+  }
   for (const name of Object.keys(deployment.catalogues)) {
     if (!machineNames.includes(name)) issues.push({ field: `catalogues.${name}`, reason: `unknown machine "${name}" (inventory has: ${machineNames.join(', ')})` });
   }

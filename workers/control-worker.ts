@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' }, 'exit-with-parent': { type: 'boolean', default: false } } });
   const config = loadConfig(configDirFrom(values.config));
   const logger = createLogger('worker-control', config.deployment.logLevel);
-  installRuntime(logger);
+  installRuntime(logger, config.deployment, 'control');
   const nc = await connectNats(config.deployment, 'phasegate-control-worker');
   await ensureStreams(nc);
   const { connection, namespace } = await connectWorker(config.deployment);

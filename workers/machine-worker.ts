@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     throw new ConfigError('--machine', [{ field: 'machine', reason: `${machine ? `unknown machine "${machine}"` : 'missing'} (known: ${known.join(', ')})` }]);
   }
   const logger = createLogger(`worker-${machine}`, config.deployment.logLevel);
-  installRuntime(logger);
+  installRuntime(logger, config.deployment, machine);
   const sim = config.deployment.simulator;
   // Connected on first use: a worker starts (and runs actions) while NATS is away.
   let nats: Promise<NatsConnection> | null = null;

@@ -18,12 +18,39 @@ class PinoSdkLogger {
 }
 
 /**
- * Installs the SDK runtime once per process: pino for its logs, and graceful shutdown on
- * SIGINT/SIGTERM (the worker stops polling, lets running tasks finish, then resolves run()).
+ * Installs the SDK runtime once per process: pino for its logs, graceful shutdown on
+ * SIGINT/SIGTERM (the worker stops polling, lets running tasks finish, then resolves run()),
+ * and, if the deployment gives this worker a port, a Prometheus endpoint at /metrics with the
+ * SDK's own metrics and phasegate's (workflows/lib/metrics.ts, activities/machine/metrics.ts).
+ * Returns the address it serves metrics on, or null.
  */
-export function installRuntime(logger: Logger): void {
-  Runtime.install({ logger: new PinoSdkLogger(logger), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+export function installRuntime(logger: Logger, deployment: Deployment, worker: string): string | null {
+  const port = deployment.metrics.ports[worker];
+  const bindAddress = port ? `${deployment.metrics.host}:${port}` : null;
+  Runtime.install({
+    logger: new PinoSdkLogger(logger),
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    ...(bindAddress
+      ? {
+          telemetryOptions: {
+            metrics: {
+              // Every series says which worker it came from: one Grafana query covers the fleet.
+              globalTags: { phasegate_worker: worker },
+              prometheus: { bindAddress, countersTotalSuffix: true, histogramBucketOverrides: histogramBuckets },
+            },
+          },
+        }
+      : {}),
+  });
+  if (bindAddress) logger.info({ bindAddress }, 'Prometheus metrics at /metrics');
+  return bindAddress;
 }
+
+/** Milliseconds: probes take 1 ms to seconds; a gate waits seconds (demo) to days. */
+const histogramBuckets: Record<string, number[]> = {
+  phasegate_probe_latency_ms: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+  phasegate_gate_wait_ms: [1000, 10_000, 60_000, 300_000, 1_800_000, 3_600_000, 4 * 3_600_000, 24 * 3_600_000, 72 * 3_600_000, 168 * 3_600_000],
+};
 
 export async function connectWorker(deployment: Deployment): Promise<{ connection: NativeConnection; namespace: string }> {
   const target = temporalTarget(deployment);

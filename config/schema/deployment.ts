@@ -65,6 +65,17 @@ export const deploymentSchema = z.strictObject({
         .default({}),
     })
     .default({ webhooks: {} }),
+  /**
+   * Prometheus endpoints (`/metrics`) of the workers: `control` and one per machine name.
+   * A worker without a port exposes none. On one host (the local stack) the ports must differ;
+   * in production each machine can use the same port, on '0.0.0.0' for a scraper elsewhere.
+   */
+  metrics: z
+    .strictObject({
+      host: host.default('127.0.0.1'),
+      ports: z.record(identifier, port).default({}),
+    })
+    .default({ host: '127.0.0.1', ports: {} }),
   /** Files, relative to this file. */
   inventory: z.string().min(1),
   catalogues: z.record(identifier, z.string().min(1)),

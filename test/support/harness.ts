@@ -42,7 +42,7 @@ export interface TestStack {
 export interface TestConfig {
   dataDir: string;
   configDir: string;
-  ports: { temporal: number; ui: number; nats: number; admin: number };
+  ports: { temporal: number; ui: number; nats: number; admin: number; metrics: Record<string, number> };
 }
 
 /**
@@ -65,6 +65,10 @@ export async function makeTestConfig(opts: Pick<TestStackOptions, 'edit' | 'temp
   deployment.temporal = { ...deployment.temporal, port: temporalPort, uiPort };
   deployment.nats = { ...deployment.nats, port: natsPort };
   deployment.simulator = { ...deployment.simulator, adminPort };
+  // Each worker's Prometheus endpoint on a free port too (the defaults would collide with a demo).
+  const metricsPorts: Record<string, number> = { control: await freePort() };
+  for (const m of inventory.machines as { name: string }[]) metricsPorts[m.name] = await freePort();
+  deployment.metrics = { host: '127.0.0.1', ports: metricsPorts };
   deployment.dataDir = path.relative(projectRoot, dataDir);
   const a = randomInt(2, 250);
   const b = randomInt(0, 255);
@@ -75,7 +79,7 @@ export async function makeTestConfig(opts: Pick<TestStackOptions, 'edit' | 'temp
   write('deployment.json', deployment);
   write('inventory.json', inventory);
   for (const [m, c] of Object.entries(catalogues)) write(`catalogues/${m}.json`, c);
-  return { dataDir, configDir, ports: { temporal: temporalPort, ui: uiPort, nats: natsPort, admin: adminPort } };
+  return { dataDir, configDir, ports: { temporal: temporalPort, ui: uiPort, nats: natsPort, admin: adminPort, metrics: deployment.metrics.ports } };
 }
 
 /** A whole phasegate stack for one test file, on a test configuration (makeTestConfig). */
