@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { Worker } from '@temporalio/worker';
+import { Runtime, Worker } from '@temporalio/worker';
 import { createMachineActivities } from '../activities/machine';
 import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig } from '../config/load';
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     throw new ConfigError('--machine', [{ field: 'machine', reason: `${machine ? `unknown machine "${machine}"` : 'missing'} (known: ${known.join(', ')})` }]);
   }
   const logger = createLogger(`worker-${machine}`, config.deployment.logLevel);
-  installRuntime(logger, config.deployment, machine);
+  const metricsAt = installRuntime(logger, config.deployment, machine);
   const sim = config.deployment.simulator;
   // Connected on first use: a worker starts (and runs actions) while NATS is away.
   let nats: Promise<NatsConnection> | null = null;
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     values: { node: process.execPath, projectRoot, machine, simulatorAdmin: `http://${sim.adminHost}:${sim.adminPort}` },
     logger,
     nats: natsOnce,
+    meter: metricsAt ? Runtime.instance().metricMeter : null,
   });
   // This machine's own heartbeat: the control machine watches the link to it by this.
   let beatSeq = 0;

@@ -18,6 +18,7 @@ import { migrationSteps, stageLabel, type MigrationStep, type StageNumber } from
 import { assessRisk, type RiskAssessment, type RiskInput, type Strategy } from '../decisions/risk';
 import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../decisions/triggers';
 import { onMachine, type MachineUnreachable } from './lib/machine';
+import { countAgentRollback } from './lib/metrics';
 import { Notifier } from './lib/notify';
 import { healthyAfter } from './lib/undo';
 import { machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, type RejectedSignal } from './lib/steering';
@@ -401,6 +402,7 @@ export async function agentMigrationWorkflow(input: AgentMigrationInput): Promis
     setState('rolling-back');
     notify.emit('rollback.started', { reason, trigger, stages: [...compensations].reverse() });
     notify.alert(1, `${agent}: rolling back`, reason, { trigger });
+    countAgentRollback(trigger?.kind ?? null, machine);
     while (compensations.length > 0) {
       const stage = compensations[compensations.length - 1]!;
       try {

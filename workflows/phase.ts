@@ -12,6 +12,7 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { PlanSettings } from './lib/migration-input';
+import { countWideRollback } from './lib/metrics';
 import { Notifier } from './lib/notify';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from './lib/visibility';
@@ -101,6 +102,7 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
     const started = Date.now();
     const record: NonNullable<PhaseStatus['rollback']> = { level: 3, startedAt: new Date(started).toISOString(), budgetMs: phaseRollbackBudgetMs, undone: [], unhealthyAfter: [] };
     status.rollback = record;
+    countWideRollback(3);
     notify.alert(2, `${input.phase}: phase rollback`, `level 3 by ${abort.by}${abort.reason ? `: ${abort.reason}` : ''}; undoing ${status.applied.length} changes`);
     await undoChanges(status.applied, 'phase', phaseId, input.settings.thresholds.responseTimeMs, (c, healthy) => {
       record.undone.push(`${c.week}/${appliedName(c)}`);

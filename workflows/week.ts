@@ -21,6 +21,7 @@ import { budgetExceeded, planBatches } from '../decisions/batches';
 import { evaluateGate, type GateCriterion, type GateReport, type WeekFacts } from '../decisions/gates';
 import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
+import { countWideRollback, recordGateWait, setAgentsByState, type agentStates } from './lib/metrics';
 import { Notifier } from './lib/notify';
 import { onMachine, type MachineUnreachable } from './lib/machine';
 import { abortSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
@@ -75,7 +76,7 @@ export interface AgentProgress {
   agent: string;
   machine: string;
   batch: number;
-  state: 'waiting' | 'running' | 'migrated' | 'rolled-back' | 'rejected' | 'failed' | 'undone-with-week';
+  state: (typeof agentStates)[number];
   workflowId: string;
   trigger?: string;
 }
@@ -330,6 +331,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
       return { agent: a.name, machine: a.machine, batch, state: 'waiting', workflowId: agentMigrationWorkflowId(input2) };
     });
     status.agents.push(...progress);
+    setAgentsByState(input.phase, input.week.id, status.agents);
     let failedInWeek = status.agents.filter((a) => a.state === 'rolled-back' || a.state === 'failed').length;
     for (const [i, batch] of batches.entries()) {
       await waitWhilePaused();
@@ -348,6 +350,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
                 await waitWhilePaused();
                 const p = progress.find((x) => x.agent === next.name)!;
                 p.state = 'running';
+                setAgentsByState(input.phase, input.week.id, status.agents);
                 const result: AgentMigrationResult | null = await executeChild(agentMigrationWorkflow, {
                   workflowId: p.workflowId,
                   args: [migrationInput(next, input.settings, step.change, { phase: input.phase, week: input.week.id })],
@@ -357,6 +360,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
                   return null;
                 });
                 p.state = result ? (result.outcome === 'cancelled' ? 'failed' : result.outcome) : status.abort ? 'rolled-back' : 'failed';
+                setAgentsByState(input.phase, input.week.id, status.agents);
                 if (status.abort) return;
                 if (result?.trigger) p.trigger = `${result.trigger.kind}: ${result.trigger.detail}`;
                 if (p.state === 'migrated') status.applied.push({ kind: 'migration', agent: next.name, machine: next.machine, change: step.change, week: input.week.id });
@@ -391,12 +395,16 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     const record: NonNullable<WeekStatus['rollback']> = { reason, startedAt: new Date(started).toISOString(), budgetMs: weekRollbackBudgetMs, undone: [], unhealthyAfter: [] };
     status.rollback = record;
     notify.alert(1, `${input.phase}/${input.week.id}: rolling the week back`, reason);
+    countWideRollback(2);
     await undoChanges(status.applied, 'week', workflowInfo().workflowId, input.settings.thresholds.responseTimeMs, (c, healthy) => {
       record.undone.push(appliedName(c));
       if (!healthy) record.unhealthyAfter.push(appliedName(c));
       status.applied = status.applied.filter((x) => x !== c);
       const p = c.kind === 'migration' ? status.agents.find((a) => a.agent === c.agent) : undefined;
-      if (p) p.state = 'undone-with-week';
+      if (p) {
+        p.state = 'undone-with-week';
+        setAgentsByState(input.phase, input.week.id, status.agents);
+      }
     }, { queueWaitMs: input.settings.timings.machineQueueWaitMs, whenUnreachable: holdForMachine });
     record.finishedAt = new Date().toISOString();
     record.durationMs = Date.now() - started;
@@ -471,6 +479,7 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     setState('gate-open');
     upsertSearchAttributes([{ key: searchAttributes.openGate, value: gateId }]);
     notify.emit('gate.opened', { gate: gateId, report: status.gate.report });
+    const gateOpenedAt = Date.now();
     notify.alert(1, `${gateId} is open`, `${status.gate.report.met ? 'all criteria met' : 'criteria NOT met'}: ${status.gate.report.criteria.map((c) => c.detail).join('; ')}`);
     if (input.autoApproveGate) {
       decision = { gate: gateId, decision: status.gate.report.met ? 'go' : 'rollback-week', by: input.autoApproveGate.by, reason: 'scripted run' };
@@ -482,7 +491,8 @@ export async function weekWorkflow(input: WeekInput): Promise<WeekStatus> {
     }
     status.gate.open = false;
     const d = decision as GateDecision | null;
-    notify.emit('gate.decided', { gate: gateId, decision: d!.decision, by: d!.by, reason: d!.reason });
+    notify.emit('gate.decided', { gate: gateId, decision: d!.decision, by: d!.by, reason: d!.reason, waitedMs: Date.now() - gateOpenedAt });
+    recordGateWait(Date.now() - gateOpenedAt, d!.decision);
     if (d!.decision === 'rollback-week') {
       await CancellationScope.nonCancellable(() => rollBackWeek(`gate decision by ${d!.by}: ${d!.reason ?? 'no reason given'}`));
       return 'rolled-back';

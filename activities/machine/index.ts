@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
 import si from 'systeminformation';
 import type { NatsConnection } from 'nats';
 import type { Catalogue } from '../../config/schema/catalogue';
@@ -18,6 +18,7 @@ import {
 import type { Logger } from '../../lib/logger';
 import { CatalogueRunner, type ActionRequest, type CommandResult, type MachineValues } from './catalogue-runner';
 import { createHeartbeatSummarizer } from './heartbeat-summary';
+import { probeTimer } from './probe-metrics';
 import { readGpuMemory, readIntegration, readLoad, readResponse, type LoadSource } from './probes';
 
 export type { ActionRequest } from './catalogue-runner';
@@ -31,6 +32,8 @@ export interface MachineActivityDeps {
   logger: Logger;
   /** This machine's NATS, connected on first use (the validation reads heartbeats from it). */
   nats: () => Promise<NatsConnection>;
+  /** The worker runtime's metric meter, for probe latencies; null where nothing serves metrics. */
+  meter?: MetricMeter | null;
 }
 
 export interface MachineDescription {
@@ -136,12 +139,14 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     return `http://${host}:${a.healthPort}${a.healthPath}`;
   };
 
+  const timed = probeTimer(deps.meter ?? null, deps.machine);
+
   async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean): Promise<Reading[]> {
     const [response, gpu, load, integration] = await Promise.all([
-      readResponse(healthUrl(agent), responseThresholdMs),
-      readGpuMemory(deps.catalogue, deps.values.projectRoot),
-      readLoad(loadSource),
-      checkIntegration ? readIntegration(runner, agent) : Promise.resolve(null),
+      timed('response', () => readResponse(healthUrl(agent), responseThresholdMs)),
+      timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot)),
+      timed('load', () => readLoad(loadSource)),
+      checkIntegration ? timed('integration', () => readIntegration(runner, agent)) : Promise.resolve(null),
     ]);
     return [...response, gpu, load, ...(integration ? [integration] : [])];
   }
