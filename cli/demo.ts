@@ -7,6 +7,7 @@ import { Stack, waitForPort } from '../lib/stack';
 import { temporalTarget } from '../lib/temporal';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
+import { phaseWorkflowIdFor } from './start';
 
 export interface DemoOptions {
   config: PhasegateConfig;
@@ -63,7 +64,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
   const connection = await Connection.connect({ address: target.address, ...(target.tls ? { tls: target.tls } : {}) });
   const client = new Client({ connection, namespace: target.namespace });
-  const workflowId = `phase.${plan.id}.${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+  const workflowId = phaseWorkflowIdFor(plan.id, new Date());
   const handle = await client.workflow.start(phaseWorkflow, {
     taskQueue: config.deployment.controlTaskQueue,
     workflowId,

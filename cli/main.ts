@@ -3,10 +3,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig, loadPlan } from '../config/load';
-import { phaseInput, previewPlan } from '../lib/phase-input';
+import { phaseInput, planPreview, previewPlan } from '../lib/phase-input';
 import { runDemo } from './demo';
 import { report, standaloneValidationInput, startValidation } from './report';
-import { decideGate, OperatorError, status, steer } from './steer';
+import { describeStarted, startPhase } from './start';
+import { showStatus } from './status';
+import { decideGate, steer } from './steer';
+import { OperatorError } from './temporal-client';
 
 const usage = `phasegate: staged, human-gated, probe-watched rollouts on Temporal
 
@@ -15,18 +18,25 @@ usage:
       boot the embedded stack and run a phase over the simulated fleet
       --until-done   decide each gate from its report, run to the end, exit 0 if the phase completed
       --no-fault     do not inject the demo's one failing agent
-  phasegate plan check FILE [--config DIR]
+  phasegate plan check FILE [--json] [--config DIR]
       validate a plan against the inventory and preview its weeks, batches and strategies
-  phasegate status ID [--json]
-      progress of a phase (and its running week), a week, or an agent's migration
+  phasegate start FILE [--id ID] [--watch] [--json] [--config DIR]
+      start a plan as a phase on the configured Temporal (a running stack: scripts/demo.sh, or production)
+  phasegate status ID [--watch] [--once] [--interval SECONDS] [--json]
+      progress of a phase (and its running week), a week, or an agent's migration: weeks, batches,
+      per-machine counts, the open gate and its report. On a terminal it refreshes in place until the
+      workflow ends (--once: print once); piped, it prints once, or with --watch a block per change
+      (--json: a JSON object, one per line with --watch)
   phasegate pause ID | resume ID [--by NAME] [--reason TEXT]
-  phasegate abort ID --level 1|2|3 [--by NAME] [--reason TEXT]
+  phasegate abort ID --level 1|2|3 [--by NAME] [--reason TEXT] [--wait]
+      1: agents in flight, 2: the whole week, 3: every week of the phase; --wait follows the rollback
   phasegate gate approve|reject|hold ID [--by NAME] [--reason TEXT]
       decide the open gate of a phase's running week (reject rolls the week back)
   phasegate plan input FILE [--config DIR]
       print the phaseWorkflow input for a plan (agents selected now), for \`temporal workflow start --input-file\`
   phasegate report ID [--json]
-      the validation report (Markdown, or JSON) of a validation, or of a week that runs one; so far while it runs
+      Markdown (or JSON) report of a phase (each week's agents, rollbacks and their triggers, the gate's
+      report and who decided it), or of a validation, or of a week that runs one; so far while it runs
   phasegate validate start|input [--hours 168] [--window-minutes 5] [--id ID]
       start a validation of the whole fleet outside a phase, or print its input for \`temporal workflow start\`
 `;
@@ -42,6 +52,10 @@ async function main(argv: string[]): Promise<number> {
       'no-fault': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       json: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
+      once: { type: 'boolean', default: false },
+      wait: { type: 'boolean', default: false },
+      interval: { type: 'string' },
       by: { type: 'string' },
       reason: { type: 'string' },
       level: { type: 'string' },
@@ -64,7 +78,23 @@ async function main(argv: string[]): Promise<number> {
         untilDone: values['until-done'],
         injectFault: !values['no-fault'],
       });
-    case 'status':
+    case 'start': {
+      if (!sub) break;
+      const plan = loadPlan(path.resolve(sub), config);
+      const started = await startPhase(config, plan, values.id ? { id: values.id } : {});
+      process.stdout.write(`${values.json ? JSON.stringify(started) : describeStarted(started)}\n`);
+      if (!values.watch) return 0;
+      // Scripts can wait on it: exit 0 only if the phase completed every week.
+      const end = await showStatus(started.workflowId, statusOptions(config, values, true));
+      return end.phase?.outcome === 'completed' ? 0 : 1;
+    }
+    case 'status': {
+      if (!sub) break;
+      // On a terminal the view follows the phase unless --once; piped, only with --watch.
+      const follow = values.watch || (process.stdout.isTTY === true && !values.json && !values.once);
+      await showStatus(sub, statusOptions(config, values, follow));
+      return 0;
+    }
     case 'pause':
     case 'resume':
     case 'abort':
@@ -73,12 +103,11 @@ async function main(argv: string[]): Promise<number> {
       if (!id || (command === 'gate' && !['approve', 'reject', 'hold'].includes(sub ?? ''))) break;
       const o = { config, json: values.json, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}) };
       const out =
-        command === 'status'
-          ? await status(id, o)
-          : command === 'gate'
-            ? await decideGate(sub as 'approve' | 'reject' | 'hold', id, o)
-            : await steer(command, id, { ...o, ...(values.level ? { level: Number(values.level) } : {}) });
+        command === 'gate'
+          ? await decideGate(sub as 'approve' | 'reject' | 'hold', id, o)
+          : await steer(command, id, { ...o, ...(values.level ? { level: Number(values.level) } : {}) });
       process.stdout.write(`${out}\n`);
+      if (command === 'abort' && values.wait) return (await showStatus(id, statusOptions(config, values, true))).execution === 'completed' ? 0 : 1;
       return 0;
     }
     case 'report': {
@@ -99,12 +128,25 @@ async function main(argv: string[]): Promise<number> {
     case 'plan': {
       if (!arg || (sub !== 'check' && sub !== 'input')) break;
       const plan = loadPlan(path.resolve(arg), config);
-      process.stdout.write(sub === 'check' ? `${previewPlan(plan, config)}\n` : `${JSON.stringify(phaseInput(plan, config.inventory))}\n`);
+      const out = sub === 'input' ? JSON.stringify(phaseInput(plan, config.inventory)) : values.json ? JSON.stringify(planPreview(plan, config)) : previewPlan(plan, config);
+      process.stdout.write(`${out}\n`);
       return 0;
     }
   }
+  // A known command with a missing or wrong argument gets its own usage lines, not the whole page.
+  const own = usage.split('\n  phasegate ').filter((block) => block.startsWith(`${command} `) || block.startsWith(`${command}\n`) || (command === 'resume' && block.startsWith('pause ')));
+  if (own.length) {
+    process.stderr.write(`phasegate: "${positionals.join(' ')}" is missing an argument or has a wrong one; usage:\n${own.map((b) => `  phasegate ${b.trimEnd()}`).join('\n')}\n`);
+    return 2;
+  }
   process.stderr.write(`phasegate: unknown command "${positionals.join(' ')}"\n\n${usage}`);
   return 2;
+}
+
+function statusOptions(config: ReturnType<typeof loadConfig>, values: { json: boolean; interval?: string | undefined }, watch: boolean) {
+  const seconds = values.interval === undefined ? 1 : Number(values.interval);
+  if (!Number.isFinite(seconds) || seconds < 0.2 || seconds > 3600) throw new OperatorError(`--interval ${values.interval}: give seconds between 0.2 and 3600`);
+  return { config, json: values.json, watch, intervalMs: Math.round(seconds * 1000), out: process.stdout };
 }
 
 main(process.argv.slice(2)).then(
@@ -113,6 +155,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof OperatorError) {
       process.stderr.write(`phasegate: ${err.message}\n`);
       process.exit(1);
+    }
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) {
+      process.stderr.write(`phasegate: ${(err as Error).message}; \`phasegate --help\` lists the commands and their options\n`);
+      process.exit(2);
     }
     if (err instanceof ConfigError) {
       process.stderr.write(`phasegate: invalid configuration in ${err.file}\n${err.issues.map((i) => `  ${i.field || '(file)'}: ${i.reason}`).join('\n')}\n`);

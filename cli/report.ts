@@ -4,12 +4,14 @@ import { validateStepSchema } from '../config/schema/plan';
 import { renderValidationMarkdown, type ValidationReport } from '../decisions/validation';
 import { validationInput } from '../lib/validation-input';
 import { validationStatusQuery, validationWorkflow, type ValidationInput, type ValidationResult } from '../workflows/validation';
-import { weekStatusQuery } from '../workflows/week';
-import { connect, OperatorError } from './steer';
+import { phaseStatusQuery, type PhaseStatus } from '../workflows/phase';
+import { weekStatusQuery, type WeekStatus } from '../workflows/week';
+import { connect, OperatorError } from './temporal-client';
 
 /**
- * The validation report of a validation workflow, or of a week's validation: the result once
- * it has ended, the report so far while it runs. Markdown, or JSON with --json.
+ * The report of a phase (its weeks: agents, rollbacks with their triggers, gate reports and
+ * decisions), or the validation report of a validation workflow or of a week's validation:
+ * the result once it has ended, the report so far while it runs. Markdown, or JSON with --json.
  */
 export async function report(id: string, o: { config: PhasegateConfig; json: boolean }): Promise<string> {
   const { client, close } = await connect(o.config);
@@ -22,6 +24,15 @@ export async function report(id: string, o: { config: PhasegateConfig; json: boo
       if (err instanceof WorkflowNotFoundError) throw new OperatorError(`no workflow "${id}": list validations with \`.tools/bin/temporal workflow list --query 'WorkflowType="validationWorkflow"'\``);
       throw err;
     }
+    if (description.type === 'phaseWorkflow') {
+      const phase = await handle.query(phaseStatusQuery);
+      const weeks: WeekStatus[] = [];
+      for (const w of phase.weeks.filter((x) => x.outcome !== 'not-started')) {
+        const s = await client.workflow.getHandle(w.workflowId).query(weekStatusQuery).catch(() => null);
+        if (s) weeks.push(s);
+      }
+      return o.json ? JSON.stringify({ phase, weeks }) : renderPhaseReport(id, phase, weeks);
+    }
     if (description.type === 'weekWorkflow') {
       const week = await handle.query(weekStatusQuery);
       const step = week.validation?.workflowId ?? (week.currentStep ? `${id}.${week.currentStep}` : null);
@@ -31,7 +42,7 @@ export async function report(id: string, o: { config: PhasegateConfig; json: boo
         throw new OperatorError(`week ${week.week} has not started its validation yet (current step: ${week.currentStep ?? 'none'})`);
       });
     }
-    if (description.type !== 'validationWorkflow') throw new OperatorError(`"${id}" is a ${description.type}; report reads a validation or a week that runs one`);
+    if (description.type !== 'validationWorkflow') throw new OperatorError(`"${id}" is a ${description.type}; report reads a phase, a validation or a week that runs one`);
     let r: ValidationReport;
     if (description.status.name === 'RUNNING') r = await handle.query(validationStatusQuery);
     else if (description.status.name === 'COMPLETED') r = ((await handle.result()) as ValidationResult).report;
@@ -60,4 +71,30 @@ export async function startValidation(config: PhasegateConfig, input: Validation
   } finally {
     await close();
   }
+}
+
+/** A phase as a Markdown report: each week's agents per machine, rollbacks and why, the gate and who decided it. */
+export function renderPhaseReport(id: string, phase: PhaseStatus, weeks: WeekStatus[]): string {
+  const lines = [`# Phase ${phase.phase}: ${phase.title}`, '', `Workflow \`${id}\`: ${phase.state}${phase.outcome ? `, **${phase.outcome}**` : ''}${phase.paused ? ` (paused by ${phase.paused.by})` : ''}.`, ''];
+  lines.push('| week | title | outcome |', '| --- | --- | --- |', ...phase.weeks.map((w) => `| ${w.id} | ${w.title} | ${w.outcome} |`), '');
+  if (phase.rollback) lines.push(`Phase rollback (level 3): ${phase.rollback.undone.length} changes undone${phase.rollback.durationMs !== undefined ? ` in ${Math.round(phase.rollback.durationMs / 1000)} s (budget ${phase.rollback.budgetMs / 1000} s)` : ', in progress'}.`, '');
+  for (const w of weeks) {
+    lines.push(`## ${w.week}: ${w.title}`, '', `State ${w.state}${w.outcome ? `, outcome **${w.outcome}**` : ''}; batches ${w.batches.done} of ${w.batches.total}.`, '');
+    const states = [...new Set(w.agents.map((a) => a.state))];
+    if (w.agents.length) {
+      lines.push(`| machine | ${states.join(' | ')} |`, `| --- | ${states.map(() => '---').join(' | ')} |`);
+      for (const m of [...new Set(w.agents.map((a) => a.machine))]) lines.push(`| ${m} | ${states.map((st) => w.agents.filter((a) => a.machine === m && a.state === st).length).join(' | ')} |`);
+      lines.push('');
+    }
+    for (const a of w.agents.filter((x) => x.state === 'rolled-back' || x.state === 'failed')) lines.push(`- ${a.agent} on ${a.machine} ${a.state}${a.trigger ? `: ${a.trigger}` : ''}`);
+    if (w.rollback) lines.push(`- week rollback: ${w.rollback.reason}; ${w.rollback.undone.length} undone${w.rollback.durationMs !== undefined ? ` in ${Math.round(w.rollback.durationMs / 1000)} s` : ''}${w.rollback.unhealthyAfter.length ? `; unhealthy after: ${w.rollback.unhealthyAfter.join(', ')}` : ''}`);
+    if (w.validation) lines.push(`- validation ${w.validation.workflowId}: ${w.validation.verdict}, system uptime ${w.validation.uptimePercent ?? 'n/a'} %`);
+    if (w.gate.report) {
+      lines.push(`- gate ${w.gate.id} (${w.gate.open ? 'open' : 'closed'}): criteria ${w.gate.report.met ? 'met' : 'NOT met'}`);
+      for (const c of w.gate.report.criteria) lines.push(`  - ${c.met ? 'met' : 'NOT met'}: ${c.detail}`);
+      for (const d of w.gate.decisions) lines.push(`  - ${d.decision} by ${d.by} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n').trimEnd();
 }

@@ -85,34 +85,76 @@ export function formatDuration(ms: number): string {
   return h ? `${h} h ${min} min` : min ? `${min} min ${sec} s` : `${sec} s`;
 }
 
-/** A human-readable preview of a plan: weeks, batches with each agent's band and strategy. */
-export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): string {
-  const inventory = config.inventory;
-  const lines = [`${plan.id}: ${plan.title}`];
-  const input = phaseInput(plan, inventory);
-  let longest = 0;
-  for (const w of input.weeks) {
-    const weekMs = longestWeekMs(w, plan, config);
-    longest += weekMs;
-    lines.push(`  ${w.id}: ${w.title} (at most ${formatDuration(weekMs)} before its gate)`);
-    for (const s of w.steps) {
+/** What `plan check` shows: weeks, the batches of each migration with every agent's score, band and strategy. */
+export interface PlanPreview {
+  plan: string;
+  title: string;
+  /** Longest the phase can take, gates aside. */
+  longestMs: number;
+  weeks: Array<{
+    id: string;
+    title: string;
+    longestMs: number;
+    steps: Array<
+      | { id: string; kind: 'migrate'; change: string; pilots: number; batchSize: number; maxConcurrentPerMachine: number; batches: Array<Array<{ agent: string; machine: string; score: number; band: string; strategy: string }>> }
+      | { id: string; kind: 'action'; machine: string; operation: string; title?: string }
+      | { id: string; kind: 'observe' | 'validate'; durationMs: number }
+    >;
+    gate: string[];
+  }>;
+}
+
+export function planPreview(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): PlanPreview {
+  const input = phaseInput(plan, config.inventory);
+  const weeks: PlanPreview['weeks'] = input.weeks.map((w) => ({
+    id: w.id,
+    title: w.title,
+    longestMs: longestWeekMs(w, plan, config),
+    steps: w.steps.map((s): PlanPreview['weeks'][number]['steps'][number] => {
       if (s.migrate) {
         const m = s.migrate;
-        const batches = planBatches(m.agents, m.pilots, m.batchSize);
-        lines.push(`    ${s.id}: migrate "${m.change}" on ${m.agents.length} agents in ${batches.length} batches (pilots ${m.pilots}, batches of ${m.batchSize}, ${m.maxConcurrentPerMachine} at once per machine)`);
-        batches.forEach((batch, bi) => {
-          lines.push(`      batch ${bi + 1}${bi === 0 && m.pilots > 0 ? ' (pilots)' : ''}:`);
-          for (const a of batch) {
-            const r = assessRisk(a);
-            lines.push(`        ${a.name.padEnd(30)} ${a.machine.padEnd(7)} score ${String(r.score).padStart(4)}  ${r.band.padEnd(8)} ${r.strategy}`);
-          }
+        return {
+          id: s.id,
+          kind: 'migrate',
+          change: m.change,
+          pilots: m.pilots,
+          batchSize: m.batchSize,
+          maxConcurrentPerMachine: m.maxConcurrentPerMachine,
+          batches: planBatches(m.agents, m.pilots, m.batchSize).map((batch) =>
+            batch.map((a) => {
+              const r = assessRisk(a);
+              return { agent: a.name, machine: a.machine, score: r.score, band: r.band, strategy: r.strategy };
+            }),
+          ),
+        };
+      }
+      if (s.action) return { id: s.id, kind: 'action', machine: s.action.machine, operation: s.action.operation, ...(s.title ? { title: s.title } : {}) };
+      return { id: s.id, kind: s.observe ? 'observe' : 'validate', durationMs: s.observe?.durationMs ?? s.validate?.durationMs ?? 0 };
+    }),
+    gate: w.gate.criteria.map((c) => c.kind + ('count' in c ? ` ${c.count}` : '') + ('percent' in c ? ` ${c.percent} %` : '') + ('machines' in c && c.machines ? ` on ${c.machines.join(', ')}` : '')),
+  }));
+  return { plan: plan.id, title: plan.title, longestMs: weeks.reduce((a, w) => a + w.longestMs, 0), weeks };
+}
+
+/** A human-readable preview of a plan: weeks, batches with each agent's band and strategy. */
+export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): string {
+  const p = planPreview(plan, config);
+  const lines = [`${p.plan}: ${p.title}`];
+  for (const w of p.weeks) {
+    lines.push(`  ${w.id}: ${w.title} (at most ${formatDuration(w.longestMs)} before its gate)`);
+    for (const s of w.steps) {
+      if (s.kind === 'migrate') {
+        const agents = s.batches.reduce((n, b) => n + b.length, 0);
+        lines.push(`    ${s.id}: migrate "${s.change}" on ${agents} agents in ${s.batches.length} batches (pilots ${s.pilots}, batches of ${s.batchSize}, ${s.maxConcurrentPerMachine} at once per machine)`);
+        s.batches.forEach((batch, bi) => {
+          lines.push(`      batch ${bi + 1}${bi === 0 && s.pilots > 0 ? ' (pilots)' : ''}:`);
+          for (const a of batch) lines.push(`        ${a.agent.padEnd(30)} ${a.machine.padEnd(7)} score ${String(a.score).padStart(4)}  ${a.band.padEnd(8)} ${a.strategy}`);
         });
-      } else if (s.action) lines.push(`    ${s.id}: ${s.action.operation} on ${s.action.machine}${s.title ? ` (${s.title})` : ''}`);
-      else if (s.observe) lines.push(`    ${s.id}: observe ${formatDuration(s.observe.durationMs)}`);
-      else if (s.validate) lines.push(`    ${s.id}: validate ${formatDuration(s.validate.durationMs)}`);
+      } else if (s.kind === 'action') lines.push(`    ${s.id}: ${s.operation} on ${s.machine}${s.title ? ` (${s.title})` : ''}`);
+      else lines.push(`    ${s.id}: ${s.kind} ${formatDuration(s.durationMs)}`);
     }
-    lines.push(`    gate: ${w.gate.criteria.map((c) => c.kind + ('count' in c ? ` ${c.count}` : '') + ('percent' in c ? ` ${c.percent} %` : '') + ('machines' in c && c.machines ? ` on ${c.machines.join(', ')}` : '')).join(', ') || 'a human decides'}`);
+    lines.push(`    gate: ${w.gate.join(', ') || 'a human decides'}`);
   }
-  lines.push(`longest it can take, gates aside: ${formatDuration(longest)}`);
+  lines.push(`longest it can take, gates aside: ${formatDuration(p.longestMs)}`);
   return lines.join('\n');
 }
