@@ -85,6 +85,43 @@ function resolveSourceSizes(inventory: Inventory, inventoryFile: string): void {
   }
 }
 
+/**
+ * Certificates, keys, API keys and NATS credentials are files, relative to the configuration
+ * folder (or absolute). Resolved here and checked readable, so a wrong path is a configuration
+ * error at start, naming the field, not a connection failure later.
+ */
+function resolveSecretFiles(deployment: Deployment, dir: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const check = (field: string, p: string | undefined): string | undefined => {
+    if (p === undefined) return undefined;
+    const abs = path.resolve(dir, p);
+    try {
+      readFileSync(abs);
+    } catch (err) {
+      issues.push({ field, reason: `cannot read ${abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    }
+    return abs;
+  };
+  const t = deployment.temporal;
+  if (t.mode === 'external') {
+    if (t.tls) {
+      t.tls.clientCertPath = check('temporal.tls.clientCertPath', t.tls.clientCertPath)!;
+      t.tls.clientKeyPath = check('temporal.tls.clientKeyPath', t.tls.clientKeyPath)!;
+      if (t.tls.serverRootCaPath) t.tls.serverRootCaPath = check('temporal.tls.serverRootCaPath', t.tls.serverRootCaPath);
+    }
+    if (t.apiKeyPath) t.apiKeyPath = check('temporal.apiKeyPath', t.apiKeyPath);
+  }
+  const n = deployment.nats;
+  if (n.mode === 'external') {
+    if (n.credentialsPath) n.credentialsPath = check('nats.credentialsPath', n.credentialsPath);
+    if (n.nkeySeedPath) n.nkeySeedPath = check('nats.nkeySeedPath', n.nkeySeedPath);
+    if (n.tls?.caPath) n.tls.caPath = check('nats.tls.caPath', n.tls.caPath);
+    if (n.tls?.clientCertPath) n.tls.clientCertPath = check('nats.tls.clientCertPath', n.tls.clientCertPath);
+    if (n.tls?.clientKeyPath) n.tls.clientKeyPath = check('nats.tls.clientKeyPath', n.tls.clientKeyPath);
+  }
+  return issues;
+}
+
 /** Loads and cross-checks deployment, inventory and catalogues of one configuration folder. */
 export function loadConfig(configDir: string): PhasegateConfig {
   const dir = path.resolve(configDir);
@@ -105,6 +142,7 @@ export function loadConfig(configDir: string): PhasegateConfig {
   for (const name of machineNames) {
     if (!(name in deployment.catalogues)) issues.push({ field: 'catalogues', reason: `machine "${name}" has no catalogue of actions` });
   }
+  issues.push(...resolveSecretFiles(deployment, dir));
   if (issues.length) throw new ConfigError(deploymentFile, issues);
 
   const catalogues: Record<string, Catalogue> = {};

@@ -48,6 +48,15 @@ export async function connectNats(deployment: Deployment, name: string): Promise
     reconnectTimeWait: 500,
     waitOnFirstConnect: true,
     ...(authenticator ? { authenticator } : {}),
+    ...(n.mode === 'external' && n.tls
+      ? {
+          tls: {
+            ...(n.tls.caPath ? { ca: readFileSync(n.tls.caPath, 'utf8') } : {}),
+            ...(n.tls.clientCertPath ? { cert: readFileSync(n.tls.clientCertPath, 'utf8') } : {}),
+            ...(n.tls.clientKeyPath ? { key: readFileSync(n.tls.clientKeyPath, 'utf8') } : {}),
+          },
+        }
+      : {}),
   });
 }
 

@@ -102,8 +102,9 @@ export class Stack {
     await this.spawnPlaced(machines ? `simulator-${machines.join('-')}` : 'simulator', args, place, { waitForReadyLine: true });
   }
 
-  async startControlWorker(): Promise<void> {
-    await this.spawn('worker-control', process.execPath, [path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', this.config.configDir, '--exit-with-parent'], { waitForReadyLine: true });
+  async startControlWorker(place: Placement = {}): Promise<void> {
+    const args = [path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', place.configDir ?? this.config.configDir, '--exit-with-parent'];
+    await this.spawnPlaced('worker-control', args, place, { waitForReadyLine: true });
   }
 
   async startMachineWorker(machine: string, place: Placement = {}): Promise<void> {

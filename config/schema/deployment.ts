@@ -38,9 +38,19 @@ export const deploymentSchema = z.strictObject({
     z.strictObject({
       mode: z.literal('external'),
       servers: z.array(z.string().regex(/^(nats|tls):\/\/[A-Za-z0-9.-]+:\d{1,5}$/, 'must be nats://host:port or tls://host:port')).min(1),
+      /** A NATS user credentials file (JWT and seed, from `nsc`), or a user nkey seed file: one or the other. */
       credentialsPath: z.string().min(1).optional(),
       nkeySeedPath: z.string().min(1).optional(),
-    }),
+      /** For tls:// servers signed by a private CA, and for servers that verify clients (PEM files). */
+      tls: z
+        .strictObject({
+          caPath: z.string().min(1).optional(),
+          clientCertPath: z.string().min(1).optional(),
+          clientKeyPath: z.string().min(1).optional(),
+        })
+        .refine((t) => !t.clientCertPath === !t.clientKeyPath, 'clientCertPath and clientKeyPath go together')
+        .optional(),
+    }).refine((n) => !(n.credentialsPath && n.nkeySeedPath), 'give credentialsPath or nkeySeedPath, not both'),
   ]),
   /** Task queue of the control worker, which runs the workflows. */
   controlTaskQueue: identifier.default('phasegate-control'),

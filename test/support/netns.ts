@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import net from 'node:net';
+import { relay, type Relay } from './relay';
 
 /**
  * A second "machine" on this one: a network namespace joined to the host by a veth pair, with
@@ -83,29 +83,6 @@ export function createMachineLink(): MachineLink {
  * A TCP relay from the link's host address to a service on 127.0.0.1 (the Temporal dev
  * server dials its own services on 127.0.0.1, so it cannot itself listen on the link address).
  */
-export async function relayToLoopback(listenHost: string, port: number): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(port, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => inbound.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, listenHost, resolve);
-  });
-  return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+export async function relayToLoopback(listenHost: string, port: number): Promise<Relay> {
+  return relay({ host: listenHost, port }, { host: '127.0.0.1', port });
 }

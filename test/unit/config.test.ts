@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -180,4 +180,46 @@ describe('shipped plans', () => {
     const input = phaseInput(plan, config.inventory);
     assert.deepEqual(input.weeks.flatMap((w) => w.steps.flatMap((s) => s.migrate?.agents.map((a) => a.name) ?? [])).sort(), ['ModelManagerAgent', 'tutoring_agent']);
   });
+});
+
+describe('connecting to a remote Temporal and NATS: certificate and credential files', () => {
+  /** A copy of the default configuration folder whose deployment is replaced by `deployment`. */
+  function configWith(deployment: (d: any) => void): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-remote-'));
+    cpSync(defaultConfigDir, dir, { recursive: true });
+    const d = JSON.parse(readFileSync(path.join(dir, 'deployment.json'), 'utf8'));
+    deployment(d);
+    writeFileSync(path.join(dir, 'deployment.json'), JSON.stringify(d));
+    mkdirSync(path.join(dir, 'secrets'));
+    for (const f of ['client.pem', 'client.key', 'ca.pem', 'user.nk']) writeFileSync(path.join(dir, 'secrets', f), 'x');
+    return dir;
+  }
+  const remote = (d: any) => {
+    d.temporal = { mode: 'external', address: 'temporal.internal:7233', namespace: 'fleet', tls: { clientCertPath: 'secrets/client.pem', clientKeyPath: 'secrets/client.key', serverRootCaPath: 'secrets/ca.pem' } };
+    d.nats = { mode: 'external', servers: ['tls://nats.internal:4222'], nkeySeedPath: 'secrets/user.nk', tls: { caPath: 'secrets/ca.pem' } };
+  };
+
+  it('resolves the files relative to the configuration folder', () => {
+    const dir = configWith(remote);
+    const { deployment } = loadConfig(dir);
+    assert.equal(deployment.temporal.mode === 'external' && deployment.temporal.tls?.clientCertPath, path.join(dir, 'secrets/client.pem'));
+    assert.equal(deployment.nats.mode === 'external' && deployment.nats.nkeySeedPath, path.join(dir, 'secrets/user.nk'));
+    assert.equal(deployment.nats.mode === 'external' && deployment.nats.tls?.caPath, path.join(dir, 'secrets/ca.pem'));
+  });
+
+  const cases: Array<{ name: string; edit: (d: any) => void; field: string; reason: RegExp }> = [
+    { name: 'a missing client certificate', edit: (d) => (d.temporal.tls.clientCertPath = 'secrets/nope.pem'), field: 'temporal.tls.clientCertPath', reason: /cannot read .*secrets\/nope\.pem: ENOENT/ },
+    { name: 'a missing nkey seed', edit: (d) => (d.nats.nkeySeedPath = '/nonexistent/user.nk'), field: 'nats.nkeySeedPath', reason: /cannot read \/nonexistent\/user\.nk: ENOENT/ },
+    { name: 'both a credentials file and an nkey', edit: (d) => (d.nats.credentialsPath = 'secrets/user.nk'), field: 'nats', reason: /credentialsPath or nkeySeedPath, not both/ },
+    { name: 'a NATS client certificate without its key', edit: (d) => (d.nats.tls.clientCertPath = 'secrets/client.pem'), field: 'nats.tls', reason: /clientCertPath and clientKeyPath go together/ },
+  ];
+  for (const c of cases) {
+    it(`refuses ${c.name}, naming the field`, () => {
+      const err = rejection(() => loadConfig(configWith((d) => (remote(d), c.edit(d)))));
+      assert.match(err.file, /deployment\.json$/);
+      const issue = err.issues.find((i) => i.field === c.field);
+      assert.ok(issue, `an issue for ${c.field}: ${JSON.stringify(err.issues)}`);
+      assert.match(issue.reason, c.reason);
+    });
+  }
 });
