@@ -79,6 +79,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   say(`  pause:    ${cli} workflow signal --workflow-id ${workflowId} --name pause --input '{"by":"you"}'`);
   say(`  resume:   ${cli} workflow signal --workflow-id ${workflowId} --name resume --input '{"by":"you"}'`);
   say(`  approve:  ${cli} workflow update execute --workflow-id ${weekWorkflowId(workflowId, '<week>')} --name decideGate --input '{"gate":"${plan.id}.<week>.gate","decision":"go","by":"you"}'`);
+  say(`  or with phasegate's CLI: node dist/cli/main.js status ${workflowId}   |   node dist/cli/main.js gate approve ${workflowId} --reason "..."`);
   say('');
 
   if (opts.injectFault) {
