@@ -2,7 +2,8 @@
 # Installs everything phasegate needs, skipping whatever is already in place:
 #   npm dependencies (from the lock file), the Temporal CLI (dev server + Web UI) and
 #   nats-server built from their official Go modules, the Java time-skipping test server
-#   from Maven Central (only with --with-test-server), and the TypeScript build.
+#   from Maven Central and Debian's chromium (only with --with-test-server, for the tests),
+#   and the TypeScript build.
 #
 # Tools are cached per pinned version under $PHASEGATE_TOOLS_DIR (default: the user's
 # cache folder), so fresh clones on the same machine reuse them; .tools/bin in the project
@@ -125,6 +126,26 @@ WRAPPER
     done_step "resolved into $dest"
   fi
   ln -sfn "$dest/bin/temporal-test-server" "$link_dir/temporal-test-server"
+
+  # The Web UI test drives Debian's chromium headless (a browser cannot be downloaded here;
+  # puppeteer-core never tries). Installed with apt-get when missing.
+  step "chromium (headless, for the Web UI test)"
+  if ! command -v chromium >/dev/null 2>&1; then
+    apt=(apt-get)
+    if (( EUID != 0 )); then
+      command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || fail "chromium is not installed and installing it needs root: run 'sudo apt-get install chromium' (Debian's package)"
+      apt=(sudo -n apt-get)
+    fi
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends chromium >/tmp/phasegate-apt.$$.log 2>&1; then
+      DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >>/tmp/phasegate-apt.$$.log 2>&1 || true
+      if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends chromium >>/tmp/phasegate-apt.$$.log 2>&1; then
+        tail -n 20 /tmp/phasegate-apt.$$.log >&2
+        fail "could not install Debian's chromium with apt-get; are Debian's package mirrors reachable?"
+      fi
+    fi
+    rm -f /tmp/phasegate-apt.$$.log
+  fi
+  done_step "$(chromium --version 2>/dev/null | head -n 1) at $(command -v chromium)"
 fi
 
 step "TypeScript build"

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { planSchema } from '../../config/schema/plan';
+import { phaseInput } from '../../lib/phase-input';
+import { projectRoot } from '../../lib/paths';
+import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { weekStatusQuery } from '../../workflows/week';
+import { until } from '../support/drills';
+import { startTestStack, type TestStack } from '../support/harness';
+
+/** Debian's chromium on the PATH (scripts/setup.sh --with-test-server installs it). */
+function chromiumPath(): string {
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error("chromium is not on the PATH: run scripts/setup.sh --with-test-server (it installs Debian's chromium)");
+  }
+}
+
+const plan = (id: string, agents: string[]) =>
+  planSchema.parse({
+    version: 1,
+    id,
+    title: `the Web UI (${id})`,
+    thresholds: { sampleIntervalMs: 250 },
+    timings: { baselineSamples: 2, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 0 },
+    weeks: [{ id: 'week1', title: 'pilots', steps: [{ id: 'pilots', migrate: { change: `${id}-change`, select: { agents }, pilots: 0, batchSize: agents.length } }], gate: { criteria: [{ kind: 'all-migrated' }] } }],
+  });
+
+/**
+ * The real Temporal Web UI of the dev server, in headless Chromium: filtering the workflow
+ * list with phasegate's search attributes, and a migration's history reading as the runbook.
+ * Screenshots land in the run's data folder, and in docs/ with PHASEGATE_UPDATE_SCREENSHOTS=1.
+ */
+describe('the Temporal Web UI shows phasegate runs as an operator reads them', () => {
+  let env: TestStack;
+  let browser: Browser;
+  let page: Page;
+  let ui: string;
+  const phaseId = 'phase.webui.test';
+  const otherId = 'phase.webui-other.test';
+  const agent = { name: 'WebSearchAgent', machine: 'pc2' };
+
+  before(async () => {
+    env = await startTestStack();
+    ui = `http://127.0.0.1:${(env.config.deployment.temporal as { uiPort: number }).uiPort}`;
+    const start = (id: string, p: ReturnType<typeof plan>) =>
+      env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: id, args: [phaseInput(p, env.config.inventory)] });
+    await start(phaseId, plan('webui', ['ChitchatAgent', agent.name]));
+    await start(otherId, plan('webui-other', ['ResponderAgent']));
+    // Both weeks stop at their gates (open, waiting for a person): every migration has ended.
+    for (const id of [phaseId, otherId]) {
+      await until(`the gate of ${id}`, 120_000, async () => ((await env.client.workflow.getHandle(weekWorkflowId(id, 'week1')).query(weekStatusQuery).catch(() => null))?.state === 'gate-open' ? true : undefined));
+    }
+    browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    page = await browser.newPage();
+    await page.setViewport({ width: 1400, height: 900 });
+  });
+  after(async () => {
+    await browser?.close();
+    await env?.stop();
+  });
+
+  const bodyText = () => page.evaluate('document.body.innerText') as Promise<string>;
+
+  /** Opens a UI page and waits until its text satisfies `ok` (the UI renders after its API calls; visibility lags a little). */
+  async function openUntil(url: string, what: string, ok: (text: string) => boolean): Promise<string> {
+    let text = '';
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      await page.goto(url, { waitUntil: 'networkidle0', timeout: 60_000 });
+      for (let i = 0; i < 10; i++) {
+        text = await bodyText();
+        if (ok(text)) return text;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    assert.fail(`${what}: not shown at ${url}; the page read:\n${text.slice(0, 3000)}`);
+  }
+
+  async function screenshot(name: string): Promise<void> {
+    const file = path.join(env.dataDir, name);
+    await page.screenshot({ path: file as `${string}.png` });
+    if (process.env.PHASEGATE_UPDATE_SCREENSHOTS === '1') {
+      mkdirSync(path.join(projectRoot, 'docs'), { recursive: true });
+      cpSync(file, path.join(projectRoot, 'docs', name));
+    }
+  }
+
+  const listUrl = (query: string) => `${ui}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
+
+  it('the workflow list filtered by PhasegatePhase shows the phase, its week and its migrations, and nothing of another phase', async () => {
+    const ours = [phaseId, weekWorkflowId(phaseId, 'week1'), 'webui.week1.ChitchatAgent.webui-change', `webui.week1.${agent.name}.webui-change`];
+    const text = await openUntil(listUrl('PhasegatePhase="webui"'), 'the phase, its week and both migrations', (t) => ours.every((id) => t.includes(id)));
+    assert.ok(!text.includes('webui-other'), 'nothing of the other phase');
+    await screenshot('web-ui-workflows-filtered.png');
+  });
+
+  it('filters by agent, machine, risk band, strategy, outcome and open gate', async () => {
+    const migration = `webui.week1.${agent.name}.webui-change`;
+    const cases: Array<{ query: string; shows: string[]; hides: string[] }> = [
+      { query: `PhasegateAgent="${agent.name}"`, shows: [migration], hides: ['ChitchatAgent', 'ResponderAgent'] },
+      { query: 'PhasegateMachine="pc2" AND PhasegatePhase="webui"', shows: [migration], hides: ['ChitchatAgent'] },
+      { query: 'PhasegateRiskBand="low" AND PhasegateStrategy="rapid" AND PhasegateOutcome="migrated" AND PhasegatePhase="webui"', shows: [migration], hides: ['webui-other'] },
+      // The open gate is kept current: set while the gate waits, so the week waiting for a decision is one query away.
+      { query: 'PhasegateOpenGate="webui.week1.gate"', shows: [weekWorkflowId(phaseId, 'week1')], hides: ['webui-other', migration] },
+      { query: 'PhasegateStatus="gate-open"', shows: [weekWorkflowId(phaseId, 'week1'), weekWorkflowId(otherId, 'week1')], hides: [migration] },
+    ];
+    for (const c of cases) {
+      const text = await openUntil(listUrl(c.query), c.query, (t) => c.shows.every((id) => t.includes(id)));
+      for (const h of c.hides) assert.ok(!text.includes(h), `${c.query} hides ${h}`);
+    }
+  });
+
+  it("a migration's history reads as the runbook: each activity's summary, and the memo's one-line summary", async () => {
+    const id = `webui.week1.${agent.name}.webui-change`;
+    const runId = (await env.client.workflow.getHandle(id).describe()).runId;
+    const base = `${ui}/namespaces/default/workflows/${encodeURIComponent(id)}/${runId}`;
+    const expected = [
+      `baseline of ${agent.name} on ${agent.machine}`,
+      `runAction • backup before stage 1 of 3, infrastructure, on ${agent.machine}, ${agent.name}`,
+      `runAction • stage 2 of 3, core logic, on ${agent.machine}, ${agent.name}`,
+      `runAction • stage 3 of 3, integration, on ${agent.machine}, ${agent.name}`,
+      `verifyWindow • verify stage 3 of 3, integration of ${agent.name} on ${agent.machine}`,
+      'publishEvent • event migration.migrated',
+    ];
+    const text = await openUntil(`${base}/history`, 'the activity summaries', (t) => expected.every((e) => t.includes(e)));
+    // The timeline reads "runAction • <summary>"; the event rows read "Activity Type runAction, Summary <summary>".
+    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const activityType = /^(runAction|verifyWindow|measureBaseline|probeAgent|publishEvent|raiseAlert)\b/;
+    const timeline = lines.filter((l) => activityType.test(l) && l.includes(' • '));
+    const rows = lines.flatMap((l, i) => (lines[i - 1] === 'Activity Type' && activityType.test(l) ? [{ type: l, label: lines[i + 1], summary: lines[i + 2] }] : []));
+    assert.ok(timeline.length >= 10, `the timeline names each activity by its summary (${timeline.length})`);
+    assert.ok(rows.length >= 10, `the event rows list the activities (${rows.length})`);
+    const bare = rows.filter((r) => r.label !== 'Summary' || !r.summary);
+    assert.deepEqual(bare, [], 'every scheduled activity carries a summary, none is shown by its function name alone');
+    // Scroll the event history into view for the screenshot.
+    await page.evaluate(`[...document.querySelectorAll('h2,h3')].find((e) => e.textContent.includes('Event History'))?.scrollIntoView()`);
+    await screenshot('web-ui-history-summaries.png');
+
+    await openUntil(`${base}/memo`, 'the memo summary', (t) => t.includes(`${agent.name} on ${agent.machine}: webui-change migrated`));
+  });
+});
