@@ -24,8 +24,8 @@ export const toolsBinDir = path.join(projectRoot, '.tools', 'bin');
 export const defaultConfigDir = path.join(projectRoot, 'config', 'defaults');
 
 /** Path of a tool that scripts/setup.sh installed (linked under .tools/bin). */
-export function toolPath(name: 'temporal' | 'nats-server' | 'temporal-test-server'): string {
+export function toolPath(name: 'temporal' | 'nats-server' | 'temporal-test-server' | 'compose-check'): string {
   const p = path.join(toolsBinDir, name);
-  if (!existsSync(p)) throw new Error(`${name} is not installed at ${p}; run scripts/setup.sh${name === 'temporal-test-server' ? ' --with-test-server' : ''}`);
+  if (!existsSync(p)) throw new Error(`${name} is not installed at ${p}; run scripts/setup.sh${name === 'temporal-test-server' || name === 'compose-check' ? ' --with-test-server' : ''}`);
   return p;
 }

@@ -146,6 +146,31 @@ WRAPPER
     rm -f /tmp/phasegate-apt.$$.log
   fi
   done_step "$(chromium --version 2>/dev/null | head -n 1) at $(command -v chromium)"
+
+  # compose-check: docker-compose*.yml loaded by compose-go, the loader `docker compose` uses
+  # (no Docker engine here). A small Go program of ours, keyed by the pin and its own source.
+  src=scripts/toolchain/compose-check
+  grep -q "compose-spec/compose-go/v2 $COMPOSE_GO_VERSION\$" "$src/go.mod" || fail "$src/go.mod does not require compose-go $COMPOSE_GO_VERSION (versions.sh)"
+  key="$COMPOSE_GO_VERSION-$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-12)"
+  step "compose-check (compose-go $COMPOSE_GO_VERSION)"
+  dest="$tools_dir/compose-check-$key/bin"
+  if [[ -x "$dest/compose-check" ]]; then
+    done_step "cached at $dest"
+  else
+    need go "it builds compose-check (compose-go) from the Go module proxy; install Go 1.24+ (Debian: golang-go)"
+    staging="$(mktemp -d "$tools_dir/.staging-compose-check-XXXXXX")"
+    if ! (cd "$src" && GOFLAGS=-mod=readonly go build -o "$staging/bin/compose-check" .) >"$staging/build.log" 2>&1; then
+      tail -n 20 "$staging/build.log" >&2
+      rm -rf "$staging"
+      fail "could not build compose-check with compose-go $COMPOSE_GO_VERSION; is the Go module proxy reachable?"
+    fi
+    mkdir -p "$tools_dir/compose-check-$key"
+    rm -rf "$dest"
+    mv "$staging/bin" "$dest"
+    rm -rf "$staging"
+    done_step "built into $dest"
+  fi
+  ln -sfn "$dest/compose-check" "$link_dir/compose-check"
 fi
 
 step "TypeScript build"

@@ -7,6 +7,7 @@ import { createLogger } from '../lib/logger';
 import { connectNats, ensureStreams } from '../lib/nats';
 import { exitWhenParentDies } from '../lib/parent-watch';
 import { connectWorker, installRuntime } from './runtime';
+import { ensureSearchAttributes } from './search-attributes';
 import { workflowBundle } from './workflow-bundle';
 
 /** The control worker: runs every workflow, and publishes events and alerts to JetStream. */
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   const nc = await connectNats(config.deployment, 'phasegate-control-worker');
   await ensureStreams(nc);
   const { connection, namespace } = await connectWorker(config.deployment);
+  await ensureSearchAttributes(config.deployment, logger);
   const worker = await Worker.create({
     connection,
     namespace,

@@ -3,3 +3,4 @@
 TEMPORAL_CLI_VERSION=v1.5.1          # later tags carry a `replace` line that `go install` refuses
 NATS_SERVER_VERSION=v2.12.15         # 2.12.3+ (older 2.10/2.12 lost acknowledged writes under faults)
 TEMPORAL_TEST_SERVER_VERSION=1.38.0  # io.temporal:temporal-test-server, the Java time-skipping server
+COMPOSE_GO_VERSION=v2.16.2           # github.com/compose-spec/compose-go, the loader of `docker compose`: validates docker-compose*.yml in the tests (must match compose-check/go.mod)

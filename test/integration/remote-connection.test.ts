@@ -5,12 +5,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { connect, nkeys, nkeyAuthenticator, type NatsConnection } from 'nats';
+import { Connection } from '@temporalio/client';
 import { loadConfig } from '../../config/load';
 import { connectNats, safeToken, streams } from '../../lib/nats';
 import { projectRoot, toolPath } from '../../lib/paths';
 import { freePort, Stack, waitForPort } from '../../lib/stack';
 import type { PhaseStatus } from '../../workflows/phase';
 import type { WeekStatus } from '../../workflows/week';
+import { searchAttributeRegistrations } from '../../workflows/lib/visibility';
 import { makeTestCertificates, type TestCertificates } from '../support/certs';
 import { until } from '../support/drills';
 import { makeTestConfig } from '../support/harness';
@@ -72,8 +74,10 @@ describe('connecting to a remote Temporal with mTLS and to NATS with TLS and an 
     nats = spawn(toolPath('nats-server'), ['-c', natsConf], { stdio: 'ignore' });
     await waitForPort('127.0.0.1', natsPort, 30_000);
 
-    // The dev server (plain gRPC, loopback) behind a front end that terminates mutual TLS.
-    stack = new Stack({ config: loadConfig(test.configDir), dataDir, startWorkers: false });
+    // The dev server (plain gRPC, loopback) behind a front end that terminates mutual TLS;
+    // started without phasegate's search attributes, as a fresh production server would be:
+    // the control worker registers them.
+    stack = new Stack({ config: loadConfig(test.configDir), dataDir, startWorkers: false, searchAttributes: {} });
     await stack.start();
     const frontPort = await freePort();
     front = await relay({ host: '127.0.0.1', port: frontPort }, { host: '127.0.0.1', port: test.ports.temporal }, {
@@ -141,6 +145,13 @@ describe('connecting to a remote Temporal with mTLS and to NATS with TLS and an 
         weeks: [{ id: 'week1', title: 'one agent per machine', steps: [{ id: 'm', migrate: { change: 'remote-change', select: { agents: ['ChitchatAgent', 'WebSearchAgent'] }, pilots: 0, batchSize: 2 } }], gate: { criteria: [{ kind: 'all-migrated' }] } }],
       }),
     );
+    const plain = await Connection.connect({ address: `127.0.0.1:${(stack.config.deployment.temporal as { port: number }).port}` });
+    try {
+      const { customAttributes } = await plain.operatorService.listSearchAttributes({ namespace: 'default' });
+      assert.deepEqual(Object.keys(customAttributes ?? {}).filter((k) => k.startsWith('Phasegate')).sort(), Object.keys(searchAttributeRegistrations).sort(), 'registered by the control worker');
+    } finally {
+      await plain.close();
+    }
     const id = 'phase.remote.test';
     await phasegate(remoteDir, 'start', planFile, '--id', id);
     const status = async () => JSON.parse((await phasegate(remoteDir, 'status', id, '--json')).stdout) as { phase: PhaseStatus; week: WeekStatus | null; execution: string };

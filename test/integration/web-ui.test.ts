@@ -108,6 +108,7 @@ describe('the Temporal Web UI shows phasegate runs as an operator reads them', (
       { query: 'PhasegateRiskBand="low" AND PhasegateStrategy="rapid" AND PhasegateOutcome="migrated" AND PhasegatePhase="webui"', shows: [migration], hides: ['webui-other'] },
       // The open gate is kept current: set while the gate waits, so the week waiting for a decision is one query away.
       { query: 'PhasegateOpenGate="webui.week1.gate"', shows: [weekWorkflowId(phaseId, 'week1')], hides: ['webui-other', migration] },
+      { query: 'PhasegateOpenGate IS NOT NULL', shows: [weekWorkflowId(phaseId, 'week1'), weekWorkflowId(otherId, 'week1')], hides: [migration, 'ChitchatAgent'] },
       { query: 'PhasegateStatus="gate-open"', shows: [weekWorkflowId(phaseId, 'week1'), weekWorkflowId(otherId, 'week1')], hides: [migration] },
     ];
     for (const c of cases) {
