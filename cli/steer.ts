@@ -1,11 +1,10 @@
 import os from 'node:os';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
-import { agentMigrationStatusQuery, type AgentMigrationStatus } from '../workflows/agent-migration';
 import { abortSignal, pauseSignal, resumeSignal } from '../workflows/lib/steering';
 import { phaseStatusQuery, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import { connect, describeWorkflow, OperatorError } from './temporal-client';
-import { decideGateUpdate, weekStatusQuery, type GateDecisionKind, type WeekStatus } from '../workflows/week';
+import { decideGateUpdate, weekStatusQuery, type GateDecisionKind } from '../workflows/week';
 
 export interface SteerOptions {
   config: PhasegateConfig;

@@ -2,7 +2,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   defineQuery,
-  defineSignal,
   getExternalWorkflowHandle,
   setHandler,
   startChild,
