@@ -1,3 +1,4 @@
+import { AssertionError } from 'node:assert/strict';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { planSchema, type Plan } from '../../config/schema/plan';
 import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
@@ -32,11 +33,18 @@ export function drillPlan(id: string, title: string, change: string, extra: { ti
   });
 }
 
-/** Polls until `probe` gives a value (errors count as not yet); fails after `limitMs`. */
+/**
+ * Polls until `probe` gives a value; fails after `limitMs`. An error counts as not yet (a
+ * query can fail while a worker restarts), except a failed assertion: what must never happen
+ * while waiting is asserted inside the probe and ends the wait at once.
+ */
 export async function until<T>(what: string, limitMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + limitMs;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    const value = await probe().catch((err: unknown) => {
+      if (err instanceof AssertionError) throw err;
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
