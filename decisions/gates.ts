@@ -12,6 +12,8 @@ export type ValidationKpiId = 'system-uptime' | 'hub-availability' | 'message-de
 export interface WeekFacts {
   agents: Array<{ agent: string; machine: string; outcome: string }>;
   rollbacks: number;
+  /** Migrations whose undo failed and a person accepted as they are: changed, but not as planned. */
+  acceptedAsIs?: number;
   /** System uptime the week's validation measured; null without one. */
   uptimePercent: number | null;
   /** The KPIs of the week's validation and their verdicts; absent without one. */
@@ -38,7 +40,11 @@ export function evaluateGate(criteria: readonly GateCriterion[], facts: WeekFact
         return { criterion: c, met: scope.length > 0 && done === scope.length, detail: `${done} of ${scope.length} agents${c.machines ? ` on ${c.machines.join(', ')}` : ''} migrated` };
       }
       case 'max-rollbacks':
-        return { criterion: c, met: facts.rollbacks <= c.count, detail: `${facts.rollbacks} rollbacks (at most ${c.count})` };
+        return {
+          criterion: c,
+          met: facts.rollbacks <= c.count,
+          detail: `${facts.rollbacks} rollbacks (at most ${c.count})${facts.acceptedAsIs ? `; ${facts.acceptedAsIs} accepted as is after a failed undo, still changed` : ''}`,
+        };
       case 'min-uptime':
         return facts.uptimePercent === null
           ? { criterion: c, met: false, detail: `no uptime measured yet (needs at least ${c.percent} %)` }

@@ -97,9 +97,13 @@ export class Stack {
 
   /** One simulator for the whole fleet, or one for some machines (named simulator-<machines>). */
   async startSimulator(machines?: string[], place: Placement = {}): Promise<void> {
-    const args = [path.join(projectRoot, 'dist/simulator/main.js'), '--config', place.configDir ?? this.config.configDir, '--exit-with-parent'];
+    const name = machines ? `simulator-${machines.join('-')}` : 'simulator';
+    // The fleet's journal lives with the Temporal history of the same data folder: restarted
+    // together, the record and the fleet still agree.
+    const journal = path.join(this.opts.dataDir, 'fleet', `${name}.journal`);
+    const args = [path.join(projectRoot, 'dist/simulator/main.js'), '--config', place.configDir ?? this.config.configDir, '--journal', journal, '--exit-with-parent'];
     if (machines) args.push('--machines', machines.join(','));
-    await this.spawnPlaced(machines ? `simulator-${machines.join('-')}` : 'simulator', args, place, { waitForReadyLine: true });
+    await this.spawnPlaced(name, args, place, { waitForReadyLine: true });
   }
 
   async startControlWorker(place: Placement = {}): Promise<void> {
@@ -129,7 +133,10 @@ export class Stack {
     this.processes.delete(name);
   }
 
-  /** Stops every process: SIGTERM, then SIGKILL after a grace period. Leaves nothing behind. */
+  /**
+   * Stops every process: SIGTERM, then SIGKILL after a grace period (for workers, their own
+   * shutdown grace plus a margin, so commands in flight can finish). Leaves nothing behind.
+   */
   async stop(graceMs = 8000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
@@ -140,7 +147,8 @@ export class Stack {
         order.filter((p) => rank(p.name) === group).map(async (p) => {
           if (p.child.exitCode !== null || p.child.signalCode !== null) return;
           p.child.kill('SIGTERM');
-          const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+          const grace = rank(p.name) === 0 ? Math.max(graceMs, this.config.deployment.workers.shutdownGraceMs + 5000) : graceMs;
+          const timer = setTimeout(() => p.child.kill('SIGKILL'), grace);
           await p.exited;
           clearTimeout(timer);
         }),

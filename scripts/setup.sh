@@ -174,6 +174,10 @@ WRAPPER
 fi
 
 step "TypeScript build"
+# A fresh build each time: JavaScript left in dist/ by a source file that was moved or deleted
+# would still be found by require() (a stale workflows/week.js shadows workflows/week/). The
+# workflow bundle cache (dist/.workflow-bundle, keyed by a hash of the sources) is kept.
+if [[ -d dist ]]; then find dist -mindepth 1 -maxdepth 1 ! -name .workflow-bundle -exec rm -rf {} +; fi
 if ! node_modules/.bin/tsc -p tsconfig.json >/tmp/phasegate-tsc.$$.log 2>&1; then
   cat /tmp/phasegate-tsc.$$.log >&2
   rm -f /tmp/phasegate-tsc.$$.log

@@ -12,10 +12,18 @@ export interface AgentFaults {
   hung: boolean;
   /** The agent's integration check (databases, external connections) fails. */
   integrationFailing: boolean;
-  /** Each apply-stage takes this long before it takes effect (for crash-in-the-middle drills). */
+  /**
+   * Each apply-stage takes this long before it takes effect (for crash-in-the-middle drills).
+   * The effect belongs to the command that asked for it: if that command goes away first
+   * (killed on its timeout), the apply is abandoned and recorded as such.
+   */
   applyDelayMs: number;
-  /** undo-stage fails (a broken undo must stop for a human). */
+  /** The next N apply-stage requests hang until the command that sent them goes away (then they are abandoned). */
+  applyHangs: number;
+  /** undo-stage fails (a broken undo must stop for a human), until this is cleared. */
   undoFails: boolean;
+  /** The next N undo-stage requests fail, later ones work (an undo that fails once). */
+  undoFailures: number;
   /**
    * The fault was caused by the change: it goes away once every stage is undone, as a real
    * regression would. Lets drills check that the agent is healthy after a rollback.
@@ -29,7 +37,9 @@ export const noFaults = (): AgentFaults => ({
   hung: false,
   integrationFailing: false,
   applyDelayMs: 0,
+  applyHangs: 0,
   undoFails: false,
+  undoFailures: 0,
   clearOnUndo: false,
 });
 
@@ -48,7 +58,21 @@ export interface SimAgent {
 }
 
 export type ActionKind = 'backup' | 'apply-stage' | 'undo-stage' | 'verify-marker' | 'integration-check' | 'component-up' | 'component-down';
-export type ActionOutcome = 'applied' | 'undone' | 'already-applied' | 'nothing-to-undo' | 'duplicate-key' | 'backed-up' | 'ok' | 'failed';
+export type ActionOutcome = 'applied' | 'undone' | 'already-applied' | 'nothing-to-undo' | 'duplicate-key' | 'backed-up' | 'ok' | 'failed' | 'abandoned';
+
+/**
+ * One change to the simulated fleet, as written to the simulator's journal: replaying the
+ * journal on start gives back the same fleet and the same record, so a simulator restarted
+ * under a running phase (the main command run again) finds the fleet as the phase left it.
+ */
+export type JournalEntry =
+  | { t: 'apply'; req: ActionRequest; at: number }
+  | { t: 'abandoned'; req: ActionRequest; at: number; detail: string }
+  | { t: 'faults'; agent: string; faults: Partial<AgentFaults> }
+  | { t: 'clear-faults' }
+  | { t: 'component'; name: string; machine: string; up: boolean; key: string; at: number }
+  | { t: 'hub'; name: string; up: boolean }
+  | { t: 'load'; machine: string; load: number };
 
 /** One action the simulator received, as the record tests compare with the workflows'. */
 export interface ActionRecord {
@@ -103,6 +127,8 @@ export class FleetState {
   readonly components = new Map<string, { machine: string; up: boolean }>();
   private readonly resultsByKey = new Map<string, ActionResult>();
   private readonly componentKeys = new Set<string>();
+  /** Called with every change (the server appends it to its journal file). */
+  journal: ((entry: JournalEntry) => void) | null = null;
 
   constructor(agents: Agent[], hubs: Hub[], now: () => number = Date.now) {
     for (const a of agents) {
@@ -156,6 +182,7 @@ export class FleetState {
   setFaults(name: string, faults: Partial<AgentFaults>): AgentView {
     const agent = this.get(name);
     agent.faults = { ...agent.faults, ...faults };
+    this.journal?.({ t: 'faults', agent: name, faults });
     return this.view(agent);
   }
 
@@ -163,6 +190,43 @@ export class FleetState {
     for (const agent of this.agents.values()) agent.faults = noFaults();
     for (const hub of this.hubsUp.keys()) this.hubsUp.set(hub, true);
     this.machineLoad.clear();
+    this.journal?.({ t: 'clear-faults' });
+  }
+
+  setHubUp(name: string, up: boolean): void {
+    this.hubsUp.set(name, up);
+    this.journal?.({ t: 'hub', name, up });
+  }
+
+  setMachineLoad(machine: string, load: number): void {
+    this.machineLoad.set(machine, load);
+    this.journal?.({ t: 'load', machine, load });
+  }
+
+  /** An apply whose command went away before it took effect: recorded, nothing changed. */
+  abandon(req: ActionRequest, detail: string, now: () => number = Date.now): void {
+    this.get(req.agent);
+    this.record(req, 'abandoned', now, detail);
+    this.journal?.({ t: 'abandoned', req, at: now(), detail });
+  }
+
+  /** Replays a journal written by an earlier run of the simulator (nothing is journaled again). */
+  replay(entries: JournalEntry[]): void {
+    const journal = this.journal;
+    this.journal = null;
+    try {
+      for (const e of entries) {
+        if (e.t === 'apply') this.apply(e.req, () => e.at);
+        else if (e.t === 'abandoned') this.abandon(e.req, e.detail, () => e.at);
+        else if (e.t === 'faults') this.setFaults(e.agent, e.faults);
+        else if (e.t === 'clear-faults') this.clearFaults();
+        else if (e.t === 'component') this.setComponent(e.name, e.machine, e.up, e.key, () => e.at);
+        else if (e.t === 'hub') this.setHubUp(e.name, e.up);
+        else if (e.t === 'load') this.setMachineLoad(e.machine, e.load);
+      }
+    } finally {
+      this.journal = journal;
+    }
   }
 
   /**
@@ -174,6 +238,7 @@ export class FleetState {
     const keyId = req.key ? `${req.action}:${req.key}` : undefined;
     const previous = keyId ? this.resultsByKey.get(keyId) : undefined;
     if (previous) {
+      this.journal?.({ t: 'apply', req, at: now() });
       this.record(req, 'duplicate-key', now, `first outcome: ${previous.outcome}`);
       return { ...previous, outcome: 'duplicate-key', agent: this.view(agent) };
     }
@@ -207,10 +272,11 @@ export class FleetState {
       case 'undo-stage': {
         need(change, stage);
         const stages = agent.changes[change!] ?? [];
-        if (agent.faults.undoFails) {
+        if (agent.faults.undoFails || agent.faults.undoFailures > 0) {
           ok = false;
           outcome = 'failed';
           detail = 'undo failed (injected fault)';
+          if (agent.faults.undoFailures > 0) agent.faults.undoFailures--;
         } else if (!stages.includes(stage!)) {
           outcome = 'nothing-to-undo';
         } else if (stages.some((s) => s > stage!)) {
@@ -241,6 +307,7 @@ export class FleetState {
       default:
         throw new SimulatorError(400, `unknown action "${String(req.action)}"`);
     }
+    this.journal?.({ t: 'apply', req, at: now() });
     this.record(req, outcome, now, detail);
     const result: ActionResult = { ok, outcome, ...(detail ? { detail } : {}), agent: this.view(agent) };
     // Failed attempts are not remembered by key, so a retry after a fix can succeed.
@@ -250,6 +317,7 @@ export class FleetState {
 
   /** Deploys or removes a named component; idempotent by key and by state. */
   setComponent(name: string, machine: string, up: boolean, key: string, now: () => number = Date.now): { outcome: ActionOutcome; up: boolean } {
+    this.journal?.({ t: 'component', name, machine, up, key, at: now() });
     const action: ActionKind = up ? 'component-up' : 'component-down';
     const keyId = `${action}:${key}`;
     if (this.componentKeys.has(keyId)) {

@@ -5,6 +5,9 @@ import { parseArgs } from 'node:util';
  * deployment scripts of a fleet. Prints the simulator's answer as JSON on stdout and exits
  * non-zero when the action failed, exactly as a real action script would.
  *
+ * Exit codes: 0 done; 1 refused or failed (for verify-marker: the marker is absent); 2 usage;
+ * 3 the simulator could not be reached; 4 verify-marker could not tell.
+ *
  * fleetctl --admin URL <backup|apply-stage|undo-stage|verify-marker|integration-check>
  *          --agent NAME [--change ID --stage N] [--key IDEMPOTENCY_KEY]
  * fleetctl --admin URL component --name NAME --machine MACHINE --state up|down --key KEY
@@ -52,6 +55,9 @@ async function main(): Promise<number> {
       // keep the raw text
     }
     process.stderr.write(`${action} ${values.agent}: ${detail}\n`);
+    // verify-marker: exit 1 means "no marker" (the simulator answers 409); any other failure
+    // is "could not tell", which a read-back must not mistake for an absent marker.
+    if (action === 'verify-marker') return res.status === 409 ? 1 : 4;
     return 1;
   }
   return 0;

@@ -6,9 +6,12 @@ import { connectNats, ensureStreams } from '../lib/nats';
 import { FleetSimulator } from './server';
 import { exitWhenParentDies } from '../lib/parent-watch';
 
-/** Entry point: `node dist/simulator/main.js [--config DIR] [--machines mainpc,pc2]`. */
+/**
+ * Entry point: `node dist/simulator/main.js [--config DIR] [--machines mainpc,pc2] [--journal FILE]`.
+ * With a journal the simulated fleet survives a restart of the simulator (server.ts).
+ */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string' }, machines: { type: 'string' }, 'exit-with-parent': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { config: { type: 'string' }, machines: { type: 'string' }, journal: { type: 'string' }, 'exit-with-parent': { type: 'boolean', default: false } } });
   const config = loadConfig(configDirFrom(values.config));
   const logger = createLogger('simulator', config.deployment.logLevel);
   const all = config.inventory.machines.map((m) => m.name);
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
     failoverDetectMs: config.deployment.simulator.failoverDetectMs,
     nats: nc,
     logger,
+    ...(values.journal ? { journalFile: values.journal } : {}),
   });
   await sim.start();
   const shutdown = async (signal: string) => {

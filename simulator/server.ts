@@ -1,10 +1,12 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from 'nats';
 import type { Inventory } from '../config/schema/inventory';
 import type { Logger } from '../lib/logger';
 import { subjects } from '../lib/nats';
-import { FleetState, SimulatorError, type ActionKind, type AgentFaults } from './fleet-state';
+import { FleetState, SimulatorError, type ActionKind, type ActionRequest, type AgentFaults, type JournalEntry } from './fleet-state';
 import { HeartbeatGenerator, type HeartbeatMessage, type OutageWindow } from './heartbeats';
 
 /** Wall-clock heartbeats are generated this often (each sender keeps its own interval). */
@@ -19,6 +21,12 @@ export interface SimulatorOptions {
   failoverDetectMs: number;
   nats?: NatsConnection;
   logger: Logger;
+  /**
+   * A journal file of every change to the fleet: read back on start, appended to on each change
+   * (before the answer goes out), so the fleet outlives a restart of the simulator as a real
+   * fleet outlives a restart of its tooling. None: the fleet lives in memory only.
+   */
+  journalFile?: string;
 }
 
 const maxBodyBytes = 64 * 1024;
@@ -68,11 +76,22 @@ export class FleetSimulator {
   }
 
   async start(): Promise<void> {
+    const file = this.opts.journalFile;
+    if (file) {
+      if (existsSync(file)) {
+        const entries = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JournalEntry);
+        this.state.replay(entries);
+        for (const [hub, up] of this.state.hubsUp) this.heartbeats.setHubUp(hub, up);
+        this.opts.logger.info({ entries: entries.length, actions: this.state.actions.length, file }, 'fleet restored from the journal');
+      }
+      mkdirSync(path.dirname(file), { recursive: true });
+      this.state.journal = (entry) => appendFileSync(file, `${JSON.stringify(entry)}\n`);
+    }
     for (const agent of this.opts.inventory.agents) {
-      if (this.opts.machines.includes(agent.machine)) await this.openAgent(agent.name);
+      if (this.opts.machines.includes(agent.machine) && !this.state.get(agent.name).faults.crashed) await this.openAgent(agent.name);
     }
     for (const hub of this.opts.inventory.hubs) {
-      if (this.opts.machines.includes(hub.machine)) await this.openHub(hub.name);
+      if (this.opts.machines.includes(hub.machine) && this.state.hubsUp.get(hub.name) !== false) await this.openHub(hub.name);
     }
     this.adminServer = http.createServer((req, res) => void this.handleAdmin(req, res));
     await listen(this.adminServer, this.opts.adminPort, this.opts.adminHost);
@@ -134,7 +153,7 @@ export class FleetSimulator {
 
   private async setHub(name: string, up: boolean): Promise<void> {
     if (!this.state.hubsUp.has(name)) throw new SimulatorError(404, `unknown hub "${name}"`);
-    this.state.hubsUp.set(name, up);
+    this.state.setHubUp(name, up);
     this.heartbeats.setHubUp(name, up);
     const server = this.hubServers.get(name);
     if (!up && server) {
@@ -185,16 +204,25 @@ export class FleetSimulator {
         const action = str(body, 'action') as ActionKind;
         const agentName = str(body, 'agent');
         const agent = this.state.get(agentName);
-        if (action === 'apply-stage' && agent.faults.applyDelayMs > 0) {
-          await new Promise((r) => setTimeout(r, agent.faults.applyDelayMs));
-        }
-        const result = this.state.apply({
+        const request: ActionRequest = {
           action,
           agent: agentName,
           ...(body.change !== undefined ? { change: str(body, 'change') } : {}),
           ...(body.stage !== undefined ? { stage: Number(body.stage) } : {}),
           ...(body.key !== undefined ? { key: str(body, 'key') } : {}),
-        });
+        };
+        if (action === 'apply-stage' && (agent.faults.applyDelayMs > 0 || agent.faults.applyHangs > 0)) {
+          // The apply takes effect only while the command that asked is still there to see it.
+          const hangs = agent.faults.applyHangs > 0;
+          if (hangs) this.state.setFaults(agentName, { applyHangs: agent.faults.applyHangs - 1 });
+          const gone = await commandGoneWithin(res, hangs ? Number.POSITIVE_INFINITY : agent.faults.applyDelayMs);
+          if (gone) {
+            this.state.abandon(request, hangs ? 'hung until its command went away' : `its command went away within the ${agent.faults.applyDelayMs} ms the apply takes`);
+            this.opts.logger.info({ action, agent: agentName, change: body.change, stage: body.stage }, 'apply abandoned: its command went away');
+            return;
+          }
+        }
+        const result = this.state.apply(request);
         this.opts.logger.info({ action, agent: agentName, change: body.change, stage: body.stage, outcome: result.outcome }, 'action');
         return json(res, result.ok ? 200 : 409, result);
       }
@@ -232,7 +260,7 @@ export class FleetSimulator {
         if (method === 'POST') {
           const load = Number(body.load);
           if (!Number.isFinite(load) || load < 0) throw new SimulatorError(400, '"load" must be a number >= 0');
-          this.state.machineLoad.set(machine, load);
+          this.state.setMachineLoad(machine, load);
         }
         const load = this.state.machineLoad.get(machine);
         return json(res, 200, { machine, load: load ?? null });
@@ -283,6 +311,27 @@ export class FleetSimulator {
       json(res, status, { error: (err as Error).message });
     }
   }
+}
+
+/**
+ * Resolves true if the client closes the connection before `ms` pass (the command that sent
+ * the request was killed, or gave up), false once `ms` have passed with it still there.
+ */
+function commandGoneWithin(res: http.ServerResponse, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (res.destroyed || res.socket?.destroyed) return resolve(true);
+    const onClose = () => {
+      if (timer) clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = Number.isFinite(ms)
+      ? setTimeout(() => {
+          res.off('close', onClose);
+          resolve(false);
+        }, ms)
+      : undefined;
+    res.once('close', onClose);
+  });
 }
 
 function str(body: Record<string, unknown>, field: string): string {

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
       alertWebhooks: { 1: config.deployment.alerts.webhooks.level1, 2: config.deployment.alerts.webhooks.level2, 3: config.deployment.alerts.webhooks.level3 },
     }),
     identity: `phasegate-control@${process.pid}`,
+    shutdownGraceTime: config.deployment.workers.shutdownGraceMs,
   });
   logger.info({ taskQueue: config.deployment.controlTaskQueue, namespace }, 'control worker polling');
   process.stdout.write(`${JSON.stringify({ ready: true, machine: 'control' })}\n`);

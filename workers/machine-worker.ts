@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { Runtime, Worker } from '@temporalio/worker';
+import path from 'node:path';
 import { createMachineActivities } from '../activities/machine';
+import { useCommandLedger } from '../activities/machine/process-group';
 import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig } from '../config/load';
 import { createLogger } from '../lib/logger';
@@ -25,6 +27,10 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(`worker-${machine}`, config.deployment.logLevel);
   const metricsAt = installRuntime(logger, config.deployment, machine);
+  // Commands a previous run of this worker left running (it was SIGKILLed mid-command) are
+  // stopped before this one takes any task: an orphan must not land after a retry or an undo.
+  const { reaped } = useCommandLedger(path.resolve(projectRoot, config.deployment.dataDir, 'run', `commands-${machine}.json`));
+  if (reaped) logger.warn({ reaped }, 'stopped command process groups left running by a previous run of this worker');
   const sim = config.deployment.simulator;
   // Connected on first use: a worker starts (and runs actions) while NATS is away.
   let nats: Promise<NatsConnection> | null = null;
@@ -54,6 +60,9 @@ async function main(): Promise<void> {
     identity: `phasegate-${machine}@${process.pid}`,
     // Probes and windows are long and I/O bound; actions are child processes.
     maxConcurrentActivityTaskExecutions: 100,
+    // On SIGTERM: stop polling, let running commands finish for this long, then cancel them
+    // (each command's process group is stopped) so nothing outlives the worker.
+    shutdownGraceTime: config.deployment.workers.shutdownGraceMs,
   });
   logger.info({ machine, taskQueue: machineTaskQueue(machine), namespace }, 'machine worker polling');
   process.stdout.write(`${JSON.stringify({ ready: true, machine })}\n`);

@@ -1,8 +1,13 @@
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  condition,
   defineQuery,
-  getExternalWorkflowHandle,
+  defineUpdate,
+  ParentClosePolicy,
+  patched,
+  setDefaultSignalHandler,
   setHandler,
   startChild,
   upsertMemo,
@@ -10,13 +15,22 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import { parseWorkflowInput } from '../config/schema/workflow-inputs';
+import { checkUndoResolution } from './agent-migration/messages';
+import { phaseWorkflow as phaseV1 } from './legacy/v1/phase';
+import { runKey, weekWorkflowId } from './lib/ids';
+import type { MachineCallOptions } from './lib/machine';
 import type { PlanSettings } from './lib/migration-input';
 import { countWideRollback } from './lib/metrics';
 import { Notifier } from './lib/notify';
-import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
+import { runScopedPatch } from './lib/patches';
+import { personAnsweredSignal, personNeededSignal, PersonWaits, type PersonWait } from './lib/person';
+import { abortSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
-import { abortSignal, pauseSignal, resumeSignal, signalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
+import { leftAfter, newRollbackRecord, rollBack, type AppliedChange, type RollbackRecord, type UndoResolution } from './rollback/engine';
 import { weekWorkflow, type WeekInput, type WeekStatus } from './week';
+
+export { weekWorkflowId } from './lib/ids';
 
 /** Input of phaseWorkflow, version 1: a validated plan with each migrate step's agents selected. */
 export interface PhaseInput {
@@ -32,31 +46,42 @@ export interface PhaseInput {
 export interface PhaseStatus {
   phase: string;
   title: string;
-  state: 'running' | 'done';
+  state: 'running' | 'paused' | 'rolling-back' | 'done';
   /** Set while an operator holds the phase. */
   paused: { by: string; reason?: string } | null;
   currentWeek: string | null;
-  weeks: Array<{ id: string; title: string; workflowId: string; outcome: WeekStatus['outcome'] | 'not-started' | 'running' }>;
-  /** Every change the phase's passed weeks applied and that is still in place. */
+  weeks: Array<{ id: string; title: string; workflowId: string; outcome: WeekStatus['outcome'] | 'not-started' | 'running' | 'failed' }>;
+  /** Every change the phase's weeks applied that is still in place (a person may have accepted some half-undone). */
   applied: AppliedChange[];
   abort: (AbortRequest & { at: string }) | null;
-  rollback: { level: 3; startedAt: string; finishedAt?: string; durationMs?: number; budgetMs: number; withinBudget?: boolean; undone: string[]; unhealthyAfter: string[] } | null;
-  /** Malformed steering signals that were refused (the last 20). */
+  /** The level-3 rollback (rollback/engine.ts), once one started. */
+  rollback: RollbackRecord | null;
+  /** Every wait for a person in the phase (its weeks' and migrations', and its own), with the command that resolves it. */
+  waitingForPerson: PersonWait[];
+  /** Machines the phase rollback found unreachable; it holds until resumed. */
+  unreachableMachines: string[];
+  /** Malformed or unknown steering signals that were refused (the last 20). */
   rejectedSignals: RejectedSignal[];
   outcome: 'completed' | 'stopped' | 'aborted' | null;
 }
 
 /** Weeks done and the one running; the running week's own status query has the detail. */
 export const phaseStatusQuery = defineQuery<PhaseStatus>('status');
+/** Resolve a failed undo of the phase's own rollback (validated: only while one waits). */
+export const resolvePhaseUndoUpdate = defineUpdate<PhaseStatus, [UndoResolution]>('resolveFailedUndo');
 
-const phaseRollbackBudgetMs = 5 * 60_000;
-
-/** Workflow id of a week: readable, under its phase. */
-export const weekWorkflowId = (phaseWorkflowId: string, week: string) => `${phaseWorkflowId}.${week}`;
-
-/** Runs the weeks of a phase in order, each as a child workflow that ends at its go/no-go gate. */
-export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
-  if (input.version !== 1) throw ApplicationFailure.nonRetryable(`unsupported input version ${String(input.version)}`, 'InvalidInput');
+/**
+ * Runs the weeks of a phase in order, each as a child workflow that ends at its go/no-go
+ * gate. Pause, resume and abort are passed on to the running week and never fail the phase;
+ * an abort at level 3 then undoes every change of the phase's earlier weeks with the rollback
+ * engine, newest first.
+ */
+export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
+  // Histories begun before run-scoped ids and the rollback engine replay on the code that made them.
+  if (!patched(runScopedPatch)) return phaseV1(given as never) as unknown as Promise<PhaseStatus>;
+  const parsed = parseWorkflowInput('phase', given);
+  if (!parsed.ok) throw ApplicationFailure.nonRetryable(`phaseWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
+  const input = parsed.value as PhaseInput;
   const phaseId = workflowInfo().workflowId;
   const notify = new Notifier({ phase: input.phase });
   const status: PhaseStatus = {
@@ -69,97 +94,171 @@ export async function phaseWorkflow(input: PhaseInput): Promise<PhaseStatus> {
     applied: [],
     abort: null,
     rollback: null,
+    waitingForPerson: [],
+    unreachableMachines: [],
     rejectedSignals: [],
     outcome: null,
   };
+  const persons = new PersonWaits(status.waitingForPerson);
   let current: ChildWorkflowHandle<typeof weekWorkflow> | null = null;
-  /** A pause holds for the phase: a week that starts while paused starts paused. */
-  let pause: { by: string; reason?: string } | null = null;
+  let pendingUndo: UndoResolution | null = null;
+  /** Passed on to the running week; a week that closed meanwhile is no error. */
+  const toWeek = async (send: (w: ChildWorkflowHandle<typeof weekWorkflow>) => Promise<void>) => {
+    if (current) await send(current).catch(() => undefined);
+  };
+  const setState = (state: PhaseStatus['state']) => {
+    status.state = state;
+    upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
+  };
   setHandler(phaseStatusQuery, () => status);
-  // Steering the phase steers the week that is running.
-  /** A malformed signal is reported and ignored, never passed on to the week. */
+  // Steering the phase steers the week that is running. A malformed or unknown signal is
+  // reported and ignored, never passed on to the week.
   const refused = signalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry }));
+  setDefaultSignalHandler(unknownSignalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry })));
   setHandler(pauseSignal, async (arg) => {
     if (refused('pause', arg)) return;
-    pause = arg;
     status.paused = arg;
-    if (current) await getExternalWorkflowHandle(current.workflowId).signal(pauseSignal, arg);
+    await toWeek((w) => w.signal(pauseSignal, arg));
   });
   setHandler(resumeSignal, async (arg) => {
     if (refused('resume', arg)) return;
-    pause = null;
     status.paused = null;
-    if (current) await getExternalWorkflowHandle(current.workflowId).signal(resumeSignal, arg);
+    status.unreachableMachines = [];
+    if (status.state === 'paused') setState('rolling-back');
+    await toWeek((w) => w.signal(resumeSignal, arg));
   });
-  setHandler(abortSignal, async (arg) => {
-    if (refused('abort', arg) || status.abort || status.outcome) return;
+  const abort = async (arg: AbortRequest) => {
+    if (status.abort || status.outcome) return;
     status.abort = { ...arg, at: new Date().toISOString() };
-    if (current) await getExternalWorkflowHandle(current.workflowId).signal(abortSignal, arg);
-  });
-  /** Level 3: every week of the phase back to the configuration before the phase, newest first. */
-  async function rollBackPhase(abort: AbortRequest): Promise<void> {
-    const started = Date.now();
-    const record: NonNullable<PhaseStatus['rollback']> = { level: 3, startedAt: new Date(started).toISOString(), budgetMs: phaseRollbackBudgetMs, undone: [], unhealthyAfter: [] };
+    await toWeek((w) => w.signal(abortSignal, arg));
+  };
+  setHandler(abortSignal, async (arg) => void (refused('abort', arg) || (await abort(arg))));
+  setHandler(personNeededSignal, (w) => persons.childNeeds(w));
+  setHandler(personAnsweredSignal, (a) => persons.childAnswered(a));
+  setHandler(
+    resolvePhaseUndoUpdate,
+    (r) => {
+      pendingUndo = r;
+      return status;
+    },
+    {
+      validator: (r) => {
+        requireObject(r, 'a resolution');
+        if (!status.waitingForPerson.some((w) => w.workflowId === phaseId && (w.what === 'failed-undo' || w.what === 'read-back'))) {
+          throw new Error(`phase ${input.phase} has no failed undo of its own waiting for a person${status.waitingForPerson.length ? ` (resolve the one listed on ${status.waitingForPerson[0]!.workflowId})` : ''}`);
+        }
+        checkUndoResolution(r);
+      },
+    },
+  );
+  // Cancelling the phase (the Temporal CLI or UI) is an abort at level 1 of its running week.
+  CancellationScope.current().cancelRequested.catch(() => void abort({ level: 1, by: 'temporal', reason: 'workflow cancellation requested' }));
+
+  /**
+   * Level 3: every week of the phase back to the configuration before the phase, newest first.
+   * A machine that takes no task holds it (level-2 alert; resume once it is back).
+   */
+  async function rollBackPhase(a: AbortRequest): Promise<void> {
+    const record = newRollbackRecord(3, `abort at level 3 by ${a.by}${a.reason ? `: ${a.reason}` : ''}`);
     status.rollback = record;
+    setState('rolling-back');
     countWideRollback(3);
-    notify.alert(2, `${input.phase}: phase rollback`, `level 3 by ${abort.by}${abort.reason ? `: ${abort.reason}` : ''}; undoing ${status.applied.length} changes`);
-    await undoChanges(status.applied, 'phase', phaseId, input.settings.thresholds.responseTimeMs, (c, healthy) => {
-      record.undone.push(`${c.week}/${appliedName(c)}`);
-      if (!healthy) record.unhealthyAfter.push(`${c.week}/${appliedName(c)}`);
-      status.applied = status.applied.filter((x) => x !== c);
-    });
-    record.finishedAt = new Date().toISOString();
-    record.durationMs = Date.now() - started;
-    record.withinBudget = record.durationMs <= phaseRollbackBudgetMs;
-    if (!record.withinBudget) notify.alert(2, `${input.phase}: phase rollback over budget`, `${record.durationMs} ms against ${phaseRollbackBudgetMs} ms`);
-    if (record.unhealthyAfter.length) notify.alert(2, `${input.phase}: unhealthy after the phase rollback`, record.unhealthyAfter.join(', '));
-    notify.emit('phase.rolled-back', { undone: record.undone, durationMs: record.durationMs, withinBudget: record.withinBudget });
+    const changes = [...status.applied];
+    const machine: MachineCallOptions = {
+      queueWaitMs: input.settings.timings.machineQueueWaitMs,
+      whenUnreachable: async (u) => {
+        if (!status.unreachableMachines.includes(u.machine)) {
+          status.unreachableMachines.push(u.machine);
+          notify.alert(2, `${input.phase}: machine ${u.machine} unreachable, phase rollback holds`, `no worker on ${u.machine} took "${u.what}" within ${Math.round(u.queueWaitMs / 1000)} s. Bring it back, then resume the phase.`, { machine: u.machine });
+        }
+        status.paused = { by: 'phasegate', reason: `machine ${u.machine} unreachable during the phase rollback` };
+        setState('paused');
+        await condition(() => status.paused === null);
+      },
+    };
+    await rollBack(
+      changes,
+      {
+        level: 3,
+        reason: record.reason,
+        label: input.phase,
+        keyPrefix: runKey('level3-rollback'),
+        responseThresholdMs: input.settings.thresholds.responseTimeMs,
+        notify,
+        machine,
+        askPerson: async (p) => {
+          pendingUndo = null;
+          const agent = p.change.kind === 'migration' ? p.change.agent : undefined;
+          return persons.wait({ ...(agent ? { agent } : {}), machine: p.change.machine, what: p.kind, detail: p.error }, () => pendingUndo);
+        },
+      },
+      record,
+    );
+    status.applied = leftAfter(changes, record);
   }
 
   upsertSearchAttributes([{ key: searchAttributes.phase, value: input.phase }, { key: searchAttributes.status, value: 'running' }]);
   upsertMemo({ summary: `${input.phase}: ${input.title} (${input.weeks.length} weeks)` });
   notify.emit('phase.started', { weeks: input.weeks.map((w) => w.id) });
 
-  for (const [i, week] of input.weeks.entries()) {
-    if (status.abort) break;
-    const entry = status.weeks[i]!;
-    status.currentWeek = week.id;
-    entry.outcome = 'running';
-    upsertSearchAttributes([{ key: searchAttributes.week, value: week.id }]);
-    current = await startChild(weekWorkflow, {
-      workflowId: entry.workflowId,
-      args: [
-        {
-          version: 1,
-          phase: input.phase,
-          week,
-          settings: input.settings,
-          ...(input.autoApproveGates ? { autoApproveGate: input.autoApproveGates } : {}),
-          ...(input.gateReminderMs ? { gateReminderMs: input.gateReminderMs } : {}),
-        },
-      ],
-    });
-    if (pause) await current.signal(pauseSignal, pause);
-    // An abort that arrived while the week was starting reaches it now.
-    if (status.abort) await current.signal(abortSignal, status.abort);
-    const result = await current.result();
-    current = null;
-    entry.outcome = result.outcome;
-    status.applied.push(...result.applied);
-    if (result.outcome !== 'passed') {
-      status.outcome = result.outcome === 'aborted' ? 'aborted' : 'stopped';
-      break;
+  return CancellationScope.nonCancellable(async () => {
+    for (const [i, week] of input.weeks.entries()) {
+      if (status.abort) break;
+      const entry = status.weeks[i]!;
+      status.currentWeek = week.id;
+      entry.outcome = 'running';
+      upsertSearchAttributes([{ key: searchAttributes.week, value: week.id }]);
+      try {
+        current = await startChild(weekWorkflow, {
+          workflowId: entry.workflowId,
+          args: [
+            {
+              version: 1,
+              phase: input.phase,
+              week,
+              settings: input.settings,
+              ...(input.autoApproveGates ? { autoApproveGate: input.autoApproveGates } : {}),
+              ...(input.gateReminderMs ? { gateReminderMs: input.gateReminderMs } : {}),
+            },
+          ],
+          // A phase closed for good (terminated) cancels its week, which takes that as an abort.
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        });
+      } catch (err) {
+        entry.outcome = 'failed';
+        notify.alert(2, `${input.phase}: ${week.id} could not start`, String(err));
+        status.outcome = 'stopped';
+        break;
+      }
+      // Steering that came while the week was starting reaches it now.
+      if (status.paused) await current.signal(pauseSignal, status.paused).catch(() => undefined);
+      if (status.abort) await current.signal(abortSignal, status.abort).catch(() => undefined);
+      let result: WeekStatus | null = null;
+      try {
+        result = await current.result();
+      } catch (err) {
+        notify.alert(2, `${input.phase}: ${week.id} ended without a result`, `${String(err)}; what it applied is not known to the phase`);
+      }
+      current = null;
+      entry.outcome = result?.outcome ?? 'failed';
+      // What the week left applied: all of it if it passed, what a person accepted if it rolled back.
+      if (result) status.applied.push(...result.applied);
+      if (result?.outcome !== 'passed') {
+        status.outcome = result?.outcome === 'aborted' ? 'aborted' : 'stopped';
+        break;
+      }
     }
-  }
-  if (status.abort) {
-    status.outcome = 'aborted';
-    if (status.abort.level === 3) await CancellationScope.nonCancellable(() => rollBackPhase(status.abort!));
-  }
-  status.currentWeek = null;
-  status.state = 'done';
-  status.outcome ??= 'completed';
-  upsertSearchAttributes([{ key: searchAttributes.status, value: 'done' }, { key: searchAttributes.outcome, value: status.outcome }]);
-  notify.emit(`phase.${status.outcome}`, { weeks: status.weeks.map((w) => ({ id: w.id, outcome: w.outcome })) });
-  await notify.flush();
-  return status;
+    if (status.abort) {
+      status.outcome = 'aborted';
+      if (status.abort.level === 3) await rollBackPhase(status.abort);
+    }
+    status.currentWeek = null;
+    status.state = 'done';
+    status.outcome ??= 'completed';
+    upsertSearchAttributes([{ key: searchAttributes.status, value: 'done' }, { key: searchAttributes.outcome, value: status.outcome }]);
+    notify.emit(`phase.${status.outcome}`, { weeks: status.weeks.map((w) => ({ id: w.id, outcome: w.outcome })) });
+    await notify.flush();
+    await condition(allHandlersFinished);
+    return status;
+  });
 }

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActionName, Catalogue, CatalogueCommand } from '../../config/schema/catalogue';
 import type { Agent } from '../../config/schema/inventory';
+import { runInGroup, type CommandEnd } from './process-group';
 
 /** What a workflow may ask a machine to do: names and numbers only, never a command. */
 export interface ActionRequest {
@@ -17,7 +17,11 @@ export interface CommandResult {
   args: string[];
   exitCode: number | null;
   signal: string | null;
+  /** Ran to its own end, or killed with its whole process group on timeout or cancellation. */
+  ended: CommandEnd;
   timedOut: boolean;
+  /** Nothing the command started is still running (checked before this result was made). */
+  groupGone: boolean;
   durationMs: number;
   stdout: string;
   stderr: string;
@@ -119,28 +123,23 @@ export class CatalogueRunner {
   }
 }
 
-/** execFile with a timeout and bounded output; never rejects: the result says what happened. */
-export function runCommand(command: string, args: string[], timeoutMs: number, cwd: string, signal?: AbortSignal): Promise<CommandResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    execFile(
-      command,
-      args,
-      { cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024, windowsHide: true, ...(signal ? { signal } : {}) },
-      (error, stdout, stderr) => {
-        const err = error as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: string }) | null;
-        const timedOut = Boolean(err?.killed && err.signal === 'SIGKILL' && performance.now() - started >= timeoutMs - 5);
-        resolve({
-          command,
-          args,
-          exitCode: err ? (typeof err.code === 'number' ? err.code : null) : 0,
-          signal: err?.signal ?? null,
-          timedOut,
-          durationMs: Math.round(performance.now() - started),
-          stdout: trimOutput(String(stdout ?? '')),
-          stderr: trimOutput(err && typeof err.code === 'string' ? `${err.code}: ${err.message}` : String(stderr ?? '')),
-        });
-      },
-    );
-  });
+/**
+ * Runs a command without a shell, in its own process group, with a timeout and bounded
+ * output (process-group.ts); never rejects: the result says how it ended. It resolves only
+ * once nothing the command started is left running.
+ */
+export async function runCommand(command: string, args: string[], timeoutMs: number, cwd: string, signal?: AbortSignal): Promise<CommandResult> {
+  const r = await runInGroup(command, args, { timeoutMs, cwd, ...(signal ? { signal } : {}) });
+  return {
+    command,
+    args,
+    exitCode: r.ended === 'exited' && !r.spawnError ? r.exitCode : null,
+    signal: r.signal,
+    ended: r.ended,
+    timedOut: r.ended === 'timed-out',
+    groupGone: r.groupGone,
+    durationMs: r.durationMs,
+    stdout: trimOutput(r.stdout),
+    stderr: trimOutput(r.stderr),
+  };
 }

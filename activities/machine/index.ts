@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, type MetricMeter } from '@temporalio/common';
 import si from 'systeminformation';
 import type { NatsConnection } from 'nats';
 import type { Catalogue } from '../../config/schema/catalogue';
@@ -110,17 +110,37 @@ async function withHeartbeat(run: (signal: AbortSignal) => Promise<CommandResult
   }
 }
 
-/** A command's result as an activity outcome; a non-zero exit or a timeout is a retryable failure. */
+/**
+ * A command's result as an activity outcome. A non-zero exit or a timeout is a retryable
+ * failure; either way the command and everything it started are gone by now (the runner waits
+ * for its process group), so a retry or an undo can never race it. A command stopped because
+ * the activity was cancelled ends the activity as cancelled, which the workflow waits for.
+ */
 function outcomeOf(what: string, result: CommandResult, id: Pick<ActionOutcome, 'action' | 'agent'>): ActionOutcome {
+  if (result.ended === 'cancelled') throw new CancelledFailure(`${what} cancelled; its process group was stopped after ${result.durationMs} ms`);
+  if (!result.groupGone) {
+    // Not retryable by Temporal on its own: something of the command still runs and may yet act.
+    throw ApplicationFailure.create({ type: 'CommandStillRunning', message: `${what}: a process of the command survived SIGKILL of its group (it left the group?)` });
+  }
   if (result.exitCode !== 0) {
-    const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}`;
+    const why = result.timedOut ? `timed out after ${result.durationMs} ms (its whole process group was killed)` : `exited ${result.exitCode ?? result.signal}`;
     throw ApplicationFailure.create({
       type: 'ActionFailed',
       message: `${what} ${why}: ${result.stderr.slice(0, 500) || result.stdout.slice(0, 500)}`,
-      details: [{ exitCode: result.exitCode, timedOut: result.timedOut, stderr: result.stderr, stdout: result.stdout }],
+      details: [{ exitCode: result.exitCode, timedOut: result.timedOut, ended: result.ended, stderr: result.stderr, stdout: result.stdout }],
     });
   }
   return { ok: true, ...id, exitCode: 0, durationMs: result.durationMs, output: result.stdout.slice(0, 1000) };
+}
+
+/** What the agent itself says of a change's stage markers (its catalogue's verify-marker: exit 0 present, 1 absent). */
+export interface MarkerReading {
+  agent: string;
+  change: string;
+  present: number[];
+  absent: number[];
+  /** Stages the check could not tell (another exit code, a timeout): neither present nor absent. */
+  unknown: Array<{ stage: number; detail: string }>;
 }
 
 /**
@@ -247,6 +267,22 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         const wait = Math.max(0, Math.min(req.sampleIntervalMs - (Date.now() - tick), req.durationMs - elapsedMs));
         await ctx.sleep(wait); // throws CancelledFailure when the workflow cancels the window
       }
+    },
+
+    /**
+     * Reads a change's stage markers back from the agent, one verify-marker per stage: after a
+     * rollback the record must say what the machine says, not what the workflow intended.
+     */
+    async readMarkers(req: { agent: string; change: string; stages: number[] }): Promise<MarkerReading> {
+      const reading: MarkerReading = { agent: req.agent, change: req.change, present: [], absent: [], unknown: [] };
+      for (const stage of req.stages) {
+        const result = await withHeartbeat((signal) => runner.run({ action: 'verify-marker', agent: req.agent, change: req.change, stage }, signal));
+        if (result.ended === 'cancelled') throw new CancelledFailure('marker read-back cancelled');
+        if (result.exitCode === 0) reading.present.push(stage);
+        else if (result.exitCode === 1) reading.absent.push(stage);
+        else reading.unknown.push({ stage, detail: result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}: ${result.stderr.slice(0, 200)}` });
+      }
+      return reading;
     },
 
     /** One window of this machine's heartbeats for the validation, summarised. */

@@ -86,6 +86,17 @@ export const deploymentSchema = z.strictObject({
       ports: z.record(identifier, port).default({}),
     })
     .default({ host: '127.0.0.1', ports: {} }),
+  /** How workers stop (SIGINT/SIGTERM). */
+  workers: z
+    .strictObject({
+      /**
+       * How long a stopping worker lets running commands and probes finish before it cancels
+       * them (killing each command's process group). A command cut off is retried with the
+       * same idempotency key by the next worker; one allowed to finish needs no retry.
+       */
+      shutdownGraceMs: z.number().int().min(0).max(600_000).default(30_000),
+    })
+    .default({ shutdownGraceMs: 30_000 }),
   /** Files, relative to this file. */
   inventory: z.string().min(1),
   catalogues: z.record(identifier, z.string().min(1)),

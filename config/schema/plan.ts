@@ -61,6 +61,11 @@ export const migrateStepSchema = z.strictObject({
   pilots: z.number().int().min(0).max(1000).default(0),
   batchSize: z.number().int().min(1).max(1000).default(5),
   maxConcurrentPerMachine: z.number().int().min(1).max(100).default(2),
+  /**
+   * When another migration (of any phase) holds an agent of this step: wait until it is done
+   * (default), or refuse that agent with the reason and carry on with the others.
+   */
+  whenAgentBusy: z.enum(['wait', 'refuse']).default('wait'),
   failureBudget: z
     .strictObject({
       perBatch: z.number().int().min(0).default(0),
@@ -117,6 +122,48 @@ export const weekSchema = z.strictObject({
   gate: z.strictObject({ criteria: z.array(gateCriterionSchema).default([]) }).default({ criteria: [] }),
 });
 
+interface Problem {
+  path: PropertyKey[];
+  message: string;
+}
+
+/**
+ * Timings that cannot work together: a verification window shorter than one sampling
+ * interval never samples twice, so the window's length is a fiction. A window of 0 means
+ * "one sample" and is allowed.
+ */
+export function timingsProblems(t: Pick<Timings, 'rapidVerificationMs' | 'stageVerificationMs' | 'observationMs' | 'observationWindowMs'>, sampleIntervalMs: number): Problem[] {
+  const problems: Problem[] = [];
+  const windows: Array<[keyof typeof t, number]> = [
+    ['rapidVerificationMs', t.rapidVerificationMs],
+    ['stageVerificationMs', t.stageVerificationMs],
+    ...(t.observationMs > 0 ? ([['observationWindowMs', t.observationWindowMs]] as Array<[keyof typeof t, number]>) : []),
+  ];
+  for (const [field, ms] of windows) {
+    if (ms > 0 && ms < sampleIntervalMs) problems.push({ path: [field], message: `${ms} ms is shorter than one sampling interval (sampleIntervalMs ${sampleIntervalMs} ms): the window could not sample; make it 0 (one sample) or at least ${sampleIntervalMs}` });
+  }
+  return problems;
+}
+
+/**
+ * Gate criteria that nothing in their week can measure: migration criteria in a week that
+ * migrates nothing, uptime and KPI criteria in a week without a validation, machines that none
+ * of the week's agents are on (when the machines are known).
+ */
+export function weekGateProblems(criteria: readonly z.infer<typeof gateCriterionSchema>[], week: { migrates: boolean; validates: boolean; machines: Set<string> | null }): Problem[] {
+  const problems: Problem[] = [];
+  criteria.forEach((c, i) => {
+    if ((c.kind === 'all-migrated' || c.kind === 'max-rollbacks') && !week.migrates) problems.push({ path: [i, 'kind'], message: `"${c.kind}" needs a migrate step in this week; it has none, so the criterion could never be judged` });
+    if ((c.kind === 'min-uptime' || c.kind === 'validation-kpis') && !week.validates) problems.push({ path: [i, 'kind'], message: `"${c.kind}" needs a validate step in this week; it has none, so the criterion could never be met` });
+    if (c.kind === 'all-migrated' && c.machines && week.machines && week.migrates) {
+      c.machines.forEach((m, mi) => {
+        if (!week.machines!.has(m)) problems.push({ path: [i, 'machines', mi], message: `no agent of this week is on machine "${m}" (the week's agents are on ${[...week.machines!].join(', ') || 'no machine'})` });
+      });
+    }
+  });
+  return problems;
+}
+
 export const planSchema = z
   .strictObject({
     version: z.literal(1),
@@ -133,6 +180,11 @@ export const planSchema = z
     weeks: z.array(weekSchema).min(1),
   })
   .superRefine((plan, ctx) => {
+    for (const p of timingsProblems(plan.timings, plan.thresholds.sampleIntervalMs)) ctx.addIssue({ code: 'custom', path: ['timings', ...p.path], message: p.message });
+    plan.weeks.forEach((w, wi) => {
+      const gate = { migrates: w.steps.some((s) => s.migrate), validates: w.steps.some((s) => s.validate), machines: null };
+      for (const p of weekGateProblems(w.gate.criteria, gate)) ctx.addIssue({ code: 'custom', path: ['weeks', wi, 'gate', 'criteria', ...p.path], message: p.message });
+    });
     const ids = new Set<string>();
     plan.weeks.forEach((w, wi) => {
       if (ids.has(w.id)) ctx.addIssue({ code: 'custom', path: ['weeks', wi, 'id'], message: `duplicate id "${w.id}"` });

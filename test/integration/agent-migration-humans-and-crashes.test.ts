@@ -64,7 +64,7 @@ describe('agent migration: human approvals, failed undos and a killed machine wo
     const result = await handle.result();
     assert.equal(result.outcome, 'rejected');
     assert.deepEqual(result.approvals.map((a) => [a.stage, a.decision, a.by]), [[1, 'approve', 'alice'], [2, 'approve', 'bob'], [3, 'reject', 'carol']]);
-    assert.deepEqual(result.rollback?.undone, [2, 1]);
+    assert.deepEqual(result.rollback?.changes[0]?.undoneStages, [2, 1]);
     assert.equal((await sim.agent('LearningAdjusterAgent')).version, '1.0.0');
   });
 
@@ -76,8 +76,10 @@ describe('agent migration: human approvals, failed undos and a killed machine wo
     await sim.fault(agent, { integrationFailing: true, undoFails: true, clearOnUndo: true });
 
     const waiting = await waitForStatus(handle, (x) => x.state === 'needs-human', 'needs-human');
-    assert.equal(waiting.rollback?.undoFailures.length, 1);
-    assert.equal(waiting.rollback?.undoFailures[0]?.stage, 2);
+    assert.equal(waiting.rollback?.changes.length, 0, 'the change is not done while its undo waits');
+    assert.equal(waiting.waitingForPerson.length, 1);
+    assert.equal(waiting.waitingForPerson[0]?.what, 'failed-undo');
+    assert.match(waiting.waitingForPerson[0]?.detail ?? '', /undo failed/);
     assert.deepEqual(waiting.stagesApplied, [1, 2], 'nothing was undone behind the operator\'s back');
 
     const jsm = await env.nats.jetstreamManager();
@@ -102,9 +104,12 @@ describe('agent migration: human approvals, failed undos and a killed machine wo
     const result = await handle.result();
     assert.equal(result.outcome, 'rolled-back');
     assert.equal(result.trigger?.kind, 'integration-failure');
-    assert.deepEqual(result.rollback?.undone, [2, 1]);
-    assert.equal(result.rollback?.resolution?.action, 'retry-undo');
-    assert.equal(result.rollback?.healthyAfter, true);
+    assert.deepEqual(result.rollback?.changes[0]?.undoneStages, [2, 1]);
+    assert.equal(result.rollback?.changes[0]?.failures[0]?.stage, 2);
+    assert.equal(result.rollback?.changes[0]?.resolutions.at(-1)?.action, 'retry-undo');
+    assert.equal(result.rollback?.changes[0]?.healthy, true);
+    assert.deepEqual(result.rollback?.changes[0]?.readBack, { present: [], unknown: [] }, 'the agent itself reports no marker left');
+    assert.deepEqual(result.stagesApplied, []);
     assert.equal((await sim.agent(agent)).version, '1.0.0');
   });
 
@@ -124,7 +129,10 @@ describe('agent migration: human approvals, failed undos and a killed machine wo
     const records = await sim.actions(agent);
     const applied = records.filter((r) => r.action === 'apply-stage' && r.outcome === 'applied').map((r) => r.stage);
     assert.deepEqual(applied, [1, 2, 3], 'each stage applied exactly once');
-    assert.ok(records.some((r) => r.action === 'apply-stage' && r.stage === 2 && r.outcome === 'duplicate-key'), 'the retried apply of stage 2 was recognised by its key');
+    // The command the killed worker left running either finished (then the retry met its key)
+    // or was stopped by the restarted worker before it took effect (then the retry applied).
+    const stage2 = records.filter((r) => r.action === 'apply-stage' && r.stage === 2).map((r) => r.outcome);
+    assert.ok(stage2.includes('duplicate-key') || stage2.includes('abandoned'), `the first attempt at stage 2 landed once or not at all: ${stage2.join(', ')}`);
     assert.match((await sim.agent(agent)).version, /\+change/);
   });
 });

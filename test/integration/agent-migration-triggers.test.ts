@@ -35,7 +35,7 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     assert.equal(result.strategy, 'staged');
     assert.equal(result.trigger?.kind, kind, JSON.stringify(result.trigger));
     assert.ok(Number.isFinite(result.trigger!.measured) && Number.isFinite(result.trigger!.threshold));
-    assert.deepEqual(result.rollback?.undone, [2, 1]);
+    assert.deepEqual(result.rollback?.changes[0]?.undoneStages, [2, 1]);
     assert.equal(result.rollback?.withinBudget, true, `level-1 rollback took ${result.rollback?.durationMs} ms of its 2 min`);
     const undos = (await sim.actions(agent)).filter((a) => a.action === 'undo-stage' && a.outcome === 'undone');
     assert.deepEqual(undos.map((a) => a.stage), [2, 1], 'undone in reverse order');
@@ -51,7 +51,7 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     await assertRolledBack('TaskQueueAgent', result, 'response-time');
     assert.equal(result.trigger!.threshold, 5000);
     assert.ok(result.trigger!.measured > 5000);
-    assert.equal(result.rollback?.healthyAfter, true);
+    assert.equal(result.rollback?.changes[0]?.healthy, true);
   });
 
   it('GPU memory over 95 % (a fake nvidia-smi on the PATH reports 96 %)', async () => {
@@ -80,13 +80,13 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     await assertRolledBack('AuthenticationAgent', result, 'degradation');
     assert.ok(result.trigger!.measured > 15);
     assert.ok(result.baseline!.responseP50Ms < 100, `baseline p50 ${result.baseline!.responseP50Ms} ms`);
-    assert.equal(result.rollback?.healthyAfter, true);
+    assert.equal(result.rollback?.changes[0]?.healthy, true);
   });
 
   it('a failing integration check', async () => {
     const result = await drill('ContextManagerAgent', () => sim.fault('ContextManagerAgent', { integrationFailing: true, clearOnUndo: true }));
     await assertRolledBack('ContextManagerAgent', result, 'integration-failure');
-    assert.equal(result.rollback?.healthyAfter, true);
+    assert.equal(result.rollback?.changes[0]?.healthy, true);
   });
 
   it('probes that cannot measure make the window inconclusive: no rollback, a human decides (retry-window)', async () => {

@@ -36,8 +36,8 @@ describe('framework migration with the real 24-hour observation (time-skipping t
     assert.equal(result.outcome, 'rolled-back');
     assert.equal(result.trigger?.kind, 'degradation');
     assert.ok(result.observedMs >= 20 * hour && result.observedMs < 22 * hour, `trigger after ${result.observedMs / hour} h of observation`);
-    assert.deepEqual(result.rollback?.undone, [3, 2, 1]);
-    assert.equal(result.rollback?.healthyAfter, true);
+    assert.deepEqual(result.rollback?.changes[0]?.undoneStages, [3, 2, 1]);
+    assert.equal(result.rollback?.changes[0]?.healthy, true);
     const view = await sim.agent('ModelManagerAgent');
     assert.equal(view.version, '1.0.0');
     assert.deepEqual(view.changes, {});

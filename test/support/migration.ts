@@ -5,9 +5,9 @@ import { thresholdsSchema, timingsSchema } from '../../config/schema/plan';
 import {
   agentMigrationStatusQuery,
   agentMigrationWorkflow,
-  agentMigrationWorkflowId,
   type AgentMigrationStatus,
 } from '../../workflows/agent-migration';
+import { migrationWorkflowId } from '../../workflows/lib/ids';
 import { migrationInput, type PlanSettings } from '../../workflows/lib/migration-input';
 import type { TestStack } from './harness';
 import type { Strategy } from '../../decisions/risk';
@@ -35,7 +35,7 @@ export async function startMigration(
   const input = migrationInput(agent, plan, change ?? `change${counter}`, { phase: 'test', week: `w${counter}`, ...(strategyOverride ? { strategyOverride } : {}) });
   return env.client.workflow.start(agentMigrationWorkflow, {
     taskQueue: env.config.deployment.controlTaskQueue,
-    workflowId: agentMigrationWorkflowId(input),
+    workflowId: migrationWorkflowId(`test.w${counter}`, agentName, input.change),
     args: [input],
   });
 }

@@ -1,5 +1,5 @@
 import type { ActivityOptions } from '@temporalio/workflow';
-import { ActivityFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityCancellationType, ActivityFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { MachineActivities } from '../../activities/machine';
 
 /**
@@ -59,13 +59,17 @@ export function onMachine(machine: string, opts: MachineCallOptions = {}) {
       }
     }
   };
+  /**
+   * Actions heartbeat while their command runs, so a killed worker is noticed in seconds and
+   * the retry (same idempotency key) lands on the restarted worker. A cancelled action is
+   * waited for until its command's process group is gone (the activity reports that), so an
+   * undo never starts while the command it undoes could still take effect.
+   */
+  const command: Partial<ActivityOptions> = { startToCloseTimeout: '11 minutes', heartbeatTimeout: '5 seconds', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
   return {
-    runAction: (summary: string, ...args: Args<'runAction'>) =>
-      // Actions heartbeat while their command runs, so a killed worker is noticed in seconds
-      // and the retry (same idempotency key) lands on the restarted worker.
-      call('runAction', summary, { startToCloseTimeout: '11 minutes', heartbeatTimeout: '5 seconds' }, ...args),
-    runOperation: (summary: string, ...args: Args<'runOperation'>) =>
-      call('runOperation', summary, { startToCloseTimeout: '11 minutes', heartbeatTimeout: '5 seconds' }, ...args),
+    runAction: (summary: string, ...args: Args<'runAction'>) => call('runAction', summary, command, ...args),
+    runOperation: (summary: string, ...args: Args<'runOperation'>) => call('runOperation', summary, command, ...args),
+    readMarkers: (summary: string, ...args: Args<'readMarkers'>) => call('readMarkers', summary, command, ...args),
     measureBaseline: (summary: string, ...args: Args<'measureBaseline'>) =>
       call('measureBaseline', summary, { startToCloseTimeout: args[0].samples * args[0].intervalMs + 60_000, heartbeatTimeout: '30 seconds' }, ...args),
     verifyWindow: (summary: string, ...args: Args<'verifyWindow'>) =>

@@ -8,7 +8,7 @@ import { metricMeter } from '@temporalio/workflow';
  */
 
 /** Every state an agent can be in within a week (WeekStatus['agents'][number]['state']). */
-export const agentStates = ['waiting', 'running', 'migrated', 'rolled-back', 'failed', 'rejected', 'undone-with-week'] as const;
+export const agentStates = ['waiting', 'running', 'migrated', 'rolled-back', 'accepted-as-is', 'failed', 'rejected', 'refused', 'cancelled', 'undone-with-week'] as const;
 
 /** A trigger fired and a migration is being rolled back (level 1: that agent's own stages). */
 export function countAgentRollback(triggerKind: string | null, machine: string): void {

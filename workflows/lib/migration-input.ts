@@ -22,7 +22,7 @@ export function migrationInput(
   agent: InventoryAgent,
   plan: PlanSettings,
   change: string,
-  where: { phase?: string; week?: string; strategyOverride?: { strategy: Strategy; reason: string } } = {},
+  where: { phase?: string; week?: string; strategyOverride?: { strategy: Strategy; reason: string }; whenAgentBusy?: 'wait' | 'refuse' } = {},
 ): AgentMigrationInput {
   const { sampleIntervalMs, ...thresholds } = plan.thresholds;
   return {
@@ -40,5 +40,6 @@ export function migrationInput(
     ...(where.phase ? { phase: where.phase } : {}),
     ...(where.week ? { week: where.week } : {}),
     ...(where.strategyOverride ? { strategyOverride: where.strategyOverride } : {}),
+    ...(where.whenAgentBusy ? { whenAgentBusy: where.whenAgentBusy } : {}),
   };
 }

@@ -97,3 +97,21 @@ export function signalRefuser(list: RejectedSignal[], report: (entry: RejectedSi
     return true;
   };
 }
+
+/** Steering signals phasegate's workflows know; every other name is refused and recorded. */
+const knownSignals = ['pause', 'resume', 'abort', 'machineUnreachable', 'personNeeded', 'personAnswered', 'leaseHeld', 'leaseFreed', 'releaseLease', 'waitForLease'];
+
+/**
+ * For setDefaultSignalHandler: a signal whose name this workflow has no handler for (a typo,
+ * `puase`) is refused and recorded like a malformed one, never buffered silently.
+ */
+export function unknownSignalRefuser(list: RejectedSignal[], report: (entry: RejectedSignal) => void) {
+  return (name: string): void => {
+    const reason = knownSignals.includes(name)
+      ? `this workflow does not take "${name.slice(0, 60)}"`
+      : `unknown signal "${name.slice(0, 60)}" (known: pause, resume, abort)`;
+    const entry = noteRejected(list, name.slice(0, 60), reason);
+    log.warn('unknown signal refused', { ...entry });
+    report(entry);
+  };
+}

@@ -15,6 +15,8 @@ export const searchAttributes = {
   status: defineSearchAttributeKey('PhasegateStatus', SearchAttributeType.KEYWORD),
   outcome: defineSearchAttributeKey('PhasegateOutcome', SearchAttributeType.KEYWORD),
   openGate: defineSearchAttributeKey('PhasegateOpenGate', SearchAttributeType.KEYWORD),
+  /** What the workflow waits for a person for (stage-approval, inconclusive, failed-undo, read-back); cleared once answered. */
+  waitingFor: defineSearchAttributeKey('PhasegateWaitingFor', SearchAttributeType.KEYWORD),
 } as const;
 
 /** Names and types for `temporal server start-dev --search-attribute NAME=Keyword`. */

@@ -16,9 +16,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ControlActivities } from '../activities/control';
-import { budgetExceeded, planBatches } from '../decisions/batches';
-import { evaluateGate, type GateCriterion, type GateReport, type WeekFacts } from '../decisions/gates';
+import type { ControlActivities } from '../../../activities/control';
+import { budgetExceeded, planBatches } from '../../../decisions/batches';
+import { evaluateGate, type GateCriterion, type GateReport, type WeekFacts } from '../../../decisions/gates';
 import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
 import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { countWideRollback, recordGateWait, setAgentsByState, type agentStates } from './lib/metrics';
@@ -26,8 +26,8 @@ import { Notifier } from './lib/notify';
 import { onMachine, type MachineUnreachable } from './lib/machine';
 import { abortSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
-import { searchAttributes } from './lib/visibility';
-import { validationWorkflow, type ValidationInput } from './validation';
+import { searchAttributes } from '../../lib/visibility';
+import { validationWorkflow, type ValidationInput } from '../../validation';
 
 /** A migrate step with its agents already selected from the inventory (by the client). */
 export interface WeekMigrateStep {

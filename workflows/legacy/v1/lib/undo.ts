@@ -1,5 +1,5 @@
-import { stages } from '../../decisions/migration-steps';
-import type { Reading } from '../../decisions/triggers';
+import { stages } from '../../../../decisions/migration-steps';
+import type { Reading } from '../../../../decisions/triggers';
 import { onMachine, type MachineCallOptions } from './machine';
 
 /** Something a week applied that a week or phase rollback can undo as a whole. */

@@ -13,16 +13,16 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { WindowResult } from '../activities/machine';
-import { migrationSteps, stageLabel, type MigrationStep, type StageNumber } from '../decisions/migration-steps';
-import { assessRisk, type RiskAssessment, type RiskInput, type Strategy } from '../decisions/risk';
-import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../decisions/triggers';
+import type { WindowResult } from '../../../activities/machine';
+import { migrationSteps, stageLabel, type MigrationStep, type StageNumber } from '../../../decisions/migration-steps';
+import { assessRisk, type RiskAssessment, type RiskInput, type Strategy } from '../../../decisions/risk';
+import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../../../decisions/triggers';
 import { onMachine, type MachineUnreachable } from './lib/machine';
 import { countAgentRollback } from './lib/metrics';
 import { Notifier } from './lib/notify';
 import { healthyAfter } from './lib/undo';
 import { machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, type RejectedSignal } from './lib/steering';
-import { searchAttributes } from './lib/visibility';
+import { searchAttributes } from '../../lib/visibility';
 
 /** Input of agentMigrationWorkflow, version 1. */
 export interface AgentMigrationInput {

@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { durationMs, identifier } from './common';
+import { riskFactors } from './inventory';
+import { gateCriterionSchema, migrateStepSchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
+
+/**
+ * The inputs of the workflows, checked by the same rules as the plan they come from
+ * (plan.ts): an input written by hand for `temporal workflow start` meets the same limits as
+ * one the CLI compiled (a 50 ms sampling interval, an unknown field, an agent missing from a
+ * step are refused), and the workflow fails at once with the reason, before any action.
+ * Pure (zod only): the workflows run it inside Temporal's sandbox.
+ */
+
+const inventoryAgent = z.strictObject({
+  name: identifier,
+  machine: identifier,
+  risk: riskFactors,
+  source: z.strictObject({ sizeKb: z.number().min(0).max(1_000_000) }).optional(),
+  riskOverride: z.strictObject({ score: z.number().min(0).max(40), reason: z.string().min(3).max(500) }).optional(),
+});
+
+const migrationThresholds = thresholdsSchema.omit({ sampleIntervalMs: true });
+const migrationTimings = timingsSchema.extend({ sampleIntervalMs: thresholdsSchema.shape.sampleIntervalMs });
+
+const phaseAndWeek = { phase: identifier.optional(), week: identifier.optional() };
+
+export const agentMigrationInputSchema = z
+  .strictObject({
+    version: z.literal(1),
+    agent: inventoryAgent,
+    change: identifier,
+    thresholds: migrationThresholds,
+    timings: migrationTimings,
+    strategyOverride: z.strictObject({ strategy: z.enum(['rapid', 'staged', 'framework', 'critical']), reason: z.string().min(3).max(500) }).optional(),
+    whenAgentBusy: z.enum(['wait', 'refuse']).optional(),
+    ...phaseAndWeek,
+  })
+  .superRefine((input, ctx) => {
+    for (const p of timingsProblems(input.timings, input.timings.sampleIntervalMs)) ctx.addIssue({ code: 'custom', path: ['timings', ...p.path], message: p.message });
+  });
+
+const settings = z.strictObject({
+  thresholds: thresholdsSchema,
+  timings: timingsSchema,
+  watchLinks: z.boolean().optional(),
+});
+
+const validationInputSchema = z.strictObject({
+  version: z.literal(1),
+  label: z.string().min(1).max(200),
+  ...phaseAndWeek,
+  durationMs,
+  windowMs: z.number().int().min(10_000).max(24 * 3_600_000),
+  fleet: z
+    .array(
+      z.union([
+        z.strictObject({ kind: z.literal('agent'), name: identifier, machine: identifier, hub: identifier, failoverHub: identifier }),
+        z.strictObject({ kind: z.literal('hub'), name: identifier, machine: identifier }),
+      ]),
+    )
+    .min(1),
+  heartbeats: z.strictObject({
+    agentIntervalMs: z.number().int().min(100),
+    hubIntervalMs: z.number().int().min(100),
+    machineIntervalMs: z.number().int().min(100).optional(),
+    linkSilentAfterMs: z.number().int().min(1000).optional(),
+  }),
+  uptimeFloorPct: z.number().gt(0).lt(100),
+  uptimeTargetPct: z.number().gt(0).lt(100),
+  latenessMs: z.number().int().min(0).max(600_000),
+  maxWaitMs: z.number().int().min(1000).max(600_000),
+  maxEventsPerRun: z.number().int().min(200).max(4000),
+  carried: z.unknown().optional(),
+});
+
+const weekStep = z
+  .strictObject({
+    id: identifier,
+    title: z.string().max(200).optional(),
+    migrate: migrateStepSchema
+      .omit({ select: true })
+      .extend({ agents: z.array(inventoryAgent).min(1, 'a migrate step needs at least one agent') })
+      .optional(),
+    action: z.strictObject({ machine: identifier, operation: identifier }).optional(),
+    observe: z.strictObject({ durationMs: z.number().int().min(0).max(30 * 24 * 3_600_000) }).optional(),
+    validate: validationInputSchema.optional(),
+  })
+  .refine((s) => [s.migrate, s.action, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, action, observe or validate');
+
+const weekOfPhase = z
+  .strictObject({
+    id: identifier,
+    title: z.string().max(200),
+    steps: z.array(weekStep).min(1, 'a week needs at least one step'),
+    gate: z.strictObject({ criteria: z.array(gateCriterionSchema) }),
+  })
+  .superRefine((week, ctx) => {
+    const seen = new Map<string, string>();
+    week.steps.forEach((s, si) =>
+      s.migrate?.agents.forEach((a, ai) => {
+        const k = `${a.name}/${s.migrate!.change}`;
+        const first = seen.get(k);
+        if (first) ctx.addIssue({ code: 'custom', path: ['steps', si, 'migrate', 'agents', ai], message: `${a.name} is migrated to "${s.migrate!.change}" twice in this week (first in step ${first})` });
+        else seen.set(k, s.id);
+      }),
+    );
+    const machines = new Set(week.steps.flatMap((s) => s.migrate?.agents.map((a) => a.machine) ?? []));
+    for (const p of weekGateProblems(week.gate.criteria, { migrates: week.steps.some((s) => s.migrate), validates: week.steps.some((s) => s.validate), machines })) {
+      ctx.addIssue({ code: 'custom', path: ['gate', 'criteria', ...p.path], message: p.message });
+    }
+  });
+
+const checkSettings = (s: z.infer<typeof settings>, ctx: z.RefinementCtx) => {
+  for (const p of timingsProblems(s.timings, s.thresholds.sampleIntervalMs)) ctx.addIssue({ code: 'custom', path: ['settings', 'timings', ...p.path], message: p.message });
+};
+
+export const weekInputSchema = z
+  .strictObject({
+    version: z.literal(1),
+    phase: identifier,
+    week: weekOfPhase,
+    settings,
+    autoApproveGate: z.strictObject({ by: z.string().min(1).max(200) }).optional(),
+    gateReminderMs: z.number().int().min(1000).optional(),
+  })
+  .superRefine((input, ctx) => checkSettings(input.settings, ctx));
+
+export const phaseInputSchema = z
+  .strictObject({
+    version: z.literal(1),
+    phase: identifier,
+    title: z.string().min(1).max(200),
+    settings,
+    weeks: z.array(weekOfPhase).min(1),
+    autoApproveGates: z.strictObject({ by: z.string().min(1).max(200) }).optional(),
+    gateReminderMs: z.number().int().min(1000).optional(),
+  })
+  .superRefine((input, ctx) => {
+    checkSettings(input.settings, ctx);
+    const ids = new Set<string>();
+    input.weeks.forEach((w, wi) => {
+      if (ids.has(w.id)) ctx.addIssue({ code: 'custom', path: ['weeks', wi, 'id'], message: `duplicate week id "${w.id}"` });
+      ids.add(w.id);
+    });
+  });
+
+const schemas = { agentMigration: agentMigrationInputSchema, week: weekInputSchema, phase: phaseInputSchema } as const;
+
+export type WorkflowInputKind = keyof typeof schemas;
+
+/**
+ * The input as the workflow should use it (defaults filled in, as the CLI's plan would have
+ * them), or why it cannot work ("field: reason; ...").
+ */
+export function parseWorkflowInput<K extends WorkflowInputKind>(kind: K, input: unknown): { ok: true; value: z.infer<(typeof schemas)[K]> } | { ok: false; problem: string } {
+  const r = schemas[kind].safeParse(input);
+  if (r.success) return { ok: true, value: r.data as z.infer<(typeof schemas)[K]> };
+  const issues = r.error.issues.slice(0, 5).map((i) => `${fieldPath(i.path) || '(input)'}: ${i.message}`);
+  return { ok: false, problem: issues.join('; ') + (r.error.issues.length > 5 ? `; and ${r.error.issues.length - 5} more` : '') };
+}
+
+function fieldPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : out ? `.${String(s)}` : String(s);
+  return out;
+}

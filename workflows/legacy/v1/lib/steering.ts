@@ -1,0 +1,99 @@
+import { defineSignal, log } from '@temporalio/workflow';
+
+/** Stop the rollout: level 1 undoes the agents in flight, 2 also the whole week, 3 also every earlier week. */
+export interface AbortRequest {
+  level: 1 | 2 | 3;
+  by: string;
+  reason?: string;
+}
+
+/**
+ * Hold: no new migration starts, and migrations in flight stop after their current stage.
+ * The same signal steers a phase, a week and an agent's migration.
+ */
+export const pauseSignal = defineSignal<[{ by: string; reason?: string }]>('pause');
+/** Carry on after a pause. */
+export const resumeSignal = defineSignal<[{ by: string }]>('resume');
+/** Stop the rollout and roll back to the given level (phase and week). */
+export const abortSignal = defineSignal<[AbortRequest]>('abort');
+
+/** A machine that took no task in time, as a migration tells its week. */
+export interface MachineUnreachableReport {
+  machine: string;
+  /** The step that could not start there. */
+  what: string;
+  queueWaitMs: number;
+  /** The migration that waits. */
+  workflowId: string;
+}
+
+/** From a migration to its week: the machine is unreachable; the week pauses and raises a level-2 alert. */
+export const machineUnreachableSignal = defineSignal<[MachineUnreachableReport]>('machineUnreachable');
+
+/** A steering signal that was refused, kept in the workflow's status and sent as an event. */
+export interface RejectedSignal {
+  signal: string;
+  reason: string;
+  at: string;
+}
+
+const maxText = 2000;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const text = (v: unknown, field: string, required: boolean): string | null => {
+  if (v === undefined && !required) return null;
+  if (typeof v !== 'string' || (required && v.trim() === '')) return `"${field}" must be ${required ? 'a non-empty' : 'a'} string`;
+  if (v.length > maxText) return `"${field}" is ${v.length} characters; at most ${maxText}`;
+  return null;
+};
+
+/**
+ * Why a steering signal's argument is malformed, or null. Signals cannot be refused before
+ * they reach the workflow (unlike updates), so each handler checks its argument first and a
+ * malformed one is reported and ignored: never acted on, never a failed workflow task.
+ */
+export function steeringProblem(signal: 'pause' | 'resume' | 'abort' | 'machineUnreachable', arg: unknown): string | null {
+  if (!isObject(arg)) return `${signal} takes an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`;
+  if (signal === 'machineUnreachable') {
+    return (
+      text(arg.machine, 'machine', true) ??
+      text(arg.what, 'what', true) ??
+      text(arg.workflowId, 'workflowId', true) ??
+      (typeof arg.queueWaitMs === 'number' && Number.isFinite(arg.queueWaitMs) && arg.queueWaitMs >= 0 ? null : '"queueWaitMs" must be a number of milliseconds')
+    );
+  }
+  const known = signal === 'abort' ? ['by', 'reason', 'level'] : signal === 'pause' ? ['by', 'reason'] : ['by'];
+  const unknown = Object.keys(arg).filter((k) => !known.includes(k));
+  if (unknown.length) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k.slice(0, 40)}"`).join(', ')} (${signal} takes ${known.join(', ')})`;
+  const problem = text(arg.by, 'by', true) ?? (signal === 'resume' ? null : text(arg.reason, 'reason', false));
+  if (problem) return problem;
+  if (signal === 'abort' && ![1, 2, 3].includes(arg.level as number)) return `"level" must be 1, 2 or 3, got ${JSON.stringify(arg.level)?.slice(0, 40)}`;
+  return null;
+}
+
+/** For update validators: the argument must be an object before any field is read. */
+export function requireObject(arg: unknown, what: string): void {
+  if (!isObject(arg)) throw new Error(`${what} must be an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`);
+}
+
+/** Keeps the last few refused signals for the status query. */
+export function noteRejected(list: RejectedSignal[], signal: string, reason: string): RejectedSignal {
+  const entry = { signal, reason, at: new Date().toISOString() };
+  list.push(entry);
+  if (list.length > 20) list.splice(0, list.length - 20);
+  return entry;
+}
+
+/**
+ * A check for a workflow's signal handlers: true (and the signal noted, logged and reported)
+ * when the argument is malformed, so the handler returns without acting on it.
+ */
+export function signalRefuser(list: RejectedSignal[], report: (entry: RejectedSignal) => void) {
+  return (signal: Parameters<typeof steeringProblem>[0], arg: unknown): boolean => {
+    const problem = steeringProblem(signal, arg);
+    if (!problem) return false;
+    const entry = noteRejected(list, signal, problem);
+    log.warn('malformed signal refused', { ...entry });
+    report(entry);
+    return true;
+  };
+}

@@ -1,0 +1,105 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { GateCriterion, GateReport, WeekFacts } from '../../decisions/gates';
+import type { InventoryAgent, PlanSettings } from '../lib/migration-input';
+import type { agentStates } from '../lib/metrics';
+import type { PersonWait } from '../lib/person';
+import type { AbortRequest, RejectedSignal } from '../lib/steering';
+import type { AppliedChange, RollbackRecord, UndoResolution } from '../rollback/engine';
+import type { ValidationInput } from '../validation';
+
+export { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from '../lib/steering';
+
+/** A migrate step with its agents already selected from the inventory (by the client). */
+export interface WeekMigrateStep {
+  change: string;
+  agents: InventoryAgent[];
+  pilots: number;
+  batchSize: number;
+  maxConcurrentPerMachine: number;
+  failureBudget: { perBatch: number; perWeek: number; onExceeded: 'pause' | 'rollback-week' };
+  /** When another phase's migration holds an agent: wait (default) or refuse that agent. */
+  whenAgentBusy?: 'wait' | 'refuse';
+}
+
+export interface WeekStep {
+  id: string;
+  title?: string;
+  migrate?: WeekMigrateStep;
+  /** A named operation of one machine's catalogue (deploying EdgeHub on pc2, say), with its undo. */
+  action?: { machine: string; operation: string };
+  observe?: { durationMs: number };
+  /** The validation's input, resolved from the inventory by the client. */
+  validate?: ValidationInput;
+}
+
+/** Input of weekWorkflow, version 1. */
+export interface WeekInput {
+  version: 1;
+  phase: string;
+  week: { id: string; title: string; steps: WeekStep[]; gate: { criteria: GateCriterion[] } };
+  settings: PlanSettings;
+  /** For scripted runs only: decide the gate as this operator without waiting. */
+  autoApproveGate?: { by: string };
+  /** How often a waiting gate reminds the on-call (level-1 alert). */
+  gateReminderMs?: number;
+}
+
+export type GateDecisionKind = 'go' | 'hold' | 'rollback-week';
+
+/** A go/no-go decision on the week's gate. */
+export interface GateDecision {
+  gate: string;
+  decision: GateDecisionKind;
+  by: string;
+  reason?: string;
+}
+
+export type AgentState = (typeof agentStates)[number];
+
+export interface AgentProgress {
+  agent: string;
+  machine: string;
+  batch: number;
+  state: AgentState;
+  workflowId: string;
+  trigger?: string;
+  /** Why it ended as it did, when the outcome alone does not say (refused: who held the agent; failed: the error). */
+  detail?: string;
+  /** Stages left in place (accepted-as-is, failed). */
+  stagesLeft?: number[];
+}
+
+export interface WeekStatus {
+  phase: string;
+  week: string;
+  title: string;
+  state: 'running' | 'paused' | 'gate-open' | 'rolling-back' | 'done';
+  abort: (AbortRequest & { at: string }) | null;
+  /** Changes this week applied that are still in place: what a week or phase rollback undoes. */
+  applied: AppliedChange[];
+  pauseReason: string | null;
+  /** Machines whose worker took no task in time, or whose link went silent, since the last resume. */
+  unreachableMachines: string[];
+  /** Malformed or unknown steering signals that were refused (the last 20). */
+  rejectedSignals: RejectedSignal[];
+  /** The last change of a cross-machine link the week watched. */
+  links: { machine: string; state: 'silent' | 'restored'; since: string } | null;
+  currentStep: string | null;
+  batches: { total: number; done: number };
+  agents: AgentProgress[];
+  /** Every wait for a person in this week (its migrations' and its own), with the command that resolves it. */
+  waitingForPerson: PersonWait[];
+  gate: { id: string; report: GateReport | null; decisions: Array<GateDecision & { at: string }>; open: boolean };
+  /** The week's rollback (level 2; level 1 for a level-1 abort's clean-up), from rollback/engine.ts. */
+  rollback: RollbackRecord | null;
+  outcome: 'passed' | 'rolled-back' | 'aborted' | null;
+  /** The week's validation, once it has ended: its verdict and the system uptime it measured. */
+  validation: { workflowId: string; verdict: string; uptimePercent: number | null; reason: string; kpis: NonNullable<WeekFacts['validationKpis']> } | null;
+}
+
+/** Progress of the week: batches, agents, the gate and its report. */
+export const weekStatusQuery = defineQuery<WeekStatus>('status');
+/** Go, hold, or roll the week back (validated: only the open gate, once per decision). */
+export const decideGateUpdate = defineUpdate<WeekStatus, [GateDecision]>('decideGate');
+/** Resolve a failed undo of the week's own rollback (validated: only while one waits). */
+export const resolveWeekUndoUpdate = defineUpdate<WeekStatus, [UndoResolution]>('resolveFailedUndo');

@@ -1,0 +1,152 @@
+import { ParentClosePolicy, log, startChild, workflowInfo } from '@temporalio/workflow';
+import { budgetExceeded, planBatches } from '../../../decisions/batches';
+import type { StageNumber } from '../../../decisions/migration-steps';
+import { agentMigrationWorkflow, type AgentMigrationResult } from '../../agent-migration';
+import { migrationWorkflowId } from '../../lib/ids';
+import { migrationInput, type InventoryAgent } from '../../lib/migration-input';
+import { abortSignal, pauseSignal } from '../../lib/steering';
+import type { WeekRun } from '../context';
+import { withLinkWatch } from '../link-watch';
+import type { AgentProgress, WeekMigrateStep, WeekStep } from '../messages';
+import type { StepEnd } from './index';
+
+/** Outcomes that spend the failure budget: the change did not stay as intended. */
+const failures: ReadonlySet<AgentProgress['state']> = new Set(['rolled-back', 'accepted-as-is', 'failed']);
+
+/**
+ * A migrate step: the agents in batches (pilots first), each batch in per-machine lanes of
+ * exactly `maxConcurrentPerMachine` migrations at once, each migration a child workflow. The
+ * step never leaves a migration behind: every lane waits for its migration's result, an abort
+ * included, and whatever a migration leaves applied is added to the week's applied changes.
+ */
+export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
+  const m = step.migrate!;
+  const { status, input } = run;
+  const batches = planBatches(m.agents, m.pilots, m.batchSize);
+  status.batches.total += batches.length;
+  const weekId = workflowInfo().workflowId;
+  const progress = new Map<InventoryAgent, AgentProgress>();
+  batches.forEach((batch, bi) =>
+    batch.forEach((a) => {
+      const p: AgentProgress = { agent: a.name, machine: a.machine, batch: bi + 1, state: 'waiting', workflowId: migrationWorkflowId(weekId, a.name, m.change) };
+      progress.set(a, p);
+      status.agents.push(p);
+    }),
+  );
+  run.agentsChanged();
+  let failedInWeek = status.agents.filter((a) => failures.has(a.state)).length;
+
+  return withLinkWatch(run, async () => {
+    for (const [i, batch] of batches.entries()) {
+      await run.waitWhilePaused();
+      if (run.aborted) break;
+      run.notify.emit('batch.started', { step: step.id, batch: i + 1, of: batches.length, agents: batch.map((a) => a.name) });
+      let failedInBatch = 0;
+      const byMachine = new Map<string, InventoryAgent[]>();
+      for (const a of batch) byMachine.set(a.machine, [...(byMachine.get(a.machine) ?? []), a]);
+      const lanes: Promise<void>[] = [];
+      for (const agents of byMachine.values()) {
+        const queue = [...agents];
+        // Counted once, before any lane takes an agent from the queue.
+        const laneCount = Math.min(m.maxConcurrentPerMachine, queue.length);
+        for (let lane = 0; lane < laneCount; lane++) {
+          lanes.push(
+            (async () => {
+              for (let next = queue.shift(); next; next = queue.shift()) {
+                const p = progress.get(next)!;
+                await run.waitWhilePaused();
+                if (run.aborted) {
+                  p.state = 'cancelled';
+                  p.detail = 'not started: the week was aborted';
+                  continue;
+                }
+                await migrateOne(run, m, next, p);
+                if (failures.has(p.state)) {
+                  failedInBatch++;
+                  failedInWeek++;
+                }
+              }
+            })(),
+          );
+        }
+      }
+      await Promise.all(lanes);
+      run.agentsChanged();
+      status.batches.done++;
+      if (run.aborted) break;
+      const over = budgetExceeded({ failedInBatch, failedInWeek }, m.failureBudget);
+      if (over) {
+        const why = `${over === 'batch' ? `batch ${i + 1}` : 'the week'} is over its failure budget (${failedInBatch} failed in the batch, ${failedInWeek} in the week; budget ${m.failureBudget.perBatch} per batch, ${m.failureBudget.perWeek} per week)`;
+        run.notify.alert(2, `${run.label}: failure budget exceeded`, why);
+        if (m.failureBudget.onExceeded === 'rollback-week') return { kind: 'rollback-week', reason: 'failure budget exceeded' };
+        run.paused = true;
+        status.pauseReason = `${why}; resume to carry on, or abort`;
+        await run.waitWhilePaused();
+      }
+    }
+    for (const p of progress.values()) {
+      if (p.state === 'waiting') {
+        p.state = 'cancelled';
+        p.detail = 'not started: the week was aborted';
+      }
+    }
+    run.agentsChanged();
+    return null;
+  });
+
+  /** One agent's migration, as a child workflow, to its end; its result goes into the week's record. */
+  async function migrateOne(run: WeekRun, step: WeekMigrateStep, agent: InventoryAgent, p: AgentProgress): Promise<void> {
+    p.state = 'running';
+    run.agentsChanged();
+    let handle;
+    try {
+      handle = await startChild(agentMigrationWorkflow, {
+        workflowId: p.workflowId,
+        args: [migrationInput(agent, input.settings, step.change, { phase: input.phase, week: input.week.id, ...(step.whenAgentBusy ? { whenAgentBusy: step.whenAgentBusy } : {}) })],
+        // A week closed for good (terminated) leaves no migration half-done: each one is
+        // asked to cancel, which it takes as an abort and rolls itself back.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: `${agent.name} on ${agent.machine}: ${step.change}`,
+      });
+    } catch (err) {
+      p.state = 'failed';
+      p.detail = `could not start its migration: ${String(err)}`;
+      log.error('agent migration not started', { agent: agent.name, error: String(err) });
+      return;
+    }
+    run.running.set(p.workflowId, handle);
+    // Steering that came while it was starting reaches it now.
+    if (run.paused) await handle.signal(pauseSignal, { by: 'phasegate', reason: run.status.pauseReason ?? 'week paused' }).catch(() => undefined);
+    if (run.status.abort) {
+      run.inFlightAtAbort.add(p.workflowId);
+      await handle.signal(abortSignal, run.status.abort).catch(() => undefined);
+    }
+    let result: AgentMigrationResult | null = null;
+    try {
+      result = await handle.result();
+    } catch (err) {
+      p.detail = `its workflow ended without a result: ${String(err)}`;
+      log.error('agent migration failed', { agent: agent.name, error: String(err) });
+    }
+    run.running.delete(p.workflowId);
+    if (result?.trigger) p.trigger = `${result.trigger.kind}: ${result.trigger.detail}`;
+    if (!result) {
+      // What it left on the agent is unknown: count every stage as applied, so a week or phase
+      // rollback undoes them (an undo of an absent stage changes nothing).
+      p.state = 'failed';
+      p.stagesLeft = [1, 2, 3];
+      run.status.applied.push({ kind: 'migration', agent: agent.name, machine: agent.machine, change: step.change, week: input.week.id, stages: [1, 2, 3] });
+    } else {
+      p.state = result.outcome;
+      if (result.outcome === 'refused' && result.agentHeldBy) p.detail = `held by ${result.agentHeldBy.holder} (${result.agentHeldBy.change})`;
+      if (result.outcome === 'migrated' || result.outcome === 'accepted-as-is') {
+        const stages = [...result.stagesApplied].sort() as StageNumber[];
+        if (result.outcome === 'accepted-as-is') p.stagesLeft = stages;
+        if (stages.length) {
+          run.status.applied.push({ kind: 'migration', agent: agent.name, machine: agent.machine, change: step.change, week: input.week.id, stages, ...(result.outcome === 'accepted-as-is' ? { acceptedAsIs: true } : {}) });
+        }
+      }
+    }
+    run.agentsChanged();
+  }
+}
