@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { ConfigError, loadPlan, type PhasegateConfig } from '../config/load';
@@ -16,6 +17,14 @@ export interface DemoOptions {
   untilDone: boolean;
   /** Make one pc2 agent fail its integration check, to show an automatic rollback. */
   injectFault: boolean;
+}
+
+/** What the demo left in its data folder: the phase it started, and whether it saw it end. */
+interface DemoMarker {
+  workflowId: string;
+  plan: string;
+  startedAt: string;
+  ended: boolean;
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -44,6 +53,21 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 
   const dataDir = path.resolve(projectRoot, config.deployment.dataDir, 'demo');
+  // Run again after an interruption (Ctrl-C, a closed terminal), the demo carries on with the
+  // phase it left: its history and the simulated fleet's journal are in the data folder, and
+  // the phase resumes by itself once the workers are back. Starting the plan again beside it
+  // would act on the same agents twice. A phase that ended leaves nothing to resume: the old
+  // folder is kept as demo.previous and the run starts on a fresh fleet.
+  const markerFile = path.join(dataDir, 'demo-phase.json');
+  const left: DemoMarker | null = existsSync(markerFile) ? (JSON.parse(readFileSync(markerFile, 'utf8')) as DemoMarker) : null;
+  if (!left?.ended && left) {
+    say(`demo: phase ${left.workflowId} (plan ${left.plan}, started ${left.startedAt}) did not finish in the last run; resuming it instead of starting another`);
+  } else if (existsSync(dataDir)) {
+    const previous = `${dataDir}.previous`;
+    rmSync(previous, { recursive: true, force: true });
+    renameSync(dataDir, previous);
+  }
+  mkdirSync(dataDir, { recursive: true });
   const stack = new Stack({ config, dataDir });
   let stopping = false;
   const stop = async (code: number) => {
@@ -64,15 +88,24 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
   const connection = await Connection.connect({ address: target.address, ...(target.tls ? { tls: target.tls } : {}) });
   const client = new Client({ connection, namespace: target.namespace });
-  const workflowId = phaseWorkflowIdFor(plan.id, new Date());
-  const handle = await client.workflow.start(phaseWorkflow, {
-    taskQueue: config.deployment.controlTaskQueue,
-    workflowId,
-    args: [phaseInput(plan, config.inventory)],
-  });
+  let resumed = left && !left.ended ? client.workflow.getHandle<typeof phaseWorkflow>(left.workflowId) : null;
+  if (resumed && (await resumed.describe().catch(() => null))?.status.name !== 'RUNNING') {
+    say(`demo: ${left!.workflowId} is no longer running; starting the plan afresh`);
+    resumed = null;
+  }
+  const workflowId = resumed ? resumed.workflowId : phaseWorkflowIdFor(plan.id, new Date());
+  const handle =
+    resumed ??
+    (await client.workflow.start(phaseWorkflow, {
+      taskQueue: config.deployment.controlTaskQueue,
+      workflowId,
+      args: [phaseInput(plan, config.inventory)],
+    }));
+  const marker: DemoMarker = resumed ? left! : { workflowId, plan: plan.id, startedAt: new Date().toISOString(), ended: false };
+  writeFileSync(markerFile, JSON.stringify(marker));
   const cli = `.tools/bin/temporal --address ${target.address}`;
   say('');
-  say(`phase ${plan.id} started as workflow ${workflowId}`);
+  say(resumed ? `phase ${plan.id} resumed: workflow ${workflowId}` : `phase ${plan.id} started as workflow ${workflowId}`);
   if (target.uiUrl) say(`  Web UI:   ${target.uiUrl}/namespaces/${target.namespace}/workflows/${workflowId}`);
   say(`  list:     ${cli} workflow list --query 'PhasegatePhase="${plan.id}"'`);
   say(`  status:   ${cli} workflow query --workflow-id ${workflowId} --type status`);
@@ -82,7 +115,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   say(`  or with phasegate's CLI: node dist/cli/main.js status ${workflowId}   |   node dist/cli/main.js gate approve ${workflowId} --reason "..."`);
   say('');
 
-  if (opts.injectFault) {
+  if (opts.injectFault && !resumed) {
     const victim = phaseInput(plan, config.inventory).weeks[0]?.steps.find((s) => s.migrate)?.migrate?.agents.at(-1);
     if (victim) {
       const sim = config.deployment.simulator;
@@ -96,6 +129,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 
   const outcome = await followPhase(client, handle, opts.untilDone);
+  if (outcome !== 'paused') writeFileSync(markerFile, JSON.stringify({ ...marker, ended: true }));
   if (outcome === 'paused') {
     say('');
     say(`phase ${plan.id} paused for a human (see above); a script cannot decide that, so the demo stops here with exit code 3.`);
@@ -139,15 +173,27 @@ async function followPhase(client: Client, handle: WorkflowHandle<typeof phaseWo
           say(`  ${a.agent} on ${a.machine} rolled back by itself: ${a.trigger ?? 'a step failed'}`);
         }
       }
-      if (untilDone && week.state === 'paused') return 'paused';
+      for (const w of phase?.waitingForPerson ?? []) {
+        const key = `${w.workflowId}:${w.what}:${w.since}`;
+        if (announced.has(key)) continue;
+        announced.add(key);
+        say(`  ${w.agent ?? w.machine ?? w.workflowId} waits for a person (${w.what}): ${w.detail}`);
+        say(`    resolve: node dist/cli/main.js ${w.resolve.replace(/^phasegate /, '')}`);
+      }
+      if (untilDone && (week.state === 'paused' || (phase?.waitingForPerson.length ?? 0) > 0)) return 'paused';
       if (week.state === 'gate-open' && week.gate.report && !decided.has(week.gate.id)) {
         say(`  gate ${week.gate.id} open: ${week.gate.report.criteria.map((c) => `${c.met ? 'met' : 'NOT met'}: ${c.detail}`).join('; ')}`);
         if (untilDone) {
           const decision = week.gate.report.met ? 'go' : 'rollback-week';
-          await client.workflow.getHandle(weekEntry!.workflowId).executeUpdate(decideGateUpdate, {
-            args: [{ gate: week.gate.id, decision, by: 'demo-script', reason: 'run-to-the-end mode decides from the gate report' }],
-          });
-          say(`  gate ${week.gate.id}: ${decision} (demo-script, from the report)`);
+          // Refused when it was decided meanwhile (a resumed run): the next look shows the outcome.
+          const ok = await client.workflow
+            .getHandle(weekEntry!.workflowId)
+            .executeUpdate(decideGateUpdate, { args: [{ gate: week.gate.id, decision, by: 'demo-script', reason: 'run-to-the-end mode decides from the gate report' }] })
+            .then(
+              () => true,
+              () => false,
+            );
+          if (ok) say(`  gate ${week.gate.id}: ${decision} (demo-script, from the report)`);
         } else {
           say(`  waiting for your decision: the "approve" command above, with <week> = ${week.week}`);
         }

@@ -8,6 +8,7 @@ import { runDemo } from './demo';
 import { report, standaloneValidationInput, startValidation } from './report';
 import { describeStarted, startPhase } from './start';
 import { showStatus } from './status';
+import { answerStage, answerUndo, answerWindow } from './person';
 import { decideGate, steer } from './steer';
 import { OperatorError } from './temporal-client';
 
@@ -32,6 +33,13 @@ usage:
       1: agents in flight, 2: the whole week, 3: every week of the phase; --wait follows the rollback
   phasegate gate approve|reject|hold ID [--by NAME] [--reason TEXT]
       decide the open gate of a phase's running week (reject rolls the week back)
+  phasegate stage approve|reject ID [--stage N] [--by NAME] [--reason TEXT]
+      decide the stage a critical-band migration waits on (ID: the migration, or its week or phase)
+  phasegate undo retry|accept ID --reason TEXT [--by NAME]
+      after a failed undo or a read-back that disagrees: try the undo again, or accept the agent as it
+      is (recorded as accepted-as-is and still counted as applied); ID: whatever waits, or its week or phase
+  phasegate window retry|accept|rollback ID --reason TEXT [--by NAME]
+      after a verification that could not measure: run it again, accept the stage, or roll back
   phasegate plan input FILE [--config DIR]
       print the phaseWorkflow input for a plan (agents selected now), for \`temporal workflow start --input-file\`
   phasegate report ID [--json]
@@ -59,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       by: { type: 'string' },
       reason: { type: 'string' },
       level: { type: 'string' },
+      stage: { type: 'string' },
       hours: { type: 'string' },
       'window-minutes': { type: 'string' },
       id: { type: 'string' },
@@ -108,6 +117,23 @@ async function main(argv: string[]): Promise<number> {
           : await steer(command, id, { ...o, ...(values.level ? { level: Number(values.level) } : {}) });
       process.stdout.write(`${out}\n`);
       if (command === 'abort' && values.wait) return (await showStatus(id, statusOptions(config, values, true))).execution === 'completed' ? 0 : 1;
+      return 0;
+    }
+    case 'stage':
+    case 'undo':
+    case 'window': {
+      const verbs = { stage: ['approve', 'reject'], undo: ['retry', 'accept'], window: ['retry', 'accept', 'rollback'] }[command];
+      if (!arg || !verbs.includes(sub ?? '')) break;
+      const stage = values.stage === undefined ? undefined : Number(values.stage);
+      if (stage !== undefined && ![1, 2, 3].includes(stage)) throw new OperatorError(`--stage ${values.stage}: give 1, 2 or 3`);
+      const o = { config, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}), ...(stage ? { stage } : {}) };
+      const out =
+        command === 'stage'
+          ? await answerStage(sub as 'approve' | 'reject', arg, o)
+          : command === 'undo'
+            ? await answerUndo(sub as 'retry' | 'accept', arg, o)
+            : await answerWindow(sub as 'retry' | 'accept' | 'rollback', arg, o);
+      process.stdout.write(`${out}\n`);
       return 0;
     }
     case 'report': {

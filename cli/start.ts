@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { PhasegateConfig } from '../config/load';
 import type { Plan } from '../config/schema/plan';
 import { phaseInput } from '../lib/phase-input';
@@ -26,10 +27,23 @@ export async function startPhase(config: PhasegateConfig, plan: Plan, o: { id?: 
   const workflowId = o.id ?? phaseWorkflowIdFor(plan.id, new Date());
   const { client, close } = await connect(config);
   try {
-    const handle = await client.workflow.start(phaseWorkflow, { taskQueue: config.deployment.controlTaskQueue, workflowId, args: [input] }).catch((err: unknown) => {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new OperatorError(`a workflow "${workflowId}" is already running; follow it with \`phasegate status ${workflowId}\`, or start with another --id`);
-      throw err;
-    });
+    // A phase id names one run: a second start of it is refused, running or not (its children's
+    // ids and its history would read as one phase).
+    const earlier = await client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch(() => null);
+    if (earlier) {
+      throw new OperatorError(
+        `phase id "${workflowId}" is already taken by a ${earlier.status.name.toLowerCase()} ${earlier.type} (started ${earlier.startTime.toISOString()}); ${earlier.status.name === 'RUNNING' ? `follow it with \`phasegate status ${workflowId}\`, or ` : ''}start with another --id (or none: the CLI names each run by its start time)`,
+      );
+    }
+    const handle = await client.workflow
+      .start(phaseWorkflow, { taskQueue: config.deployment.controlTaskQueue, workflowId, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE })
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new OperatorError(`phase id "${workflowId}" was taken a moment ago; start with another --id`);
+        throw err;
+      });
     const target = temporalTarget(config.deployment);
     const agents = new Set(input.weeks.flatMap((w) => w.steps.flatMap((s) => s.migrate?.agents.map((a) => a.name) ?? [])));
     return {

@@ -3,6 +3,7 @@ import type { PhasegateConfig } from '../config/load';
 import { formatDuration } from '../lib/phase-input';
 import { agentMigrationStatusQuery, type AgentMigrationStatus } from '../workflows/agent-migration';
 import { phaseStatusQuery, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
+import type { PersonWait } from '../workflows/lib/person';
 import { weekStatusQuery, type WeekStatus } from '../workflows/week';
 import { connect, describeWorkflow, OperatorError } from './temporal-client';
 
@@ -36,7 +37,7 @@ export function renderStatus(s: StatusSnapshot): string {
   const lines: string[] = [];
   if (s.agent) lines.push(...formatAgent(s.agent));
   if (s.phase) lines.push(...formatPhase(s.phase));
-  if (s.week) lines.push(...formatWeek(s.week, s.id));
+  if (s.week) lines.push(...formatWeek(s.week, s.id, s.phase !== null));
   if (s.execution !== 'running') lines.push(`workflow ${s.id} ${s.execution}`);
   return lines.join('\n');
 }
@@ -45,7 +46,11 @@ function formatPhase(p: PhaseStatus): string[] {
   return [
     `phase ${p.phase}: ${p.state}${p.outcome ? `, ${p.outcome}` : ''}${p.paused ? ` (paused by ${p.paused.by}${p.paused.reason ? `: ${p.paused.reason}` : ''})` : ''}`,
     ...p.weeks.map((w) => `  ${w.id.padEnd(8)} ${String(w.outcome).padEnd(12)} ${w.title}`),
-    ...(p.rollback ? [`  phase rollback (level 3): undone ${p.rollback.undone.length}${p.rollback.finishedAt ? ` in ${formatDuration(p.rollback.durationMs ?? 0)}` : ', in progress'}`] : []),
+    ...(p.rollback
+      ? [`  phase rollback (level 3): undone ${p.rollback.undone.length}${p.rollback.acceptedAsIs?.length ? `, accepted as is ${p.rollback.acceptedAsIs.join(', ')}` : ''}${p.rollback.finishedAt ? ` in ${formatDuration(p.rollback.durationMs ?? 0)}` : ', in progress'}`]
+      : []),
+    ...(p.unreachableMachines?.length ? [`  unreachable: ${p.unreachableMachines.join(', ')}`] : []),
+    ...formatWaits(p.waitingForPerson),
   ];
 }
 
@@ -55,13 +60,25 @@ const counted: Array<[WeekStatus['agents'][number]['state'], string]> = [
   ['running', 'running'],
   ['waiting', 'waiting'],
   ['rolled-back', 'rolled back'],
+  ['accepted-as-is', 'accepted as is'],
   ['undone-with-week', 'undone with the week'],
   ['failed', 'failed'],
   ['rejected', 'rejected'],
+  ['refused', 'refused (agent busy)'],
+  ['cancelled', 'not started (aborted)'],
 ];
 
+/** Every wait for a person, with what it waits for and the command that resolves it. */
+function formatWaits(waits: readonly PersonWait[] | undefined): string[] {
+  if (!waits?.length) return [];
+  return [
+    `  WAITING FOR A PERSON (${waits.length}):`,
+    ...waits.flatMap((w) => [`    ${w.agent ?? w.machine ?? ''} ${w.what}: ${w.detail} (since ${w.since}; ${w.workflowId})`, `      resolve: ${w.resolve}`]),
+  ];
+}
+
 /** `steerId` is the id the operator asked about (the phase or the week): the gate commands take it. */
-function formatWeek(w: WeekStatus, steerId: string): string[] {
+function formatWeek(w: WeekStatus, steerId: string, phaseShown: boolean): string[] {
   const machines = [...new Set(w.agents.map((a) => a.machine))];
   const lines = [
     `week ${w.week} (${w.title}): ${w.state}${w.outcome ? `, ${w.outcome}` : ''}${w.pauseReason ? ` (${w.pauseReason})` : ''}; batches ${w.batches.done}/${w.batches.total}${w.currentStep ? `; step ${w.currentStep}` : ''}`,
@@ -72,8 +89,16 @@ function formatWeek(w: WeekStatus, steerId: string): string[] {
     lines.push(`  ${m.padEnd(8)} ${parts.map(([n, label]) => `${label} ${n}`).join(', ')}`);
   }
   for (const a of w.agents.filter((x) => x.state === 'rolled-back' && x.trigger)) lines.push(`  ${a.agent} on ${a.machine} rolled back: ${a.trigger}`);
+  for (const a of w.agents.filter((x) => x.state === 'accepted-as-is')) lines.push(`  ${a.agent} on ${a.machine} ACCEPTED AS IS: stages ${a.stagesLeft?.join(', ') || '?'} still applied${a.trigger ? ` (after ${a.trigger})` : ''}`);
+  for (const a of w.agents.filter((x) => x.state === 'refused' || x.state === 'failed')) lines.push(`  ${a.agent} on ${a.machine} ${a.state}: ${a.detail ?? ''}`);
   if (w.unreachableMachines.length) lines.push(`  unreachable: ${w.unreachableMachines.join(', ')}`);
-  if (w.rollback) lines.push(`  week rollback: ${w.rollback.reason}; undone ${w.rollback.undone.length}${w.rollback.finishedAt ? ` in ${formatDuration(w.rollback.durationMs ?? 0)}` : ', in progress'}`);
+  if (w.rollback) {
+    lines.push(
+      `  level-${w.rollback.level ?? 2} rollback: ${w.rollback.reason}; undone ${w.rollback.undone.length}${w.rollback.acceptedAsIs?.length ? `, accepted as is ${w.rollback.acceptedAsIs.join(', ')}` : ''}${w.rollback.finishedAt ? ` in ${formatDuration(w.rollback.durationMs ?? 0)}` : ', in progress'}${w.rollback.overBudgetAt ? ' (OVER BUDGET)' : ''}`,
+    );
+  }
+  // A phase's status lists the waits of the whole phase already.
+  if (!phaseShown) lines.push(...formatWaits(w.waitingForPerson));
   if (w.gate.report) {
     lines.push(`  gate ${w.gate.id}: ${w.gate.open ? 'OPEN' : 'closed'}${w.gate.open ? ` (criteria ${w.gate.report.met ? 'met' : 'NOT met'}; decide with \`phasegate gate approve|reject|hold ${steerId}\`)` : ''}`);
     for (const c of w.gate.report.criteria) lines.push(`    ${c.met ? 'met    ' : 'NOT met'} ${c.detail}`);
@@ -87,6 +112,11 @@ function formatAgent(s: AgentMigrationStatus): string[] {
     `${s.agent} on ${s.machine}: ${s.change}, ${s.strategy} (risk ${s.assessment.score}, ${s.assessment.band}); ${s.state}${s.outcome ? `, ${s.outcome}` : ''}`,
     `  stages applied: ${s.stagesApplied.join(', ') || 'none'}${s.awaitingApprovalFor ? `; stage ${s.awaitingApprovalFor} waits for approval` : ''}`,
     ...(s.trigger ? [`  trigger: ${s.trigger.kind}: ${s.trigger.detail}`] : []),
+    ...(s.agentHeldBy ? [`  agent held by ${s.agentHeldBy.holder} (${s.agentHeldBy.change}) since ${s.agentHeldBy.since}`] : []),
+    ...(s.rollback
+      ? [`  rollback: ${s.rollback.reason}; stages undone ${s.rollback.changes[0]?.undoneStages.join(', ') || 'none'}${s.rollback.changes[0]?.readBack ? `, read back: ${s.rollback.changes[0].readBack.present.length ? `stages ${s.rollback.changes[0].readBack.present.join(', ')} still present` : 'no marker left'}` : ''}`]
+      : []),
+    ...formatWaits(s.waitingForPerson),
   ];
 }
 
@@ -120,7 +150,8 @@ export async function showStatus(id: string, o: StatusOptions): Promise<StatusSn
     const started = Date.now();
     for (;;) {
       const s = await readStatus(client, id);
-      const body = o.json ? JSON.stringify({ phase: s.phase, week: s.week, ...(s.agent ? { agent: s.agent } : {}), execution: s.execution }) : renderStatus(s);
+      const waitingForPerson = s.phase?.waitingForPerson ?? s.week?.waitingForPerson ?? s.agent?.waitingForPerson ?? [];
+      const body = o.json ? JSON.stringify({ phase: s.phase, week: s.week, ...(s.agent ? { agent: s.agent } : {}), waitingForPerson, execution: s.execution }) : renderStatus(s);
       const done = s.execution !== 'running';
       if (tty && o.watch) {
         const footer = done ? '' : `\n\nrefreshing every ${o.intervalMs / 1000} s for ${formatDuration(Date.now() - started)} (updated ${new Date().toLocaleTimeString()}); Ctrl-C stops watching, not the phase`;

@@ -122,6 +122,56 @@ function resolveSecretFiles(deployment: Deployment, dir: string): ConfigIssue[] 
   return issues;
 }
 
+/** The ports phasegate's own services take on one host (the embedded servers, the simulator's admin API, the workers' metrics). */
+function deploymentPorts(d: Deployment): Array<{ host: string; port: number; field: string }> {
+  const ports: Array<{ host: string; port: number; field: string }> = [];
+  if (d.temporal.mode === 'embedded') ports.push({ host: d.temporal.host, port: d.temporal.port, field: 'temporal.port' }, { host: d.temporal.host, port: d.temporal.uiPort, field: 'temporal.uiPort' });
+  if (d.nats.mode === 'embedded') ports.push({ host: d.nats.host, port: d.nats.port, field: 'nats.port' });
+  if (d.simulator.enabled) ports.push({ host: d.simulator.adminHost, port: d.simulator.adminPort, field: 'simulator.adminPort' });
+  for (const [worker, port] of Object.entries(d.metrics.ports)) ports.push({ host: d.metrics.host, port, field: `metrics.ports.${worker}` });
+  return ports;
+}
+
+/** Two services of the deployment on one host and port: the second could never start. */
+function deploymentPortClashes(d: Deployment): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const taken = new Map<string, string>();
+  for (const p of deploymentPorts(d)) {
+    // 0.0.0.0 takes the port on every address of the host.
+    const keys = p.host === '0.0.0.0' ? ['*'] : [p.host, '*'];
+    const holder = keys.map((k) => taken.get(`${k}:${p.port}`)).find(Boolean);
+    if (holder) issues.push({ field: p.field, reason: `port ${p.port} on ${p.host} is already ${holder}'s` });
+    taken.set(`${p.host === '0.0.0.0' ? '*' : p.host}:${p.port}`, p.field);
+  }
+  return issues;
+}
+
+/**
+ * Ports of one machine that clash: two of its agents, hubs or Pushgateways on one port, or
+ * (when the simulator serves the agents on this host) one of phasegate's own services.
+ */
+function inventoryPortClashes(inv: Inventory, d: Deployment): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const hostOf = new Map(inv.machines.map((m) => [m.name, m.host]));
+  const taken = new Map<string, string>();
+  if (d.simulator.enabled) for (const p of deploymentPorts(d)) taken.set(`${p.host}:${p.port}`, `deployment.json's ${p.field}`);
+  const claim = (machine: string, port: number, what: string, field: string) => {
+    const k = `${hostOf.get(machine) ?? machine}:${port}`;
+    const holder = taken.get(k);
+    if (holder) issues.push({ field, reason: `port ${port} on ${machine} (${hostOf.get(machine)}) is already taken by ${holder}` });
+    else taken.set(k, what);
+  };
+  inv.hubs.forEach((h, i) => claim(h.machine, h.port, `hub ${h.name}`, `hubs[${i}].port`));
+  inv.pushgateways.forEach((g, i) => claim(g.machine, g.port, `the Pushgateway of ${g.machine}`, `pushgateways[${i}].port`));
+  // Agents against each other are checked by the schema; here against everything else.
+  inv.agents.forEach((a, i) => {
+    const k = `${hostOf.get(a.machine) ?? a.machine}:${a.healthPort}`;
+    const holder = taken.get(k);
+    if (holder) issues.push({ field: `agents[${i}].healthPort`, reason: `port ${a.healthPort} on ${a.machine} (${hostOf.get(a.machine)}) is already taken by ${holder}` });
+  });
+  return issues;
+}
+
 /** Loads and cross-checks deployment, inventory and catalogues of one configuration folder. */
 export function loadConfig(configDir: string): PhasegateConfig {
   const dir = path.resolve(configDir);
@@ -143,7 +193,10 @@ export function loadConfig(configDir: string): PhasegateConfig {
     if (!(name in deployment.catalogues)) issues.push({ field: 'catalogues', reason: `machine "${name}" has no catalogue of actions` });
   }
   issues.push(...resolveSecretFiles(deployment, dir));
+  issues.push(...deploymentPortClashes(deployment));
   if (issues.length) throw new ConfigError(deploymentFile, issues);
+  const inventoryClashes = inventoryPortClashes(inventory, deployment);
+  if (inventoryClashes.length) throw new ConfigError(inventoryFile, inventoryClashes);
 
   const catalogues: Record<string, Catalogue> = {};
   for (const [machine, rel] of Object.entries(deployment.catalogues)) {
@@ -200,5 +253,29 @@ export function checkPlanAgainstConfig(plan: Plan, config: Pick<PhasegateConfig,
       }
     }),
   );
+  if (issues.length) return issues;
+  plan.weeks.forEach((week, wi) => {
+    // The same agent and change twice in one week: two migrations of one change, racing.
+    const first = new Map<string, string>();
+    const weekMachines = new Set<string>();
+    week.steps.forEach((step, si) => {
+      if (!step.migrate) return;
+      for (const a of selectAgents(inventory, step.migrate.select)) {
+        weekMachines.add(a.machine);
+        const k = `${a.name}/${step.migrate.change}`;
+        const earlier = first.get(k);
+        if (earlier) issues.push({ field: `weeks[${wi}].steps[${si}].migrate.select`, reason: `selects ${a.name}, which step "${earlier}" of this week already migrates to "${step.migrate.change}"` });
+        else first.set(k, step.id);
+      }
+    });
+    week.gate.criteria.forEach((c, ci) => {
+      if (c.kind !== 'all-migrated' || !c.machines) return;
+      c.machines.forEach((m, mi) => {
+        const field = `weeks[${wi}].gate.criteria[${ci}].machines[${mi}]`;
+        if (!machines.has(m)) issues.push({ field, reason: `unknown machine "${m}" (known: ${[...machines].join(', ')})` });
+        else if (!weekMachines.has(m)) issues.push({ field, reason: `no agent this week migrates is on ${m} (they are on ${[...weekMachines].join(', ') || 'no machine'}): the criterion could never be judged` });
+      });
+    });
+  });
   return issues;
 }

@@ -10,6 +10,8 @@ export interface AgentFaults {
   crashed: boolean;
   /** Process stuck: the health endpoint accepts and never answers, no heartbeats. */
   hung: boolean;
+  /** The health endpoint answers with bytes that are not HTTP: a probe cannot measure (no data), the agent still works. */
+  garbledHealth: boolean;
   /** The agent's integration check (databases, external connections) fails. */
   integrationFailing: boolean;
   /**
@@ -35,6 +37,7 @@ export const noFaults = (): AgentFaults => ({
   latencyMs: 0,
   crashed: false,
   hung: false,
+  garbledHealth: false,
   integrationFailing: false,
   applyDelayMs: 0,
   applyHangs: 0,

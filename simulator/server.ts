@@ -131,6 +131,7 @@ export class FleetSimulator {
   private handleHealth(name: string, _req: http.IncomingMessage, res: http.ServerResponse): void {
     const agent = this.state.get(name);
     if (agent.faults.hung) return; // never answers; the prober's timeout decides
+    if (agent.faults.garbledHealth) return void res.socket?.end('garbage, not HTTP\r\n\r\n');
     const answer = () => {
       if (agent.faults.errorStatus) return json(res, agent.faults.errorStatus, { agent: name, status: 'error' });
       json(res, 200, { status: 'ok', ...this.state.view(agent), uptimeS: Math.round((Date.now() - agent.startedAt) / 1000) });

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     workflowBundle: await workflowBundle(logger),
     activities: createControlActivities({
       js: nc.jetstream(),
+      fleet: { inventory: config.inventory, catalogues: config.catalogues },
       nats: nc,
       links: { machines: config.inventory.machines.map((m) => m.name), silentAfterMs: config.inventory.heartbeats.linkSilentAfterMs },
       logger,

@@ -18,6 +18,7 @@ import {
 import { parseWorkflowInput } from '../config/schema/workflow-inputs';
 import { checkUndoResolution } from './agent-migration/messages';
 import { phaseWorkflow as phaseV1 } from './legacy/v1/phase';
+import { refuseStepsUnknownToFleet } from './lib/fleet-check-input';
 import { runKey, weekWorkflowId } from './lib/ids';
 import type { MachineCallOptions } from './lib/machine';
 import type { PlanSettings } from './lib/migration-input';
@@ -82,6 +83,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   const parsed = parseWorkflowInput('phase', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`phaseWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
   const input = parsed.value as PhaseInput;
+  await refuseStepsUnknownToFleet('phaseWorkflow', input.weeks);
   const phaseId = workflowInfo().workflowId;
   const notify = new Notifier({ phase: input.phase });
   const status: PhaseStatus = {

@@ -2,11 +2,15 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { JetStreamClient, NatsConnection } from 'nats';
 import { foldMachineBeat, heardSince, initialLinkState, judgeLinks, restartSilence, type LinkReading, type LinkWatchState } from '../../decisions/links';
+import type { Catalogue } from '../../config/schema/catalogue';
+import type { Inventory } from '../../config/schema/inventory';
 import type { Logger } from '../../lib/logger';
 import { subjects } from '../../lib/nats';
 
 export interface ControlActivityDeps {
   js: JetStreamClient;
+  /** The fleet as configured: workflow inputs are checked against it before anything runs. */
+  fleet?: { inventory: Inventory; catalogues: Record<string, Catalogue> };
   /** For the link watch: machine heartbeats arrive here. */
   nats?: NatsConnection;
   /** The machines of the inventory, and how long a silent link may be before it counts as failed. */
@@ -128,6 +132,35 @@ export function createControlActivities(deps: ControlActivityDeps) {
         sub.unsubscribe();
         statusIter.stop?.();
       }
+    },
+
+    /**
+     * What in a week's steps does not exist in this fleet's configuration: an agent unknown or on
+     * another machine, an operation missing from its machine's catalogue. Empty when all is well.
+     * A phase or week started by hand (`temporal workflow start`) is checked by this before any
+     * action, as the CLI checks a plan.
+     */
+    async checkStepsAgainstFleet(req: { weeks: Array<{ id: string; steps: Array<{ id: string; migrate?: { agents: Array<{ name: string; machine: string }> }; action?: { machine: string; operation: string } }> }> }): Promise<string[]> {
+      if (!deps.fleet) return [];
+      const { inventory, catalogues } = deps.fleet;
+      const agents = new Map(inventory.agents.map((a) => [a.name, a.machine]));
+      const problems: string[] = [];
+      for (const [wi, w] of (req?.weeks ?? []).entries()) {
+        for (const [si, s] of (w?.steps ?? []).entries()) {
+          const at = `weeks[${wi}].steps[${si}]`;
+          for (const [ai, a] of (s.migrate?.agents ?? []).entries()) {
+            const machine = agents.get(a.name);
+            if (!machine) problems.push(`${at}.migrate.agents[${ai}]: unknown agent "${String(a.name).slice(0, 80)}" (not in the inventory)`);
+            else if (machine !== a.machine) problems.push(`${at}.migrate.agents[${ai}]: ${a.name} is on ${machine}, not ${String(a.machine).slice(0, 40)}`);
+          }
+          if (s.action) {
+            const catalogue = catalogues[s.action.machine];
+            if (!catalogue) problems.push(`${at}.action.machine: unknown machine "${String(s.action.machine).slice(0, 40)}"`);
+            else if (!Object.prototype.hasOwnProperty.call(catalogue.operations, s.action.operation)) problems.push(`${at}.action.operation: "${String(s.action.operation).slice(0, 80)}" is not an operation of ${s.action.machine}'s catalogue`);
+          }
+        }
+      }
+      return problems;
     },
 
     async raiseAlert(alert: Alert): Promise<{ seq: number; channel: string }> {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -62,6 +63,16 @@ export function readStat(pid: number): { state: string; pgrp: number; startTime:
   }
 }
 
+/** Any member left, zombies included (signal 0 only checks). */
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pgid, signal);
@@ -74,7 +85,7 @@ function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
 async function waitGroupGone(pgid: number, limitMs: number): Promise<boolean> {
   const deadline = Date.now() + limitMs;
   for (;;) {
-    if (liveGroupMembers(pgid).length === 0) return true;
+    if (!groupExists(pgid) || liveGroupMembers(pgid).length === 0) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -105,7 +116,7 @@ export class CommandLedger {
       const stat = readStat(e.pgid);
       if (stat && stat.startTime === e.startTime && killGroup(e.pgid, 'SIGKILL')) reaped++;
     }
-    this.save();
+    this.saveNow();
     return reaped;
   }
 
@@ -125,12 +136,40 @@ export class CommandLedger {
     for (const pgid of this.live.keys()) killGroup(pgid, 'SIGKILL');
   }
 
+  private writing = false;
+  private dirty = false;
+
+  /**
+   * Written off the event loop's hot path: a probe or an action must not wait on the disk. One
+   * write at a time, the latest state last; a crash between a start and its write loses only
+   * that one entry (a command then ends by its own timeout).
+   */
   private save(): void {
     if (!this.file) return;
+    this.dirty = true;
+    if (this.writing) return;
+    this.writing = true;
+    void (async () => {
+      while (this.dirty) {
+        this.dirty = false;
+        const tmp = `${this.file}.tmp`;
+        try {
+          await mkdir(path.dirname(this.file!), { recursive: true });
+          await writeFile(tmp, JSON.stringify([...this.live].map(([pgid, v]) => ({ pgid, ...v }))));
+          await rename(tmp, this.file!);
+        } catch {
+          // A ledger that cannot be written only weakens the clean-up after a crash.
+        }
+      }
+      this.writing = false;
+    })();
+  }
+
+  /** The ledger as it must be on disk before this worker takes any task (at start). */
+  saveNow(): void {
+    if (!this.file) return;
     mkdirSync(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify([...this.live].map(([pgid, v]) => ({ pgid, ...v }))));
-    renameSync(tmp, this.file);
+    writeFileSync(this.file, JSON.stringify([...this.live].map(([pgid, v]) => ({ pgid, ...v }))));
   }
 }
 
@@ -194,8 +233,10 @@ export function runInGroup(command: string, args: string[], o: { timeoutMs: numb
       let leftoversKilled = false;
       let groupGone = true;
       if (pgid !== undefined) {
-        // The leader is gone; whatever it started in its group goes with it.
-        if (liveGroupMembers(pgid).length > 0) {
+        // The leader is gone; whatever it started in its group goes with it. The usual case,
+        // an empty group, costs one kill(2) that finds nothing; /proc is read only when the
+        // group still has members (maybe only zombies awaiting their reaper).
+        if (groupExists(pgid) && liveGroupMembers(pgid).length > 0) {
           leftoversKilled = killGroup(pgid, 'SIGKILL');
           groupGone = await waitGroupGone(pgid, goneWithinMs);
         }

@@ -38,6 +38,29 @@ export const commandSchema = z.strictObject({
 });
 export type CatalogueCommand = z.infer<typeof commandSchema>;
 
+/**
+ * What each action's request carries (activities/machine/catalogue-runner.ts): a placeholder
+ * an action's command uses must be one its request gives, or the action could never run.
+ */
+export const placeholdersOfAction: Readonly<Record<ActionName, readonly string[]>> = {
+  backup: ['agent', 'change', 'stage', 'idempotencyKey'],
+  'apply-stage': ['agent', 'change', 'stage', 'idempotencyKey'],
+  'undo-stage': ['agent', 'change', 'stage', 'idempotencyKey'],
+  'verify-marker': ['agent', 'change', 'stage'],
+  'integration-check': ['agent'],
+};
+/** Operations run for the machine, not an agent: only the key comes with the request. */
+const placeholdersOfOperation: readonly string[] = ['idempotencyKey'];
+
+const placeholdersIn = (c: CatalogueCommand): string[] => [c.command, ...c.args].flatMap((t) => [...t.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1]!));
+
+/** A command runs as given (execFile, no PATH search of a name the worker's PATH could shadow): an absolute path, or a placeholder of the machine's own configuration. */
+function commandProblem(c: CatalogueCommand): string | null {
+  if (c.command.startsWith('/')) return null;
+  if (/^\{[A-Za-z]+\}$/.test(c.command) && (machinePlaceholders as readonly string[]).includes(c.command.slice(1, -1))) return null;
+  return `"${c.command.slice(0, 80)}" is neither an absolute path nor one of ${machinePlaceholders.map((p) => `{${p}}`).join(', ')}`;
+}
+
 export const catalogueSchema = z.strictObject({
   version: z.literal(1),
   machine: identifier,
@@ -72,5 +95,19 @@ export const catalogueSchema = z.strictObject({
      */
     load: z.enum(['systeminformation', 'simulator']).default('systeminformation'),
   }),
+}).superRefine((c, ctx) => {
+  const check = (cmd: CatalogueCommand, path: PropertyKey[], allowed: readonly string[], what: string) => {
+    const problem = commandProblem(cmd);
+    if (problem) ctx.addIssue({ code: 'custom', path: [...path, 'command'], message: problem });
+    for (const name of placeholdersIn(cmd)) {
+      if ((machinePlaceholders as readonly string[]).includes(name) || allowed.includes(name) || !allPlaceholders.includes(name)) continue;
+      ctx.addIssue({ code: 'custom', path: [...path, 'args'], message: `{${name}} is not given to ${what} (its request carries ${allowed.map((p) => `{${p}}`).join(', ') || 'nothing'}, besides the machine's own values)` });
+    }
+  };
+  for (const name of actionNames) check(c.actions[name], ['actions', name], placeholdersOfAction[name], `the ${name} action`);
+  for (const [name, op] of Object.entries(c.operations)) {
+    check(op.run, ['operations', name, 'run'], placeholdersOfOperation, 'an operation');
+    check(op.undo, ['operations', name, 'undo'], placeholdersOfOperation, 'an operation');
+  }
 });
 export type Catalogue = z.infer<typeof catalogueSchema>;

@@ -64,6 +64,8 @@ export interface UndoProblem {
 export interface ChangeRollback {
   name: string;
   kind: AppliedChange['kind'];
+  /** The change undone, for a migration. */
+  change?: string;
   week: string;
   result: 'undone' | 'accepted-as-is';
   undoneStages: StageNumber[];
@@ -75,6 +77,8 @@ export interface ChangeRollback {
   readBack: { present: number[]; unknown: number[] } | null;
   healthAfter: Reading[] | null;
   healthy: boolean | null;
+  /** When this change's undo ended (undone, or accepted by a person). */
+  at: string;
 }
 
 export interface RollbackRecord {
@@ -171,6 +175,7 @@ export function rollBack(changes: readonly AppliedChange[], scope: RollbackScope
     try {
       for (const c of [...changes].reverse()) {
         const r = c.kind === 'migration' ? await undoMigration(c, scope) : await undoOperation(c, scope);
+        r.at = new Date().toISOString();
         record.changes.push(r);
         if (r.result === 'undone') record.undone.push(scope.level === 3 ? `${c.week}/${r.name}` : r.name);
         else record.acceptedAsIs.push(scope.level === 3 ? `${c.week}/${r.name}` : r.name);
@@ -199,7 +204,7 @@ export function rollBack(changes: readonly AppliedChange[], scope: RollbackScope
 /** Undoes one migration's stages, reads the markers back, probes the agent; asks a person when that fails. */
 async function undoMigration(c: Extract<AppliedChange, { kind: 'migration' }>, scope: RollbackScope): Promise<ChangeRollback> {
   const m = onMachine(c.machine, scope.machine);
-  const r: ChangeRollback = { name: c.agent, kind: 'migration', week: c.week, result: 'undone', undoneStages: [], remainingStages: [], failures: [], resolutions: [], readBack: null, healthAfter: null, healthy: null };
+  const r: ChangeRollback = { name: c.agent, kind: 'migration', change: c.change, week: c.week, result: 'undone', undoneStages: [], remainingStages: [], failures: [], resolutions: [], readBack: null, healthAfter: null, healthy: null, at: '' };
   let pending = [...new Set(c.stages)].sort((a, b) => b - a);
   const where = `${levelName[scope.level]} rollback of ${c.change} on ${c.machine}, ${c.agent}`;
   for (let attempt = 0; ; attempt++) {
@@ -274,7 +279,7 @@ async function undoMigration(c: Extract<AppliedChange, { kind: 'migration' }>, s
 /** Undoes one operation of a machine's catalogue; asks a person when that fails. */
 async function undoOperation(c: Extract<AppliedChange, { kind: 'operation' }>, scope: RollbackScope): Promise<ChangeRollback> {
   const m = onMachine(c.machine, scope.machine);
-  const r: ChangeRollback = { name: `${c.machine}/${c.operation}`, kind: 'operation', week: c.week, result: 'undone', undoneStages: [], remainingStages: [], failures: [], resolutions: [], readBack: null, healthAfter: null, healthy: null };
+  const r: ChangeRollback = { name: `${c.machine}/${c.operation}`, kind: 'operation', week: c.week, result: 'undone', undoneStages: [], remainingStages: [], failures: [], resolutions: [], readBack: null, healthAfter: null, healthy: null, at: '' };
   for (let attempt = 0; ; attempt++) {
     try {
       await m.runOperation(`${levelName[scope.level]} rollback: undo ${c.operation} on ${c.machine}`, { name: c.operation, direction: 'undo', idempotencyKey: `${scope.keyPrefix}:${c.machine}:${c.operation}:undo${attempt}` });

@@ -12,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
 import { weekWorkflow as weekV1 } from '../legacy/v1/week';
+import { refuseStepsUnknownToFleet } from '../lib/fleet-check-input';
 import { runScopedPatch } from '../lib/patches';
 import { personAnsweredSignal, personNeededSignal } from '../lib/person';
 import { abortSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
@@ -34,6 +35,8 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   if (!patched(runScopedPatch)) return weekV1(given as never) as unknown as Promise<WeekStatus>;
   const parsed = parseWorkflowInput('week', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`weekWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
+  // A week its phase started was checked with the phase; one started by hand is checked here.
+  if (!workflowInfo().parent) await refuseStepsUnknownToFleet('weekWorkflow', [parsed.value.week]);
   const run = new WeekRun(parsed.value as WeekInput);
   const { status, notify } = run;
 
