@@ -97,7 +97,8 @@ export function makeSchedule(seed: number): Schedule {
   const actions: TimedAction[] = [];
   const n = int(2, 5);
   for (let i = 0; i < n; i++) {
-    const atMs = int(300, weeks === 2 ? 16_000 : 10_000);
+    // Most of a one-week phase is over in 5-8 s: faults land while it runs, a few near its gate.
+    const atMs = int(200, weeks * 4500 + 1500);
     const agent = pick(planned);
     const roll = r();
     let action: Action;

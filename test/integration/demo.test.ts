@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -8,6 +8,8 @@ import { loadConfig } from '../../config/load';
 import { projectRoot, toolPath } from '../../lib/paths';
 import { Stack, waitForPort } from '../../lib/stack';
 import { makeTestConfig } from '../support/harness';
+import { FleetState, type JournalEntry } from '../../simulator/fleet-state';
+import type { WeekStatus } from '../../workflows/week';
 
 const run = promisify(execFile);
 
@@ -27,6 +29,20 @@ const smallPlan = {
     },
   ],
 };
+
+/** The demo as a person runs it; resolves with its exit code and everything it printed. */
+function demo(configDir: string, onLine?: (line: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), 'demo', '--until-done', '--config', configDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const take = (d: Buffer) => {
+    const text = d.toString();
+    out += text;
+    for (const line of text.split('\n')) onLine?.(line, child);
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
+}
 
 describe("the README's main command, run to the end", () => {
   let dataDir = '';
@@ -76,5 +92,54 @@ describe("the README's main command, run to the end", () => {
     assert.ok(Array.isArray(body.executions), `UI answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
     assert.equal(body.executions[0]?.execution.workflowId, workflowId);
     assert.equal(body.executions[0]?.status, 'WORKFLOW_EXECUTION_STATUS_COMPLETED');
+  });
+
+  it('interrupted with Ctrl-C in the middle of a phase and run again, it resumes that phase; the fleet agrees with the record', async () => {
+    const test = await makeTestConfig();
+    // Slower windows, so the interruption lands in the middle of the rollout.
+    const slow = { ...smallPlan, id: 'demo-rerun', timings: { ...smallPlan.timings, rapidVerificationMs: 3000, stageVerificationMs: 3000 } };
+    writeFileSync(path.join(test.configDir, 'plans', 'demo.json'), JSON.stringify(slow));
+    let interrupted = false;
+    const first = await demo(test.configDir, (line, child) => {
+      if (!interrupted && /agents migrated [1-9]/.test(line)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    assert.ok(interrupted, first.out);
+    assert.equal(first.code, 130, first.out);
+    const firstId = /started as workflow (\S+)/.exec(first.out)![1]!;
+
+    const second = await demo(test.configDir);
+    assert.equal(second.code, 0, second.out);
+    assert.match(second.out, new RegExp(`phase ${firstId.replace(/\./g, '\\.')} \\(plan demo-rerun, started [^)]+\\) did not finish in the last run; resuming it`));
+    assert.match(second.out, new RegExp(`phase demo-rerun resumed: workflow ${firstId.replace(/\./g, '\\.')}`));
+    assert.doesNotMatch(second.out, /injected a fault/, 'the fault is not injected twice');
+    assert.match(second.out, /phase demo-rerun completed: week1 passed/);
+
+    // The record (the week's result in the history) against the fleet (the simulator's journal).
+    const config = loadConfig(test.configDir);
+    const viewer2 = new Stack({ config, dataDir: path.join(test.dataDir, 'demo'), startSimulator: false, startWorkers: false });
+    await viewer2.start();
+    try {
+      const { Client, Connection } = await import('@temporalio/client');
+      const connection = await Connection.connect({ address: `127.0.0.1:${test.ports.temporal}` });
+      const week = (await new Client({ connection }).workflow.getHandle(`${firstId}.week1`).result()) as WeekStatus;
+      await connection.close();
+      const fleet = new FleetState(config.inventory.agents, config.inventory.hubs);
+      fleet.replay(readFileSync(path.join(test.dataDir, 'demo', 'fleet', 'simulator.journal'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JournalEntry));
+      for (const a of week.agents) {
+        const stages = [...(fleet.get(a.agent).changes.baseagent ?? [])].sort();
+        assert.deepEqual(stages, a.state === 'migrated' ? [1, 2, 3] : [], `${a.agent} is ${a.state} in the record and has [${stages.join(', ')}] on the fleet`);
+        for (const stage of [1, 2, 3]) {
+          const effects = fleet.actions.filter((r) => r.agent === a.agent && r.stage === stage && (r.outcome === 'applied' || r.outcome === 'undone')).map((r) => r.outcome);
+          assert.ok(effects.every((o, i) => o === (i % 2 === 0 ? 'applied' : 'undone')), `${a.agent} stage ${stage}: ${effects.join(', ')} (never applied twice)`);
+        }
+      }
+      assert.ok(week.agents.some((a) => a.state === 'rolled-back'), 'the injected fault still rolled its agent back');
+    } finally {
+      await viewer2.stop();
+    }
+    if (!process.exitCode) rmSync(test.dataDir, { recursive: true, force: true });
   });
 });

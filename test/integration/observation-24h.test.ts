@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
+import { agentMigrationStatusQuery, resolveFailedUndoUpdate } from '../../workflows/agent-migration';
+import { streams } from '../../lib/nats';
 import { simulatorClient, startTimeSkippingStack } from '../support/harness';
-import { fastPlan, startMigration } from '../support/migration';
+import { fastPlan, startMigration, waitForStatus } from '../support/migration';
 
 const hour = 3_600_000;
 
-describe('framework migration with the real 24-hour observation (time-skipping test server)', () => {
+describe('hours-long waits on the time-skipping test server: the 24-hour observation, a rollback past its budget', () => {
   let env: Awaited<ReturnType<typeof startTimeSkippingStack>>;
   let server: TestWorkflowEnvironment;
 
@@ -43,5 +44,30 @@ describe('framework migration with the real 24-hour observation (time-skipping t
     assert.deepEqual(view.changes, {});
     const history = await handle.fetchHistory();
     console.log(`24-hour observation: ${history.events?.length} history events, trigger at hour ${(result.observedMs / hour).toFixed(2)}`);
+  });
+
+  it('a rollback still waiting for a person when its 2-minute budget runs out raises the over-budget alert then, not after', async () => {
+    const sim = simulatorClient(env.simulatorAdmin);
+    const agent = 'ChitchatAgent';
+    await sim.fault(agent, { integrationFailing: true, undoFails: true, clearOnUndo: true });
+    const handle = await startMigration(env, agent, fastPlan({ timings: { baselineSamples: 1 } }), 'budget');
+    await waitForStatus(handle, (s) => s.state === 'needs-human', 'the failed undo to wait for a person');
+    await server.sleep('3 minutes');
+    const jsm = await env.nats.jetstreamManager();
+    const info = await jsm.streams.info(streams.alerts.name);
+    const alerts: Array<{ level: number; title: string; workflowId: string }> = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) alerts.push((await jsm.streams.getMessage(streams.alerts.name, { seq })).json());
+    const over = alerts.filter((a) => a.workflowId === handle.workflowId && /level-1 rollback over its budget/.test(a.title));
+    assert.equal(over.length, 1, `one over-budget alert while the rollback waits: ${alerts.map((a) => a.title).join(' | ')}`);
+    assert.equal(over[0]!.level, 2);
+    const waiting = await handle.query(agentMigrationStatusQuery);
+    assert.equal(waiting.state, 'needs-human', 'the alert went out while it still waited');
+    assert.ok(waiting.rollback?.overBudgetAt);
+    await sim.fault(agent, { undoFails: false });
+    await handle.executeUpdate(resolveFailedUndoUpdate, { args: [{ action: 'retry-undo', by: 'ops', reason: 'fixed' }] });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'rolled-back');
+    assert.equal(result.rollback?.withinBudget, false);
+    assert.deepEqual((await sim.agent(agent)).changes, {});
   });
 });

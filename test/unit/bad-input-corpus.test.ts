@@ -96,6 +96,13 @@ const planCases: PlanCase[] = [
   ['a validation window longer than the validation', (p) => (p.weeks[0].steps = [{ id: 's1', validate: { durationMs: 60_000, windowMs: 120_000 } }]), 'weeks[0].steps[0].validate.windowMs', /not be longer than durationMs/],
   ['a validation target under its floor', (p) => (p.weeks[0].steps = [{ id: 's1', validate: { durationMs: 3_600_000, uptimeFloorPct: 99.9, uptimeTargetPct: 99 } }]), 'weeks[0].steps[0].validate.uptimeTargetPct', /at least uptimeFloorPct/],
   ['continue-as-new past the server suggestion', (p) => (p.weeks[0].steps = [{ id: 's1', validate: { durationMs: 3_600_000, maxEventsPerRun: 50_000 } }]), 'weeks[0].steps[0].validate.maxEventsPerRun', /too big|<=\s*4000|at most/i],
+  // Fields that are fine alone and cannot work together.
+  ['a stage window shorter than one sample', (p) => (p.thresholds = { sampleIntervalMs: 2000 }) && (p.timings = { stageVerificationMs: 1000 }), 'timings.stageVerificationMs', /shorter than one sampling interval/],
+  ['a rapid window shorter than one sample', (p) => (p.thresholds = { sampleIntervalMs: 1000 }) && (p.timings = { rapidVerificationMs: 500 }), 'timings.rapidVerificationMs', /shorter than one sampling interval/],
+  ['an observation window shorter than one sample', (p) => (p.thresholds = { sampleIntervalMs: 3000 }) && (p.timings = { observationMs: 60_000, observationWindowMs: 1000 }), 'timings.observationWindowMs', /shorter than one sampling interval/],
+  ['an uptime criterion in a week without a validation', (p) => (p.weeks[0].gate = { criteria: [{ kind: 'min-uptime', percent: 99 }] }), 'weeks[0].gate.criteria[0].kind', /needs a validate step in this week/],
+  ['KPI criteria in a week without a validation', (p) => (p.weeks[0].gate = { criteria: [{ kind: 'validation-kpis' }] }), 'weeks[0].gate.criteria[0].kind', /needs a validate step in this week/],
+  ['a migration criterion in a week that migrates nothing', (p) => (p.weeks[0].steps = [{ id: 's1', observe: { durationMs: 1000 } }]) && (p.weeks[0].gate = { criteria: [{ kind: 'all-migrated' }] }), 'weeks[0].gate.criteria[0].kind', /needs a migrate step in this week/],
 ];
 // Against the inventory and catalogues: names that parse but do not exist.
 const planAgainstConfig: PlanCase[] = [
@@ -105,6 +112,9 @@ const planAgainstConfig: PlanCase[] = [
   ['an operation outside the catalogue', (p) => (p.weeks[0].steps = [{ id: 's1', action: { machine: 'pc2', operation: 'format-disk' } }]), 'weeks[0].steps[0].action.operation', /not an operation of pc2's catalogue/],
   ['an operation on an unknown machine', (p) => (p.weeks[0].steps = [{ id: 's1', action: { machine: 'pc9', operation: 'deploy-edgehub' } }]), 'weeks[0].steps[0].action.machine', /unknown machine "pc9"/],
   ['excluding an unknown agent', (p) => (p.weeks[0].steps[0].migrate.select = { machines: ['pc2'], exclude: ['Nobody'] }), 'weeks[0].steps[0].migrate.select.exclude[0]', /unknown agent "Nobody"/],
+  ['a gate criterion on an unknown machine', (p) => (p.weeks[0].gate = { criteria: [{ kind: 'all-migrated', machines: ['pc3'] }] }), 'weeks[0].gate.criteria[0].machines[0]', /unknown machine "pc3"/],
+  ['a gate criterion on a machine none of the week\'s agents are on', (p) => (p.weeks[0].gate = { criteria: [{ kind: 'all-migrated', machines: ['mainpc'] }] }), 'weeks[0].gate.criteria[0].machines[0]', /no agent this week migrates is on mainpc/],
+  ['the same agent and change twice in a week', (p) => p.weeks[0].steps.push({ id: 's2', migrate: { change: 'c', select: { machines: ['pc2'], categories: ['learning', 'utility', 'core', 'memory', 'communication', 'integration'] } } }), 'weeks[0].steps[1].migrate.select', /selects tutoring_agent, which step "s1" of this week already migrates to "c"/],
 ];
 
 describe('bad-input corpus: every malformed input is refused with file, field and reason, before anything runs', () => {
@@ -127,7 +137,7 @@ describe('bad-input corpus: every malformed input is refused with file, field an
   it('plan: a missing file', () => expectRejected(() => loadPlan('/nonexistent/plan.json', config), /plan\.json$/, '', /cannot read/));
   it('plan: a JSON array', () => expectRejected(() => loadPlan(tempFile('plan.json', '[]'), config), /plan\.json$/, '', /expected object/i));
 
-  const inventoryCases: Array<[string, (inv: any) => void, string, RegExp]> = [
+  const inventoryCases: Array<[string, (inv: any) => void, string | RegExp, RegExp]> = [
     ['an agent on an unknown machine', (inv) => (inv.agents[7].machine = 'pc3'), 'agents[7].machine', /unknown machine "pc3"/],
     ['a duplicate agent', (inv) => (inv.agents[5].name = inv.agents[4].name), 'agents[5].name', /duplicate agent name/],
     ['an agent named like a hub', (inv) => (inv.agents[5].name = 'EdgeHub'), 'agents[5].name', /already a hub's name/],
@@ -140,6 +150,8 @@ describe('bad-input corpus: every malformed input is refused with file, field an
     ['a risk rating that is not one', (inv) => (inv.agents[0].risk.gpu = 'huge'), 'agents[0].risk.gpu', /invalid|expected one of/i],
     ['a version with a slash', (inv) => (inv.agents[0].version = '1.0/../../x'), 'agents[0].version', /version string/],
     ['10,001 agents', (inv) => (inv.agents = Array.from({ length: 10_001 }, () => inv.agents[0])), 'agents', /too big|<=\s*10000|at most/i],
+    ['an agent on its machine\'s hub port', (inv) => (inv.agents[0].healthPort = inv.hubs.find((h: { machine: string }) => h.machine === inv.agents[0].machine).port), 'agents[0].healthPort', /already taken by hub/],
+    ['a hub on the simulator\'s admin port of the same host', (inv) => (inv.hubs.find((h: { machine: string }) => h.machine === 'mainpc').port = 7900), /hubs\[\d\]\.port/, /already taken by deployment\.json's simulator\.adminPort/],
   ];
   for (const [name, edit, field, reason] of inventoryCases) {
     it(`inventory: ${name}`, () => expectRejected(() => loadConfig(configWith('inventory.json', edit)), /inventory\.json$/, field, reason));
@@ -151,6 +163,11 @@ describe('bad-input corpus: every malformed input is refused with file, field an
     ['a timeout of an hour', (c) => (c.actions.backup.timeoutMs = 3_600_000), 'actions.backup.timeoutMs', /too big|at most|<=/i],
     ['a machine that is not the file\'s', (c) => (c.machine = 'mainpc'), 'machine', /is "mainpc" but deployment\.json lists this file for "pc2"/],
     ['an unknown action', (c) => (c.actions['format-disk'] = { command: '/bin/sh', args: ['-c', 'x'], timeoutMs: 1000 }), /actions/, /unrecognized key|Unrecognized/i],
+    ['a command found on the PATH, not an absolute path', (c) => (c.actions['apply-stage'].command = 'fleetctl'), 'actions.apply-stage.command', /neither an absolute path nor one of \{node\}/],
+    ['an unknown placeholder as the command', (c) => (c.actions['apply-stage'].command = '{python}'), 'actions.apply-stage.command', /neither an absolute path nor one of/],
+    ['a key the verify-marker request never carries', (c) => c.actions['verify-marker'].args.push('--key', '{idempotencyKey}'), 'actions.verify-marker.args', /\{idempotencyKey\} is not given to the verify-marker action/],
+    ['a change the integration check request never carries', (c) => c.actions['integration-check'].args.push('--change', '{change}'), 'actions.integration-check.args', /\{change\} is not given to the integration-check action/],
+    ['an agent in an operation, which acts on the machine', (c) => c.operations['deploy-edgehub'].run.args.push('{agent}'), 'operations.deploy-edgehub.run.args', /\{agent\} is not given to an operation/],
   ];
   for (const [name, edit, field, reason] of catalogueCases) {
     it(`catalogue: ${name}`, () => expectRejected(() => loadConfig(configWith('catalogues/pc2.json', edit)), /catalogues\/pc2\.json$/, field, reason));
@@ -163,6 +180,8 @@ describe('bad-input corpus: every malformed input is refused with file, field an
     ['a webhook that is not a URL', (d) => (d.alerts = { webhooks: { level2: 'pager please' } }), 'alerts.webhooks.level2', /url/i],
     ['a log level that does not exist', (d) => (d.logLevel = 'loud'), 'logLevel', /invalid|expected one of/i],
     ['an unknown field', (d) => (d.sshPassword = 'hunter2'), '', /unrecognized key|Unrecognized/i],
+    ['the Web UI on the NATS port', (d) => (d.temporal.uiPort = d.nats.port), 'temporal.uiPort', /port 4222 on 127\.0\.0\.1 is already nats\.port's/],
+    ['a worker\'s metrics on Temporal\'s port', (d) => (d.metrics.ports.pc2 = 7233), 'metrics.ports.pc2', /port 7233 on 127\.0\.0\.1 is already temporal\.port's/],
   ];
   for (const [name, edit, field, reason] of deploymentCases) {
     it(`deployment: ${name}`, () => expectRejected(() => loadConfig(configWith('deployment.json', edit)), /deployment\.json$/, field, reason));

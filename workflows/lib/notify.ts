@@ -1,4 +1,4 @@
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Alert, ControlActivities } from '../../activities/control';
 
 // No attempt limit: when NATS is down the rollout carries on (Temporal is the record of
@@ -10,7 +10,10 @@ const control = proxyActivities<ControlActivities>({
 
 /**
  * Rollout events and alerts to JetStream, without holding the rollout up: each publish is
- * started at once and awaited only by flush(), before the workflow ends.
+ * started at once and awaited only by flush(), before the workflow ends. A publish belongs to
+ * the record, not to the step that made it: it is started outside any cancellation scope (an
+ * abort that cancels the step must not cancel the alert about it), and a failure is only seen
+ * by flush().
  */
 export class Notifier {
   private seq = 0;
@@ -24,9 +27,15 @@ export class Notifier {
     return `${workflowId}:${runId}:${this.seq}:${kind}`;
   }
 
+  private keep(start: () => Promise<unknown>): void {
+    const p = CancellationScope.nonCancellable(start);
+    p.catch(() => undefined);
+    this.pending.push(p);
+  }
+
   emit(kind: string, data: Record<string, unknown> = {}): void {
     const { workflowId } = workflowInfo();
-    this.pending.push(
+    this.keep(() =>
       control.publishEvent.executeWithOptions(
         { startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumInterval: '1 minute' }, summary: `event ${kind}` },
         [{ id: this.nextId(kind), workflowId, kind, at: new Date().toISOString(), data: { ...this.context, ...data } }],
@@ -36,7 +45,7 @@ export class Notifier {
 
   alert(level: Alert['level'], title: string, detail: string, data: Record<string, unknown> = {}): void {
     const { workflowId } = workflowInfo();
-    this.pending.push(
+    this.keep(() =>
       control.raiseAlert.executeWithOptions(
         { startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumInterval: '1 minute' }, summary: `level-${level} alert: ${title}` },
         [{ id: this.nextId(`alert${level}`), level, title, detail, workflowId, at: new Date().toISOString(), data: { ...this.context, ...data } }],
