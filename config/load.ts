@@ -128,7 +128,9 @@ function deploymentPorts(d: Deployment): Array<{ host: string; port: number; fie
   if (d.temporal.mode === 'embedded') ports.push({ host: d.temporal.host, port: d.temporal.port, field: 'temporal.port' }, { host: d.temporal.host, port: d.temporal.uiPort, field: 'temporal.uiPort' });
   if (d.nats.mode === 'embedded') ports.push({ host: d.nats.host, port: d.nats.port, field: 'nats.port' });
   if (d.simulator.enabled) ports.push({ host: d.simulator.adminHost, port: d.simulator.adminPort, field: 'simulator.adminPort' });
-  for (const [worker, port] of Object.entries(d.metrics.ports)) ports.push({ host: d.metrics.host, port, field: `metrics.ports.${worker}` });
+  // Workers' metrics on a loopback host are all on this one machine (the local stack); on an
+  // open host each worker serves them on its own machine, where the same port is fine.
+  if (d.metrics.host.startsWith('127.')) for (const [worker, port] of Object.entries(d.metrics.ports)) ports.push({ host: d.metrics.host, port, field: `metrics.ports.${worker}` });
   return ports;
 }
 

@@ -180,7 +180,7 @@ describe('bad-input corpus: every malformed input is refused with file, field an
     ['a webhook that is not a URL', (d) => (d.alerts = { webhooks: { level2: 'pager please' } }), 'alerts.webhooks.level2', /url/i],
     ['a log level that does not exist', (d) => (d.logLevel = 'loud'), 'logLevel', /invalid|expected one of/i],
     ['an unknown field', (d) => (d.sshPassword = 'hunter2'), '', /unrecognized key|Unrecognized/i],
-    ['the Web UI on the NATS port', (d) => (d.temporal.uiPort = d.nats.port), 'temporal.uiPort', /port 4222 on 127\.0\.0\.1 is already nats\.port's/],
+    ['the Web UI on the NATS port', (d) => (d.temporal.uiPort = d.nats.port), 'nats.port', /port 4222 on 127\.0\.0\.1 is already temporal\.uiPort's/],
     ['a worker\'s metrics on Temporal\'s port', (d) => (d.metrics.ports.pc2 = 7233), 'metrics.ports.pc2', /port 7233 on 127\.0\.0\.1 is already temporal\.port's/],
   ];
   for (const [name, edit, field, reason] of deploymentCases) {
