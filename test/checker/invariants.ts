@@ -210,13 +210,26 @@ export function commandsLeft(adminUrl: string): string[] {
   return left;
 }
 
+/** A NATS request, tried again while the test's own connection reconnects after a NATS outage. */
+export async function natsRetrying<T>(what: string, f: () => Promise<T>, limitMs = 60_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      return await f();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 async function storedIds(env: TestStack, since: Record<string, number>): Promise<Map<string, number>> {
-  const jsm = await env.nats.jetstreamManager();
+  const jsm = await natsRetrying('JetStream manager', () => env.nats.jetstreamManager());
   const stored = new Map<string, number>();
   for (const [stream, from] of Object.entries(since)) {
-    const info = await jsm.streams.info(stream);
+    const info = await natsRetrying(`stream ${stream}`, () => jsm.streams.info(stream));
     for (let seq = from + 1; seq <= info.state.last_seq; seq++) {
-      const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      const msg = await natsRetrying(`message ${seq} of ${stream}`, () => jsm.streams.getMessage(stream, { seq }));
       const id = msg?.header.get('Nats-Msg-Id');
       if (id) stored.set(id, (stored.get(id) ?? 0) + 1);
     }

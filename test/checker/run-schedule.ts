@@ -6,7 +6,7 @@ import { abortSignal, pauseSignal, resumeSignal } from '../../workflows/lib/stee
 import { phaseStatusQuery, phaseWorkflow } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery } from '../../workflows/week';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
-import { checkInvariants, type InvariantReport } from './invariants';
+import { checkInvariants, natsRetrying, type InvariantReport } from './invariants';
 import { criticalAgent, describeAction, type Action, type Schedule } from './schedule';
 
 /**
@@ -225,8 +225,8 @@ export async function runSchedule(env: TestStack, s: Schedule, o: { settleLimitM
 
 /** Where the event and alert streams stand, so a schedule reads only what it published. */
 async function streamMarks(env: TestStack): Promise<Record<string, number>> {
-  const jsm = await env.nats.jetstreamManager();
+  const jsm = await natsRetrying('JetStream manager', () => env.nats.jetstreamManager());
   const marks: Record<string, number> = {};
-  for (const name of ['PHASEGATE_EVENTS', 'PHASEGATE_ALERTS']) marks[name] = (await jsm.streams.info(name)).state.last_seq;
+  for (const name of ['PHASEGATE_EVENTS', 'PHASEGATE_ALERTS']) marks[name] = (await natsRetrying(`stream ${name}`, () => jsm.streams.info(name))).state.last_seq;
   return marks;
 }

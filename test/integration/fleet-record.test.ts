@@ -10,6 +10,7 @@ import { phaseInput } from '../../lib/phase-input';
 import { projectRoot } from '../../lib/paths';
 import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { resumeSignal } from '../../workflows/lib/steering';
 import { abortSignal, decideGateUpdate, resolveWeekUndoUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { until } from '../support/drills';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
@@ -264,6 +265,32 @@ describe('the fleet and the record agree', () => {
       if (a.level === 3 && a.workflowId === phase.workflowId) level3++;
     }
     assert.equal(level3, 1, 'one level-3 alert for the phase rollback');
+  });
+
+  it('a phase rollback that needs a machine whose worker is gone holds with a level-2 alert, and finishes after resume', async () => {
+    const [w1, w2] = [['UserProfileAgent'], ['ResponderAgent']];
+    const p = planSchema.parse({ ...plan('phase-hold', [{ agents: w1 }, { agents: w2 }]), timings: { baselineSamples: 1, rapidVerificationMs: 750, stageVerificationMs: 750, observationMs: 0, machineQueueWaitMs: 3000 } });
+    const phase = await startPhase(p);
+    const gate1 = await weekUntil(phase.workflowId, 'week1', (s) => s.gate.open, 'week 1 gate');
+    await week(phase.workflowId, 'week1').executeUpdate(decideGateUpdate, { args: [{ gate: gate1.gate.id, decision: 'go', by: 'hank' }] });
+    const gate2 = await weekUntil(phase.workflowId, 'week2', (s) => s.gate.open, 'week 2 gate (mainpc only)');
+    assert.ok(gate2.agents.every((a) => a.machine === 'mainpc'));
+    await env.stack.kill('worker-pc2');
+    faults++;
+    await phase.signal(abortSignal, { level: 3, by: 'hank', reason: 'incident 100' });
+    const held = await until('the phase rollback to hold for pc2', 60_000, async () => {
+      const s = await phase.query(phaseStatusQuery);
+      return s.state === 'paused' ? s : undefined;
+    });
+    assert.deepEqual(held.unreachableMachines, ['pc2']);
+    assert.deepEqual(await stagesOf(w1[0]!, 'phase-hold-w1'), [1, 2, 3], 'nothing undone on a machine nobody can reach');
+    assert.deepEqual(await stagesOf(w2[0]!, 'phase-hold-w2'), [], 'week 2 (mainpc) rolled back by its own week');
+    await env.stack.startMachineWorker('pc2');
+    await phase.signal(resumeSignal, { by: 'hank' });
+    const result = await phase.result();
+    assert.equal(result.outcome, 'aborted');
+    assert.deepEqual(result.rollback?.undone, [`week1/${w1[0]}`]);
+    assert.deepEqual(await stagesOf(w1[0]!, 'phase-hold-w1'), []);
   });
 
   it('a worker stopped (SIGTERM) while a command runs lets it finish: applied once, by that command', async () => {

@@ -125,6 +125,20 @@ describe('runs, leases, lanes and aborts', () => {
     assert.equal(busy.length, 1, `exactly one of the two waited for the agent: ${busy.join(', ')}`);
   });
 
+  it('the same plan started twice at once: no shared child, no failed start, the agents taken in turn', async () => {
+    const p = plan('twice', ['NotificationAgent', 'CacheManagerAgent'], { change: 'twice' });
+    const [x, y] = await Promise.all([start(p, 'phase.twice.x', true), start(p, 'phase.twice.y', true)]);
+    const [rx, ry] = await Promise.all([x.result(), y.result()]);
+    assert.equal(rx.outcome, 'completed');
+    assert.equal(ry.outcome, 'completed');
+    for (const h of [x, y]) {
+      const w = await week(h.workflowId).query(weekStatusQuery);
+      assert.deepEqual(w.agents.map((a) => a.state), ['migrated', 'migrated'], `${h.workflowId}: ${JSON.stringify(w.agents)}`);
+      assert.ok(w.agents.every((a) => a.workflowId.startsWith(`${h.workflowId}.week1.`)), 'each phase names its own children');
+    }
+    for (const a of ['NotificationAgent', 'CacheManagerAgent']) assert.deepEqual(await stagesOf(a, 'twice'), [1, 2, 3]);
+  });
+
   it('a plan that refuses a busy agent refuses it with the holder named, and carries on with the others', async () => {
     const holder = await start(plan('holder', [critical], { change: 'held' }), 'phase.holder.1');
     const holderMigration = `${weekWorkflowId(holder.workflowId, 'week1')}.${critical}.held`;

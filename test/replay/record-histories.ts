@@ -6,6 +6,7 @@ import { planSchema } from '../../config/schema/plan';
 import { projectRoot, toolPath } from '../../lib/paths';
 import { temporalTarget } from '../../lib/temporal';
 import { phaseInput } from '../../lib/phase-input';
+import { resolveFailedUndoUpdate } from '../../workflows/agent-migration';
 import { fleetCheckWorkflow } from '../../workflows/fleet-check';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery } from '../../workflows/week';
@@ -18,9 +19,10 @@ import { simulatorClient, startTestStack } from '../support/harness';
  * commit the new fixtures with that change.
  *
  * The run: a phase of two weeks. Week 1 deploys EdgeHub on pc2, migrates a rapid and a staged
- * agent and one that a fault rolls back, is paused and resumed, and validates for 30 s; its
- * gate is decided by Update. Week 2 migrates one more agent; its gate is approved by the
- * scripted decision. Plus a fleet check.
+ * agent and one that a fault rolls back (its undo fails once and waits for a person, who
+ * retries it), is paused and resumed, and validates for 30 s; its gate is decided by Update.
+ * Week 2 migrates one more agent; its gate is approved by the scripted decision. Every
+ * migration holds its agent's lease. Plus a fleet check.
  */
 const plan = planSchema.parse({
   version: 1,
@@ -50,13 +52,20 @@ async function main(): Promise<void> {
     const queue = env.config.deployment.controlTaskQueue;
     await env.client.workflow.execute(fleetCheckWorkflow, { taskQueue: queue, workflowId: 'fixture.fleet-check', args: [{ machines: ['mainpc', 'pc2'] }] });
 
-    // NotificationAgent's change breaks its integration check: caught by the first verification, rolled back.
-    await sim.fault('NotificationAgent', { integrationFailing: true, clearOnUndo: true });
+    // NotificationAgent's change breaks its integration check: caught by the first verification,
+    // rolled back; its undo fails until a person fixes it and says "retry".
+    await sim.fault('NotificationAgent', { integrationFailing: true, clearOnUndo: true, undoFails: true });
     const phase = await env.client.workflow.start(phaseWorkflow, { taskQueue: queue, workflowId: 'phase.replay-fixture', args: [phaseInput(plan, env.config.inventory)] });
     const week1 = env.client.workflow.getHandle(weekWorkflowId(phase.workflowId, 'week1'));
     const week2 = env.client.workflow.getHandle(weekWorkflowId(phase.workflowId, 'week2'));
-    for (let paused = false; ; ) {
+    for (let paused = false, retried = false; ; ) {
       const s = await week1.query(weekStatusQuery).catch(() => null);
+      const wait = s?.waitingForPerson.find((w) => w.what === 'failed-undo');
+      if (wait && !retried) {
+        await sim.fault('NotificationAgent', { undoFails: false });
+        await env.client.workflow.getHandle(wait.workflowId).executeUpdate(resolveFailedUndoUpdate, { args: [{ action: 'retry-undo', by: 'fixture', reason: 'recording' }] });
+        retried = true;
+      }
       if (!paused && s?.currentStep === 'agents') {
         await phase.signal('pause', { by: 'fixture', reason: 'recording' });
         await new Promise((r) => setTimeout(r, 1000));

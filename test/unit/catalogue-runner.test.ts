@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CatalogueRunner, runCommand } from '../../activities/machine/catalogue-runner';
 import { parseNvidiaSmiMemory } from '../../activities/machine/probes';
+import { useCommandLedger } from '../../activities/machine/process-group';
 import { loadConfig } from '../../config/load';
 import { defaultConfigDir } from '../../lib/paths';
 
@@ -73,4 +78,57 @@ describe('nvidia-smi memory parsing', () => {
     ['garbage', null],
   ];
   for (const [out, pct] of cases) it(JSON.stringify(out), () => assert.equal(parseNvidiaSmiMemory(out), pct));
+});
+
+describe('commands run in their own process group: nothing they start outlives them', () => {
+  const alive = (marker: string) =>
+    readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes(marker) && !/\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      });
+
+  it('a wrapper script that hangs on a child of its own: the timeout kills the child too', async () => {
+    const r = await runCommand('/bin/sh', ['-c', 'sleep 41.3 & wait'], 300, '/');
+    assert.equal(r.ended, 'timed-out');
+    assert.equal(r.groupGone, true);
+    assert.deepEqual(alive('sleep 41.3'), [], 'the sleep died with its group');
+  });
+
+  it('a command that exits leaving a child behind in its group: the child is stopped before the result', async () => {
+    const r = await runCommand('/bin/sh', ['-c', 'sleep 41.7 & echo started'], 5000, '/');
+    assert.equal(r.ended, 'exited');
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout, 'started');
+    assert.deepEqual(alive('sleep 41.7'), []);
+  });
+
+  it('cancellation stops the whole group (SIGTERM, then SIGKILL for one that ignores it) and says so', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 200);
+    const r = await runCommand('/bin/sh', ['-c', "trap '' TERM; sleep 42.1 & wait"], 10_000, '/', controller.signal);
+    assert.equal(r.ended, 'cancelled');
+    assert.ok(Date.now() - started < 5000, 'SIGKILL follows a short grace');
+    assert.deepEqual(alive('sleep 42.1'), []);
+  });
+
+  it('a worker restarted after a crash stops the command groups its previous run left (the ledger)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-ledger-'));
+    const file = path.join(dir, 'commands-test.json');
+    const orphan = spawn('/bin/sh', ['-c', 'sleep 42.9'], { detached: true, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 100));
+    const stat = readFileSync(`/proc/${orphan.pid}/stat`, 'utf8');
+    writeFileSync(file, JSON.stringify([{ pgid: orphan.pid, startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19], command: '/bin/sh' }]));
+    assert.equal(alive('sleep 42.9').length, 1);
+    const { reaped } = useCommandLedger(file);
+    assert.equal(reaped, 1);
+    await new Promise((r) => orphan.once('exit', r));
+    assert.deepEqual(alive('sleep 42.9'), []);
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), []);
+  });
 });

@@ -17,11 +17,11 @@ import type { WindowResult } from '../../../activities/machine';
 import { migrationSteps, stageLabel, type MigrationStep, type StageNumber } from '../../../decisions/migration-steps';
 import { assessRisk, type RiskAssessment, type RiskInput, type Strategy } from '../../../decisions/risk';
 import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../../../decisions/triggers';
-import { onMachine, type MachineUnreachable } from './lib/machine';
-import { countAgentRollback } from './lib/metrics';
-import { Notifier } from './lib/notify';
+import { onMachine, type MachineUnreachable } from '../../lib/machine';
+import { countAgentRollback } from '../../lib/metrics';
+import { Notifier } from '../../lib/notify';
 import { healthyAfter } from './lib/undo';
-import { machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, type RejectedSignal } from './lib/steering';
+import { machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, type RejectedSignal } from '../../lib/steering';
 import { searchAttributes } from '../../lib/visibility';
 
 /** Input of agentMigrationWorkflow, version 1. */

@@ -10,12 +10,12 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import type { PlanSettings } from './lib/migration-input';
-import { countWideRollback } from './lib/metrics';
-import { Notifier } from './lib/notify';
+import type { PlanSettings } from '../../lib/migration-input';
+import { countWideRollback } from '../../lib/metrics';
+import { Notifier } from '../../lib/notify';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';
 import { searchAttributes } from '../../lib/visibility';
-import { abortSignal, pauseSignal, resumeSignal, signalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
+import { abortSignal, pauseSignal, resumeSignal, signalRefuser, type AbortRequest, type RejectedSignal } from '../../lib/steering';
 import { weekWorkflow, type WeekInput, type WeekStatus } from './week';
 
 /** Input of phaseWorkflow, version 1: a validated plan with each migrate step's agents selected. */

@@ -1,6 +1,6 @@
 import { stages } from '../../../../decisions/migration-steps';
 import type { Reading } from '../../../../decisions/triggers';
-import { onMachine, type MachineCallOptions } from './machine';
+import { onMachine, type MachineCallOptions } from '../../../lib/machine';
 
 /** Something a week applied that a week or phase rollback can undo as a whole. */
 export type AppliedChange =
