@@ -39,6 +39,7 @@ export function phaseInput(plan: Plan, inventory: Inventory): PhaseInput {
                 batchSize: s.migrate.batchSize,
                 maxConcurrentPerMachine: s.migrate.maxConcurrentPerMachine,
                 failureBudget: s.migrate.failureBudget,
+                whenAgentBusy: s.migrate.whenAgentBusy,
               },
             }
           : {}),

@@ -12,7 +12,7 @@ import { agentMigrationStatusQuery, approveStageUpdate } from '../../workflows/a
 import { pauseSignal, resumeSignal } from '../../workflows/lib/steering';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { abortSignal, decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
-import { until } from '../support/drills';
+import { migrationPastFirstStage, until } from '../support/drills';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 import { recordReliability } from '../support/reliability-summary';
 
@@ -186,7 +186,8 @@ describe('runs, leases, lanes and aborts', () => {
     const agents = ['SmartHomeAgent', 'ResponderAgent', 'TaskSchedulerAgent', 'ChitchatAgent'];
     const p = plan('pause-abort', agents, { lanes: 1 });
     const phase = await start(p, 'phase.pause-abort.1');
-    await weekUntil(phase.workflowId, (s) => s.agents.some((a) => a.state === 'running'), 'a migration running');
+    // A migration with a stage applied: the abort must make it undo what it did.
+    const inFlight = await migrationPastFirstStage(env.client, week(phase.workflowId), 'mainpc');
     await phase.signal(pauseSignal, { by: 'frank', reason: 'hold on' });
     await weekUntil(phase.workflowId, (s) => s.state === 'paused', 'the pause');
     await phase.signal(abortSignal, { level: 1, by: 'frank', reason: 'no, stop' });
@@ -194,14 +195,17 @@ describe('runs, leases, lanes and aborts', () => {
     assert.equal(result.outcome, 'aborted');
     const w = await week(phase.workflowId).query(weekStatusQuery);
     const weekClosed = (await week(phase.workflowId).describe()).closeTime!.getTime();
-    const started = w.agents.filter((a) => a.state !== 'cancelled');
-    assert.ok(started.length >= 1);
+    assert.equal(w.agents.find((a) => a.agent === inFlight)?.state, 'rolled-back', `${inFlight} was in flight with a stage applied`);
     for (const a of w.agents) {
-      if (a.state === 'cancelled') {
+      const d = await env.client.workflow
+        .getHandle(a.workflowId)
+        .describe()
+        .catch(() => null);
+      if (!d) {
+        assert.equal(a.state, 'cancelled');
         assert.equal((await sim.actions(a.agent)).filter((r) => r.change === 'pause-abort-w1').length, 0, `${a.agent} was never started`);
         continue;
       }
-      const d = await env.client.workflow.getHandle(a.workflowId).describe();
       assert.equal(d.status.name, 'COMPLETED', `${a.agent}'s migration completed (not terminated)`);
       assert.ok(d.closeTime!.getTime() <= weekClosed, `${a.agent}'s migration closed before its week`);
       // Level 1: what was in flight is undone; what had finished stays.
