@@ -16,6 +16,8 @@ async function main(): Promise<void> {
   const config = loadConfig(configDirFrom(values.config));
   const logger = createLogger('worker-control', config.deployment.logLevel);
   installRuntime(logger, config.deployment, 'control');
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (stopping = true));
   const nc = await connectNats(config.deployment, 'phasegate-control-worker');
   await ensureStreams(nc);
   const { connection, namespace } = await connectWorker(config.deployment);
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
     activities: createControlActivities({
       js: nc.jetstream(),
       fleet: { inventory: config.inventory, catalogues: config.catalogues },
+      shuttingDown: () => stopping,
       nats: nc,
       links: { machines: config.inventory.machines.map((m) => m.name), silentAfterMs: config.inventory.heartbeats.linkSilentAfterMs },
       logger,
@@ -38,7 +41,12 @@ async function main(): Promise<void> {
   });
   logger.info({ taskQueue: config.deployment.controlTaskQueue, namespace }, 'control worker polling');
   process.stdout.write(`${JSON.stringify({ ready: true, machine: 'control' })}\n`);
-  if (values['exit-with-parent']) exitWhenParentDies(() => worker.shutdown());
+  if (values['exit-with-parent']) {
+    exitWhenParentDies(() => {
+      stopping = true;
+      worker.shutdown();
+    });
+  }
   await worker.run();
   await nc.drain().catch(() => undefined);
   await connection.close();

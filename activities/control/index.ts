@@ -16,6 +16,8 @@ export interface ControlActivityDeps {
   /** The machines of the inventory, and how long a silent link may be before it counts as failed. */
   links?: { machines: string[]; silentAfterMs: number };
   logger: Logger;
+  /** True once this worker is stopping: a long watch hands over to the next worker instead of judging links while its peers stop too. */
+  shuttingDown?: () => boolean;
   /** Slack-style webhooks per alert level, from configuration (never logged: they carry tokens). */
   alertWebhooks?: Partial<Record<1 | 2 | 3, string | undefined>>;
 }
@@ -116,6 +118,9 @@ export function createControlActivities(deps: ControlActivityDeps) {
       })();
       try {
         for (;;) {
+          // A stopping worker (the stack going down, an upgrade) must not read its peers'
+          // silence as a cut link: fail this attempt, and the next worker takes the watch over.
+          if (deps.shuttingDown?.()) throw ApplicationFailure.create({ type: 'WorkerStopping', message: 'this control worker is stopping; the link watch goes on on the next one' });
           const now = Date.now();
           if (disconnected || nats.isClosed()) state = restartSilence(state, now);
           const readings = judgeLinks(state, req.machines, now, links.silentAfterMs);
