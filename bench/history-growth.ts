@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../lib/paths';
-import { validationInput } from '../lib/validation-input';
+import { validationInput } from '../plan/compile';
 import { startTestStack, type TestStack } from '../test/support/harness';
 import { fastPlan, startMigration } from '../test/support/migration';
 import { validationWorkflow } from '../workflows/validation';

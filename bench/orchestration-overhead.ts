@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { planSchema } from '../config/schema/plan';
 import { assessRisk } from '../decisions/risk';
 import { percentile } from '../decisions/triggers';
-import { phaseInput } from '../lib/phase-input';
+import { phaseInput } from '../plan/compile';
 import { startTestStack, type TestStack } from '../test/support/harness';
 import { phaseWorkflow } from '../workflows/phase';
 import { benchMachine, writeBenchJson } from './report';

@@ -11,7 +11,7 @@ import { defaultConfigDir, projectRoot } from '../lib/paths';
  * What probing costs the machine: one prober process per machine (as each machine worker
  * would be) samples every agent of its machine every second with the real probe code, for a
  * while; the parent reads the probers' CPU time and resident memory from /proc and prints
- * them as a share of the machine, against DOMAIN.md's overhead target (under 5 %, floor 10 %).
+ * them as a share of the machine, against docs/domain.md's overhead target (under 5 %, floor 10 %).
  *
  * Two ways of sampling are measured: "per agent" runs every probe for every agent, as a
  * verification window does for the agent it watches; "shared" reads the machine-wide metrics

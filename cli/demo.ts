@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { ConfigError, loadPlan, type PhasegateConfig } from '../config/load';
-import { phaseInput } from '../lib/phase-input';
+import { phaseInput } from '../plan/compile';
 import { projectRoot } from '../lib/paths';
 import { Stack, waitForPort } from '../lib/stack';
 import { temporalTarget } from '../lib/temporal';

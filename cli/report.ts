@@ -1,8 +1,9 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
 import { validateStepSchema } from '../config/schema/plan';
-import { renderValidationMarkdown, type ValidationReport } from '../decisions/validation';
-import { validationInput } from '../lib/validation-input';
+import { renderValidationMarkdown } from '../render/validation';
+import { type ValidationReport } from '../decisions/validation';
+import { validationInput } from '../plan/compile';
 import { validationStatusQuery, validationWorkflow, type ValidationInput, type ValidationResult } from '../workflows/validation';
 import { phaseStatusQuery, type PhaseStatus } from '../workflows/phase';
 import { weekStatusQuery, type WeekStatus } from '../workflows/week';

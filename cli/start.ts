@@ -2,7 +2,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { PhasegateConfig } from '../config/load';
 import type { Plan } from '../config/schema/plan';
-import { phaseInput } from '../lib/phase-input';
+import { phaseInput } from '../plan/compile';
 import { temporalTarget } from '../lib/temporal';
 import { phaseWorkflow } from '../workflows/phase';
 import { connect, OperatorError } from './temporal-client';

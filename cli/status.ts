@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
-import { formatDuration } from '../lib/phase-input';
+import { formatDuration } from '../render/durations';
 import { agentMigrationStatusQuery, type AgentMigrationStatus } from '../workflows/agent-migration';
 import { phaseStatusQuery, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import type { PersonWait } from '../workflows/lib/person';

@@ -1,3 +1,5 @@
+import type { KpiId } from './validation/kpis';
+
 /** Go/no-go gate criteria, judged from what the week measured. Pure. */
 
 export type GateCriterion =
@@ -7,7 +9,7 @@ export type GateCriterion =
   /** The week's validation KPIs (all, or the ones named) at least at their floor. */
   | { kind: 'validation-kpis'; kpis?: ValidationKpiId[] };
 
-export type ValidationKpiId = 'system-uptime' | 'hub-availability' | 'message-delivery' | 'failover-time' | 'recovery-time' | 'overhead';
+export type ValidationKpiId = KpiId;
 
 export interface WeekFacts {
   agents: Array<{ agent: string; machine: string; outcome: string }>;

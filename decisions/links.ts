@@ -1,6 +1,6 @@
 /**
  * The cross-machine links, judged from each machine worker's own heartbeat as it arrives on
- * the control machine. DOMAIN.md: a link silent for over 10 s counts as a failure.
+ * the control machine. docs/domain.md: a link silent for over 10 s counts as a failure.
  */
 
 export interface LinkReading {

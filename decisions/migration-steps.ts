@@ -1,6 +1,6 @@
 import type { Strategy } from './risk';
 
-/** The three stages of a staged migration (DOMAIN.md), in order. */
+/** The three stages of a staged migration (docs/domain.md), in order. */
 export const stages = [
   { stage: 1, name: 'infrastructure', scope: 'base class, configuration, health checks' },
   { stage: 2, name: 'core logic', scope: 'GPU operations, threading' },

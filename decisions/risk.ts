@@ -1,5 +1,5 @@
 /**
- * The risk assessment matrix (DOMAIN.md): five weighted factors rated low / medium / high,
+ * The risk assessment matrix (docs/domain.md): five weighted factors rated low / medium / high,
  * scored 0-40, banded, and mapped to a migration strategy. Pure: workflows call it too.
  */
 
@@ -18,7 +18,7 @@ export const riskWeights: Readonly<Record<RiskFactor, number>> = {
 
 export const ratingPoints: Readonly<Record<Rating, number>> = { low: 0, medium: 20, high: 40 };
 
-/** Source size above which the file-size factor is high (DOMAIN.md) and, our choice, medium. */
+/** Source size above which the file-size factor is high (docs/domain.md) and, our choice, medium. */
 export const fileSizeHighAboveKb = 200;
 export const fileSizeMediumAboveKb = 50;
 

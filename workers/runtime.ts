@@ -21,7 +21,7 @@ class PinoSdkLogger {
  * Installs the SDK runtime once per process: pino for its logs, graceful shutdown on
  * SIGINT/SIGTERM (the worker stops polling, lets running tasks finish, then resolves run()),
  * and, if the deployment gives this worker a port, a Prometheus endpoint at /metrics with the
- * SDK's own metrics and phasegate's (workflows/lib/metrics.ts, activities/machine/metrics.ts).
+ * SDK's own metrics and phasegate's (workflows/lib/metrics.ts, activities/machine/probe-metrics.ts).
  * Returns the address it serves metrics on, or null.
  */
 export function installRuntime(logger: Logger, deployment: Deployment, worker: string): string | null {

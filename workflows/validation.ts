@@ -1,22 +1,12 @@
 import { ApplicationFailure, continueAsNew, defineQuery, setHandler, sleep, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import {
-  accumulateWindow,
-  budgetStatus,
-  buildValidationReport,
-  coveredUntil,
-  fmtMs,
-  initialValidationState,
-  renderValidationMarkdown,
-  type FleetMember,
-  type ValidationParams,
-  type ValidationReport,
-  type ValidationState,
-} from '../decisions/validation';
+import { accumulateWindow, budgetStatus, buildValidationReport, coveredUntil, initialValidationState, type FleetMember, type ValidationParams, type ValidationReport, type ValidationState } from '../decisions/validation';
+import { formatDuration } from '../render/durations';
+import { renderValidationMarkdown } from '../render/validation';
 import { onMachine } from './lib/machine';
 import { Notifier } from './lib/notify';
 import { searchAttributes } from './lib/visibility';
 
-/** Input of validationWorkflow, version 1 (lib/validation-input.ts builds it from the inventory). */
+/** Input of validationWorkflow, version 1 (plan/compile.ts builds it from the inventory). */
 export interface ValidationInput {
   version: 1;
   /** A readable name for the report, e.g. "phase2-resilience/week4/task-2K". */
@@ -79,7 +69,7 @@ export async function validationWorkflow(input: ValidationInput): Promise<Valida
   }
   const memo = () => {
     const b = budgetStatus(state, params);
-    upsertMemo({ summary: `validation ${input.label}: ${((coveredUntil(state) - state.startedAt) / 3_600_000).toFixed(1)} of ${input.durationMs / 3_600_000} h, uptime ${b.uptimePct} %, error budget ${fmtMs(b.spentMs)} of ${fmtMs(b.budgetMs)} spent` });
+    upsertMemo({ summary: `validation ${input.label}: ${((coveredUntil(state) - state.startedAt) / 3_600_000).toFixed(1)} of ${input.durationMs / 3_600_000} h, uptime ${b.uptimePct} %, error budget ${formatDuration(b.spentMs)} of ${formatDuration(b.budgetMs)} spent` });
   };
   const unreachable = new Set<string>();
   let endedEarly = false;
@@ -122,7 +112,7 @@ export async function validationWorkflow(input: ValidationInput): Promise<Valida
     const budget = budgetStatus(state, params);
     if (budget.spent) {
       endedEarly = coveredUntil(state) < endAt;
-      notify.alert(2, `validation ${input.label} failed: error budget spent`, `${fmtMs(budget.spentMs)} of fleet-wide downtime against a budget of ${fmtMs(budget.budgetMs)}, after ${((coveredUntil(state) - state.startedAt) / 3_600_000).toFixed(1)} h`);
+      notify.alert(2, `validation ${input.label} failed: error budget spent`, `${formatDuration(budget.spentMs)} of fleet-wide downtime against a budget of ${formatDuration(budget.budgetMs)}, after ${((coveredUntil(state) - state.startedAt) / 3_600_000).toFixed(1)} h`);
       break;
     }
     if (state.windows % Math.max(1, Math.round(3_600_000 / input.windowMs)) === 0) memo();

@@ -81,7 +81,7 @@ export const inventorySchema = z
         hubIntervalMs: z.number().int().min(100).max(600_000).default(1000),
         /** Each machine worker's own heartbeat, by which the control machine watches the links. */
         machineIntervalMs: z.number().int().min(100).max(60_000).default(1000),
-        /** DOMAIN.md: a cross-machine link silent for over 10 s counts as a failure. */
+        /** docs/domain.md: a cross-machine link silent for over 10 s counts as a failure. */
         linkSilentAfterMs: z.number().int().min(1000).max(3_600_000).default(10_000),
       })
       .refine((h) => h.linkSilentAfterMs >= 3 * h.machineIntervalMs, { path: ['linkSilentAfterMs'], message: 'must be at least 3 machine heartbeat intervals, or one late heartbeat reads as a failed link' })

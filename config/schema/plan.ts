@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { durationMs, identifier } from './common';
+import { kpiIds } from '../../decisions/validation/kpis';
 import { agentCategory } from './inventory';
 
-/** Rollback trigger thresholds (DOMAIN.md's Phase 1 defaults); any may be overridden per plan. */
+/** Rollback trigger thresholds (docs/domain.md's Phase 1 defaults); any may be overridden per plan. */
 export const thresholdsSchema = z.strictObject({
   gpuMemoryPct: z.number().gt(0).max(100).default(95),
   load: z.number().gt(0).max(1000).default(10),
@@ -111,7 +112,7 @@ export const gateCriterionSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('min-uptime'), percent: z.number().min(0).max(100) }),
   z.strictObject({
     kind: z.literal('validation-kpis'),
-    kpis: z.array(z.enum(['system-uptime', 'hub-availability', 'message-delivery', 'failover-time', 'recovery-time', 'overhead'])).min(1).optional(),
+    kpis: z.array(z.enum(kpiIds)).min(1).optional(),
   }),
 ]);
 

@@ -1,5 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { agentMigrationStatusQuery, approveStageUpdate, resolveFailedUndoUpdate, resolveInconclusiveUpdate } from '../../workflows/agent-migration';
 import type { PersonWait } from '../../workflows/lib/person';
 import { abortSignal, pauseSignal, resumeSignal } from '../../workflows/lib/steering';

@@ -4,7 +4,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { PlanPreview } from '../../lib/phase-input';
+import type { PlanPreview } from '../../plan/preview';
 import { projectRoot } from '../../lib/paths';
 import type { StartedPhase } from '../../cli/start';
 import type { PhaseStatus } from '../../workflows/phase';

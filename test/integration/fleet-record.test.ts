@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { planSchema } from '../../config/schema/plan';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { projectRoot } from '../../lib/paths';
 import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { streams } from '../../lib/nats';
 import { projectRoot } from '../../lib/paths';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery, type WeekStatus } from '../../workflows/week';

@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from 'nats';
 import { loadConfig } from '../../config/load';
 import { streams } from '../../lib/nats';
 import { projectRoot } from '../../lib/paths';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { Stack } from '../../lib/stack';
 import { temporalTarget } from '../../lib/temporal';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
@@ -27,7 +27,7 @@ const run = promisify(execFile);
  * A partition between the machines. pc2's worker and simulator run in their own network
  * namespace, joined to this "mainpc" (Temporal, NATS, the control and mainpc workers, mainpc's
  * simulator) by a veth pair on loopback-range addresses. The link is cut for 15 s in the middle
- * of a week. DOMAIN.md: a link silent for over 10 s counts as a failure, so the week pauses with
+ * of a week. docs/domain.md: a link silent for over 10 s counts as a failure, so the week pauses with
  * a level-2 alert naming pc2, rolls nothing back, says when the link is back, and carries on
  * when resumed, with nothing lost.
  */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { planSchema } from '../../config/schema/plan';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { abortSignal, decideGateUpdate, resumeSignal, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';

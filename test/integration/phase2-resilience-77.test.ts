@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadPlan } from '../../config/load';
 import { defaultConfigDir } from '../../lib/paths';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery } from '../../workflows/week';
 import { simulatorClient, startTimeSkippingStack } from '../support/harness';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { planSchema } from '../../config/schema/plan';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { agentMigrationStatusQuery } from '../../workflows/agent-migration';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery } from '../../workflows/week';

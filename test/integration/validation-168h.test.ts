@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { validateStepSchema } from '../../config/schema/plan';
 import { streams } from '../../lib/nats';
-import { validationInput } from '../../lib/validation-input';
+import { validationInput } from '../../plan/compile';
 import { validationWorkflow, type ValidationResult } from '../../workflows/validation';
 import { simulatorClient, startTimeSkippingStack } from '../support/harness';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { planSchema } from '../../config/schema/plan';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { projectRoot } from '../../lib/paths';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery } from '../../workflows/week';

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { planSchema } from '../../config/schema/plan';
 import { projectRoot, toolPath } from '../../lib/paths';
 import { temporalTarget } from '../../lib/temporal';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 import { resolveFailedUndoUpdate } from '../../workflows/agent-migration';
 import { fleetCheckWorkflow } from '../../workflows/fleet-check';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';

@@ -12,7 +12,7 @@ import { migrationInput, type PlanSettings } from '../../workflows/lib/migration
 import type { TestStack } from './harness';
 import type { Strategy } from '../../decisions/risk';
 
-/** Short windows so a drill takes seconds; thresholds stay at DOMAIN.md's defaults. */
+/** Short windows so a drill takes seconds; thresholds stay at docs/domain.md's defaults. */
 export function fastPlan(over: { thresholds?: object; timings?: object } = {}): PlanSettings {
   return {
     thresholds: thresholdsSchema.parse({ sampleIntervalMs: 250, ...over.thresholds }),

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, loadJsonFile, loadPlan } from '../../config/lo
 import { inventorySchema } from '../../config/schema/inventory';
 import { catalogueSchema } from '../../config/schema/catalogue';
 import { defaultConfigDir } from '../../lib/paths';
-import { phaseInput } from '../../lib/phase-input';
+import { phaseInput } from '../../plan/compile';
 
 const defaultInventory = () => JSON.parse(readFileSync(path.join(defaultConfigDir, 'inventory.json'), 'utf8'));
 
@@ -124,7 +124,7 @@ describe('plans', () => {
   it('the shipped demo plan loads against the default inventory', () => {
     const plan = loadPlan(path.join(defaultConfigDir, 'plans/demo.json'), config);
     assert.equal(plan.weeks.length, 2);
-    assert.equal(plan.thresholds.gpuMemoryPct, 95, 'defaults from DOMAIN.md fill what the plan leaves out');
+    assert.equal(plan.thresholds.gpuMemoryPct, 95, 'defaults from docs/domain.md fill what the plan leaves out');
   });
 
   const broken: Array<[string, (p: any) => void, string, RegExp]> = [

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { foldMachineBeat, heardSince, initialLinkState, judgeLinks, restartSilence } from '../../decisions/links';
 import { steeringProblem } from '../../workflows/lib/steering';
 
-describe('judging the cross-machine links (DOMAIN.md: silent for over 10 s is a failure)', () => {
+describe('judging the cross-machine links (docs/domain.md: silent for over 10 s is a failure)', () => {
   const t0 = 1_000_000;
   const cases: Array<{ name: string; beats: Array<[string, number]>; restartAt?: number; now: number; silent: string[] }> = [
     { name: 'both heard a second ago', beats: [['mainpc', t0 + 9000], ['pc2', t0 + 9000]], now: t0 + 10_000, silent: [] },

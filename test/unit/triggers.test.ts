@@ -26,7 +26,7 @@ function run(samples: Reading[][], thresholds = t, base: Baseline | null = basel
   return { result: last!, state };
 }
 
-describe('trigger evaluation: each trigger at its DOMAIN.md default', () => {
+describe('trigger evaluation: each trigger at its docs/domain.md default', () => {
   const cases: Array<[string, Reading, string | null, number?, number?]> = [
     ['GPU memory 96 % fires (over 95 %)', { metric: 'gpuMemoryPct', status: 'measured', value: 96 }, 'gpu-memory', 96, 95],
     ['GPU memory exactly 95 % passes', { metric: 'gpuMemoryPct', status: 'measured', value: 95 }, null],

@@ -1,19 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  accumulateWindow,
-  budgetStatus,
-  buildValidationReport,
-  foldBeat,
-  initialValidationState,
-  judgeGap,
-  renderValidationMarkdown,
-  type FleetMember,
-  type MachineWindow,
-  type SenderWindow,
-  type ValidationParams,
-  type ValidationState,
-} from '../../decisions/validation';
+import { accumulateWindow, budgetStatus, buildValidationReport, foldBeat, initialValidationState, judgeGap, type FleetMember, type MachineWindow, type SenderWindow, type ValidationParams, type ValidationState } from '../../decisions/validation';
+import { renderValidationMarkdown } from '../../render/validation';
 import { HeartbeatGenerator, type HeartbeatMessage, type OutageWindow } from '../../simulator/heartbeats';
 
 const minute = 60_000;

@@ -106,7 +106,7 @@ export interface RollbackScope {
   trigger?: TriggerEvidence | null;
   /** Who rolls back, for alerts: "tutoring_agent", "phase1/week2", "phase1". */
   label: string;
-  /** Prefix of every undo's idempotency key (run-scoped: lib/ids.ts runKey). */
+  /** Prefix of every undo's idempotency key (run-scoped: workflows/lib/ids.ts runKey). */
   keyPrefix: string;
   responseThresholdMs: number;
   notify: Notifier;

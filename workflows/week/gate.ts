@@ -3,7 +3,7 @@ import { evaluateGate } from '../../decisions/gates';
 import { recordGateWait } from '../lib/metrics';
 import { requireObject } from '../lib/steering';
 import { searchAttributes } from '../lib/visibility';
-import type { WeekRun } from './context';
+import type { WeekRun } from './run';
 import type { GateDecision } from './messages';
 
 /** How the gate ended: go, roll the week back (a person's decision), or an abort closed it. */

@@ -1,6 +1,7 @@
 import { CancellationScope, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { ControlActivities } from '../../activities/control';
-import type { WeekRun } from './context';
+import { machineLost } from './holds';
+import type { WeekRun } from './run';
 import type { WeekStep } from './messages';
 
 /**
@@ -42,7 +43,7 @@ async function watchLinks(run: WeekRun, machines: string[]): Promise<void> {
     const since = new Date(Date.now() - reading.silentMs).toISOString();
     run.status.links = { machine, state: 'silent', since };
     run.notify.emit('link.silent', { machine, silentMs: reading.silentMs, readings: lost.readings });
-    await run.machineLost(
+    await machineLost(run, 
       machine,
       `nothing heard from ${machine} for ${silentS} s (a cross-machine link silent for over ${lost.silentAfterMs / 1000} s counts as failed): its worker is down or the link to it is cut`,
       { silentMs: reading.silentMs },

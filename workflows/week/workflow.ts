@@ -1,26 +1,15 @@
-import {
-  allHandlersFinished,
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  patched,
-  setDefaultSignalHandler,
-  setHandler,
-  upsertMemo,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, patched, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
 import { weekWorkflow as weekV1 } from '../legacy/v1/week';
 import { refuseStepsUnknownToFleet } from '../lib/fleet-check-input';
 import { runScopedPatch } from '../lib/patches';
-import { personAnsweredSignal, personNeededSignal } from '../lib/person';
-import { abortSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
 import { searchAttributes } from '../lib/visibility';
-import { checkUndoResolution } from '../agent-migration/messages';
-import { queueWaitExpired, WeekRun } from './context';
-import { checkGateDecision, recordGateDecision, runGate, type GateEnd } from './gate';
-import { decideGateUpdate, resolveWeekUndoUpdate, weekStatusQuery, type WeekInput, type WeekStatus } from './messages';
+import { runGate, type GateEnd } from './gate';
+import { registerHandlers } from './handlers';
+import { waitWhilePaused } from './holds';
+import type { WeekInput, WeekStatus } from './messages';
+import { rollBackWeek } from './rollback';
+import { WeekRun } from './run';
 import { runStep } from './steps';
 
 /**
@@ -39,41 +28,7 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   if (!workflowInfo().parent) await refuseStepsUnknownToFleet('weekWorkflow', [parsed.value.week]);
   const run = new WeekRun(parsed.value as WeekInput);
   const { status, notify } = run;
-
-  setHandler(weekStatusQuery, () => status);
-  // A malformed or unknown signal is reported and ignored, never acted on.
-  const refused = signalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry }));
-  setDefaultSignalHandler(unknownSignalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry })));
-  setHandler(pauseSignal, async (arg) => void (refused('pause', arg) || (await run.pause(arg))));
-  setHandler(resumeSignal, async (arg) => void (refused('resume', arg) || (await run.resume(arg))));
-  setHandler(abortSignal, async (arg) => void (refused('abort', arg) || (await run.requestAbort(arg))));
-  setHandler(machineUnreachableSignal, async (u) => {
-    if (refused('machineUnreachable', u)) return;
-    const agent = status.agents.find((a) => a.workflowId === u.workflowId)?.agent;
-    await run.machineLost(u.machine, queueWaitExpired(u), { what: u.what, ...(agent ? { agent } : {}) });
-  });
-  setHandler(personNeededSignal, (w) => run.persons.childNeeds(w));
-  setHandler(personAnsweredSignal, (a) => run.persons.childAnswered(a));
-  setHandler(decideGateUpdate, (d) => (recordGateDecision(run, d), status), { validator: (d) => checkGateDecision(run, d) });
-  setHandler(
-    resolveWeekUndoUpdate,
-    (r) => {
-      run.pendingUndo = r;
-      return status;
-    },
-    {
-      validator: (r) => {
-        requireObject(r, 'a resolution');
-        if (!status.waitingForPerson.some((w) => w.workflowId === workflowInfo().workflowId && (w.what === 'failed-undo' || w.what === 'read-back'))) {
-          throw new Error(`week ${status.week} has no failed undo waiting for a person${status.waitingForPerson.length ? ` (its migrations do: resolve those on the migration, ${status.waitingForPerson[0]!.workflowId})` : ''}`);
-        }
-        checkUndoResolution(r);
-      },
-    },
-  );
-  // Cancelling the week (the Temporal CLI or UI, or its phase closing) is an abort at level 1.
-  CancellationScope.current().cancelRequested.catch(() => void run.requestAbort({ level: 1, by: 'temporal', reason: 'workflow cancellation requested' }));
-
+  registerHandlers(run);
   upsertSearchAttributes([
     { key: searchAttributes.phase, value: run.input.phase },
     { key: searchAttributes.week, value: run.input.week.id },
@@ -85,18 +40,18 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
     const end = await rollOut(run);
     let outcome: NonNullable<WeekStatus['outcome']> = end.kind === 'go' ? 'passed' : 'aborted';
     if (end.kind === 'rollback-week') {
-      await run.rollBack(2, end.reason, [...status.applied]);
+      await rollBackWeek(run, 2, end.reason, [...status.applied]);
       outcome = 'rolled-back';
     } else if (end.kind === 'aborted') {
       const a = status.abort!;
       const why = `aborted at level ${a.level} by ${a.by}${a.reason ? `: ${a.reason}` : ''}`;
       if (a.level >= 2) {
-        await run.rollBack(2, why, [...status.applied]);
+        await rollBackWeek(run, 2, why, [...status.applied]);
       } else {
         // Level 1: the agents in flight. Each rolled itself back; one that finished migrating
         // before the abort reached it is undone here.
         const left = status.applied.filter((c) => c.kind === 'migration' && !c.acceptedAsIs && status.agents.some((p) => p.agent === c.agent && run.inFlightAtAbort.has(p.workflowId)));
-        if (left.length) await run.rollBack(1, why, left);
+        if (left.length) await rollBackWeek(run, 1, why, left);
       }
     }
     status.outcome = outcome;
@@ -113,7 +68,7 @@ async function rollOut(run: WeekRun): Promise<GateEnd> {
   for (const step of run.input.week.steps) {
     if (run.aborted) return { kind: 'aborted' };
     run.status.currentStep = step.id;
-    await run.waitWhilePaused();
+    await waitWhilePaused(run);
     if (run.aborted) return { kind: 'aborted' };
     run.notify.emit('step.started', { step: step.id, title: step.title });
     const end = await runStep(run, step);

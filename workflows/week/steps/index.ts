@@ -1,4 +1,4 @@
-import type { WeekRun } from '../context';
+import type { WeekRun } from '../run';
 import type { WeekStep } from '../messages';
 import { migrate } from './migrate';
 import { observe } from './observe';

@@ -5,7 +5,8 @@ import { agentMigrationWorkflow, type AgentMigrationResult } from '../../agent-m
 import { migrationWorkflowId } from '../../lib/ids';
 import { migrationInput, type InventoryAgent } from '../../lib/migration-input';
 import { abortSignal, pauseSignal } from '../../lib/steering';
-import type { WeekRun } from '../context';
+import { waitWhilePaused } from '../holds';
+import type { WeekRun } from '../run';
 import { withLinkWatch } from '../link-watch';
 import type { AgentProgress, WeekMigrateStep, WeekStep } from '../messages';
 import type { StepEnd } from './index';
@@ -38,7 +39,7 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
 
   return withLinkWatch(run, async () => {
     for (const [i, batch] of batches.entries()) {
-      await run.waitWhilePaused();
+      await waitWhilePaused(run);
       if (run.aborted) break;
       run.notify.emit('batch.started', { step: step.id, batch: i + 1, of: batches.length, agents: batch.map((a) => a.name) });
       let failedInBatch = 0;
@@ -54,7 +55,7 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
             (async () => {
               for (let next = queue.shift(); next; next = queue.shift()) {
                 const p = progress.get(next)!;
-                await run.waitWhilePaused();
+                await waitWhilePaused(run);
                 if (run.aborted) {
                   p.state = 'cancelled';
                   p.detail = 'not started: the week was aborted';
@@ -81,7 +82,7 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
         if (m.failureBudget.onExceeded === 'rollback-week') return { kind: 'rollback-week', reason: 'failure budget exceeded' };
         run.paused = true;
         status.pauseReason = `${why}; resume to carry on, or abort`;
-        await run.waitWhilePaused();
+        await waitWhilePaused(run);
       }
     }
     for (const p of progress.values()) {

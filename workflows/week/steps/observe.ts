@@ -1,5 +1,5 @@
 import { isCancellation, sleep } from '@temporalio/workflow';
-import type { WeekRun } from '../context';
+import type { WeekRun } from '../run';
 import type { WeekStep } from '../messages';
 import type { StepEnd } from './index';
 

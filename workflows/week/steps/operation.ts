@@ -1,6 +1,7 @@
 import { runKey } from '../../lib/ids';
 import { onMachine } from '../../lib/machine';
-import { AbortedWhileHeld, type WeekRun } from '../context';
+import { AbortedWhileHeld, rolloutMachine } from '../holds';
+import type { WeekRun } from '../run';
 import { withLinkWatch } from '../link-watch';
 import type { WeekStep } from '../messages';
 import type { StepEnd } from './index';
@@ -15,7 +16,7 @@ export async function operation(run: WeekRun, step: WeekStep): Promise<StepEnd> 
   run.status.applied.push({ kind: 'operation', operation: name, machine, week: run.input.week.id });
   try {
     await withLinkWatch(run, () =>
-      onMachine(machine, run.rolloutMachine()).runOperation(`${step.title ?? name} (${name} on ${machine})`, {
+      onMachine(machine, rolloutMachine(run)).runOperation(`${step.title ?? name} (${name} on ${machine})`, {
         name,
         direction: 'run',
         idempotencyKey: runKey(`${machine}:${name}:run`),

@@ -1,6 +1,6 @@
 import { executeChild, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { validationWorkflow } from '../../validation';
-import type { WeekRun } from '../context';
+import type { WeekRun } from '../run';
 import type { WeekStep } from '../messages';
 import type { StepEnd } from './index';
 

@@ -1,0 +1,72 @@
+import { CancellationScope, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
+import { leaseFreedSignal, leaseHeldSignal } from '../agent-lease';
+import { abortSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
+import { agentMigrationStatusQuery, approveStageUpdate, checkUndoResolution, checkWho, resolveFailedUndoUpdate, resolveInconclusiveUpdate } from './messages';
+import type { MigrationRun } from './run';
+
+/**
+ * The migration's query, signals and updates. Updates are validated before anything is
+ * written to the history; a malformed or unknown signal is refused and recorded, never acted on.
+ */
+export function registerHandlers(run: MigrationRun): void {
+  const { status, notify, agent } = run;
+  setHandler(agentMigrationStatusQuery, () => status);
+
+  const refused = signalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry }));
+  setHandler(pauseSignal, (arg) => void (refused('pause', arg) || (run.paused = true)));
+  setHandler(resumeSignal, (arg) => void (refused('resume', arg) || (run.paused = false)));
+  setHandler(abortSignal, (arg) => void (refused('abort', arg) || run.abort(arg)));
+  setDefaultSignalHandler(unknownSignalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry })));
+  setHandler(leaseHeldSignal, (h) => void (run.lease.heldBy = h));
+  setHandler(leaseFreedSignal, () => void (run.lease.freed = true));
+  // Cancelling this workflow (the Temporal CLI or UI, or its week closing for good) is an
+  // abort: the steps stop and the stages are undone, never left half-applied.
+  CancellationScope.current().cancelRequested.catch(() => run.abort({ level: 1, by: 'temporal', reason: 'workflow cancellation requested' }));
+
+  setHandler(
+    approveStageUpdate,
+    (d) => {
+      status.approvals.push({ ...d, at: new Date().toISOString() });
+      status.awaitingApprovalFor = null;
+      return status;
+    },
+    {
+      validator: (d) => {
+        requireObject(d, 'a stage decision');
+        if (status.awaitingApprovalFor === null) throw new Error(`no stage of ${agent} is waiting for approval (state: ${status.state})`);
+        if (d.stage !== status.awaitingApprovalFor) throw new Error(`stage ${d.stage} is not the one waiting; stage ${status.awaitingApprovalFor} is`);
+        if (d.decision !== 'approve' && d.decision !== 'reject') throw new Error('decision must be "approve" or "reject"');
+        checkWho(d.by, d.reason);
+      },
+    },
+  );
+  setHandler(
+    resolveFailedUndoUpdate,
+    (r) => {
+      run.pendingUndo = r;
+      return status;
+    },
+    {
+      validator: (r) => {
+        requireObject(r, 'a resolution');
+        if (status.state !== 'needs-human') throw new Error(`${agent} does not need a human now (state: ${status.state})`);
+        checkUndoResolution(r);
+      },
+    },
+  );
+  setHandler(
+    resolveInconclusiveUpdate,
+    (r) => {
+      run.pendingInconclusive = r;
+      return status;
+    },
+    {
+      validator: (r) => {
+        requireObject(r, 'a resolution');
+        if (status.state !== 'inconclusive') throw new Error(`no inconclusive verification of ${agent} waits (state: ${status.state})`);
+        if (!['retry-window', 'accept', 'rollback'].includes(r.action)) throw new Error('action must be "retry-window", "accept" or "rollback"');
+        checkWho(r.by, r.reason, true);
+      },
+    },
+  );
+}

@@ -1,0 +1,44 @@
+import { runKey } from '../lib/ids';
+import { countWideRollback } from '../lib/metrics';
+import { newRollbackRecord, rollBack as runEngine, type AppliedChange, type RollbackLevel, type RollbackRecord } from '../rollback/engine';
+import { rollbackMachine } from './holds';
+import type { WeekRun } from './run';
+
+/** Undoes changes of this week with the one rollback engine; what a person accepts stays in `applied`. */
+export async function rollBackWeek(run: WeekRun, level: RollbackLevel, reason: string, changes: AppliedChange[]): Promise<RollbackRecord> {
+  const record = newRollbackRecord(level, reason);
+  run.status.rollback = record;
+  run.setState('rolling-back');
+  if (level >= 2) countWideRollback(2);
+  await runEngine(
+    changes,
+    {
+      level,
+      reason,
+      label: run.label,
+      keyPrefix: runKey(`level${level}-rollback`),
+      responseThresholdMs: run.input.settings.thresholds.responseTimeMs,
+      notify: run.notify,
+      machine: rollbackMachine(run),
+      askPerson: async (p) => {
+        run.pendingUndo = null;
+        const agent = p.change.kind === 'migration' ? p.change.agent : undefined;
+        return run.persons.wait({ ...(agent ? { agent } : {}), machine: p.change.machine, what: p.kind, detail: p.error }, () => run.pendingUndo);
+      },
+      onChange: (c, r) => {
+        const i = run.status.applied.indexOf(c);
+        if (r.result === 'accepted-as-is') {
+          if (i >= 0) run.status.applied[i] = c.kind === 'migration' ? { ...c, stages: r.remainingStages, acceptedAsIs: true } : { ...c, acceptedAsIs: true };
+        } else if (i >= 0) run.status.applied.splice(i, 1);
+        const p = c.kind === 'migration' ? run.status.agents.find((a) => a.agent === c.agent && a.state !== 'refused') : undefined;
+        if (p) {
+          p.state = r.result === 'undone' ? 'undone-with-week' : 'accepted-as-is';
+          if (r.result === 'accepted-as-is') p.stagesLeft = r.remainingStages;
+          run.agentsChanged();
+        }
+      },
+    },
+    record,
+  );
+  return record;
+}

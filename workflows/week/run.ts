@@ -1,0 +1,78 @@
+import { CancellationScope, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
+import type { agentMigrationWorkflow } from '../agent-migration';
+import { setAgentsByState } from '../lib/metrics';
+import { Notifier } from '../lib/notify';
+import { PersonWaits } from '../lib/person';
+import { searchAttributes } from '../lib/visibility';
+import type { UndoResolution } from '../rollback/engine';
+import type { GateDecision, WeekInput, WeekStatus } from './messages';
+
+/**
+ * Everything one run of a week shares: its input and status, its notifier, the operator's
+ * steering (pause, abort, the gate decision), the migrations it has running. Handed to the
+ * step kinds (steps/), the gate (gate.ts), the holds (holds.ts) and the rollback (rollback.ts)
+ * explicitly.
+ */
+export class WeekRun {
+  readonly status: WeekStatus;
+  readonly notify: Notifier;
+  readonly persons: PersonWaits;
+  readonly gateId: string;
+  paused = false;
+  decision: GateDecision | null = null;
+  pendingUndo: UndoResolution | null = null;
+  /** Migrations running now, by workflow id: pause, resume and abort are passed on to them. */
+  readonly running = new Map<string, ChildWorkflowHandle<typeof agentMigrationWorkflow>>();
+  /** The migrations that were running when the abort came (a level-1 abort undoes what they leave applied). */
+  inFlightAtAbort = new Set<string>();
+  /** Waits an abort ends by cancellation (an observation's timer, the validation). */
+  readonly interruptible = new CancellationScope();
+
+  constructor(readonly input: WeekInput) {
+    this.gateId = `${input.phase}.${input.week.id}.gate`;
+    this.notify = new Notifier({ phase: input.phase, week: input.week.id });
+    this.status = {
+      phase: input.phase,
+      week: input.week.id,
+      title: input.week.title,
+      state: 'running',
+      abort: null,
+      applied: [],
+      pauseReason: null,
+      unreachableMachines: [],
+      links: null,
+      rejectedSignals: [],
+      currentStep: null,
+      batches: { total: 0, done: 0 },
+      agents: [],
+      waitingForPerson: [],
+      gate: { id: this.gateId, report: null, decisions: [], open: false },
+      rollback: null,
+      outcome: null,
+      validation: null,
+    };
+    this.persons = new PersonWaits(this.status.waitingForPerson);
+  }
+
+  get label(): string {
+    return `${this.input.phase}/${this.input.week.id}`;
+  }
+
+  get aborted(): boolean {
+    return this.status.abort !== null;
+  }
+
+  setState(state: WeekStatus['state']): void {
+    this.status.state = state;
+    upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
+  }
+
+  agentsChanged(): void {
+    setAgentsByState(this.input.phase, this.input.week.id, this.status.agents);
+  }
+
+  /** Sends a signal to every running migration; one that has just ended is no error. */
+  async signalRunning(send: (h: ChildWorkflowHandle<typeof agentMigrationWorkflow>) => Promise<void>): Promise<void> {
+    await Promise.all([...this.running.values()].map((h) => send(h).catch(() => undefined)));
+  }
+}
