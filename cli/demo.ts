@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ConfigError, loadPlan, type PhasegateConfig } from '../config/load';
 import { phaseInput } from '../plan/compile';
 import { projectRoot } from '../lib/paths';
 import { Stack, waitForPort } from '../lib/stack';
-import { temporalTarget } from '../lib/temporal';
+import { connectClient, temporalTarget } from '../lib/temporal';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
 import { phaseWorkflowIdFor } from './start';
@@ -86,8 +86,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const target = temporalTarget(config.deployment);
   say(`demo: stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${target.address}, NATS ${n.mode === 'embedded' ? `${n.host}:${n.port}` : 'external'}, simulator, control worker, workers for ${config.inventory.machines.map((m) => m.name).join(' and ')}`);
 
-  const connection = await Connection.connect({ address: target.address, ...(target.tls ? { tls: target.tls } : {}) });
-  const client = new Client({ connection, namespace: target.namespace });
+  const { client, connection } = await connectClient(config.deployment);
   let resumed = left && !left.ended ? client.workflow.getHandle<typeof phaseWorkflow>(left.workflowId) : null;
   if (resumed && (await resumed.describe().catch(() => null))?.status.name !== 'RUNNING') {
     say(`demo: ${left!.workflowId} is no longer running; starting the plan afresh`);
@@ -112,7 +111,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   say(`  pause:    ${cli} workflow signal --workflow-id ${workflowId} --name pause --input '{"by":"you"}'`);
   say(`  resume:   ${cli} workflow signal --workflow-id ${workflowId} --name resume --input '{"by":"you"}'`);
   say(`  approve:  ${cli} workflow update execute --workflow-id ${weekWorkflowId(workflowId, '<week>')} --name decideGate --input '{"gate":"${plan.id}.<week>.gate","decision":"go","by":"you"}'`);
-  say(`  or with phasegate's CLI: node dist/cli/main.js status ${workflowId}   |   node dist/cli/main.js gate approve ${workflowId} --reason "..."`);
+  say(`  or with phasegate's CLI: node dist/cli/main.js status ${workflowId}   |   node dist/cli/main.js gate go ${workflowId} --reason "..."`);
   say('');
 
   if (opts.injectFault && !resumed) {

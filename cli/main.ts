@@ -11,7 +11,7 @@ import { report, standaloneValidationInput, startValidation } from './report';
 import { describeStarted, startPhase } from './start';
 import { showStatus } from './status';
 import { answerStage, answerUndo, answerWindow } from './person';
-import { decideGate, steer } from './steer';
+import { decideGate, gateDecisions, steer } from './steer';
 import { OperatorError } from './temporal-client';
 
 const usage = `phasegate: staged, human-gated, probe-watched rollouts on Temporal
@@ -33,7 +33,7 @@ usage:
   phasegate pause ID | resume ID [--by NAME] [--reason TEXT]
   phasegate abort ID --level 1|2|3 [--by NAME] [--reason TEXT] [--wait]
       1: agents in flight, 2: the whole week, 3: every week of the phase; --wait follows the rollback
-  phasegate gate approve|reject|hold ID [--by NAME] [--reason TEXT]
+  phasegate gate go|hold|rollback-week ID [--by NAME] [--reason TEXT]
       decide the open gate of a phase's running week (reject rolls the week back)
   phasegate stage approve|reject ID [--stage N] [--by NAME] [--reason TEXT]
       decide the stage a critical-band migration waits on (ID: the migration, or its week or phase)
@@ -111,11 +111,12 @@ async function main(argv: string[]): Promise<number> {
     case 'abort':
     case 'gate': {
       const id = command === 'gate' ? arg : sub;
-      if (!id || (command === 'gate' && !['approve', 'reject', 'hold'].includes(sub ?? ''))) break;
+      if (command === 'gate' && (sub === 'approve' || sub === 'reject')) throw new OperatorError(`"gate ${sub}" is now "gate ${sub === 'approve' ? 'go' : 'rollback-week'}": the gate's words are go, hold and rollback-week everywhere`);
+      if (!id || (command === 'gate' && !gateDecisions.includes(sub as never))) break;
       const o = { config, json: values.json, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}) };
       const out =
         command === 'gate'
-          ? await decideGate(sub as 'approve' | 'reject' | 'hold', id, o)
+          ? await decideGate(sub as (typeof gateDecisions)[number], id, o)
           : await steer(command, id, { ...o, ...(values.level ? { level: Number(values.level) } : {}) });
       process.stdout.write(`${out}\n`);
       if (command === 'abort' && values.wait) return (await showStatus(id, statusOptions(config, values, true))).execution === 'completed' ? 0 : 1;

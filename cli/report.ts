@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
 import { validateStepSchema } from '../config/schema/plan';
+import { renderPhaseReport } from '../render/phase-report';
 import { renderValidationMarkdown } from '../render/validation';
 import { type ValidationReport } from '../decisions/validation';
 import { validationInput } from '../plan/compile';
@@ -72,42 +73,4 @@ export async function startValidation(config: PhasegateConfig, input: Validation
   } finally {
     await close();
   }
-}
-
-/** A phase as a Markdown report: each week's agents per machine, rollbacks and why, the gate and who decided it. */
-export function renderPhaseReport(id: string, phase: PhaseStatus, weeks: WeekStatus[]): string {
-  const lines = [`# Phase ${phase.phase}: ${phase.title}`, '', `Workflow \`${id}\`: ${phase.state}${phase.outcome ? `, **${phase.outcome}**` : ''}${phase.paused ? ` (paused by ${phase.paused.by})` : ''}.`, ''];
-  lines.push('| week | title | outcome |', '| --- | --- | --- |', ...phase.weeks.map((w) => `| ${w.id} | ${w.title} | ${w.outcome} |`), '');
-  if (phase.rollback) {
-    lines.push(
-      `Phase rollback (level 3): ${phase.rollback.undone.length} changes undone${phase.rollback.acceptedAsIs?.length ? `, ${phase.rollback.acceptedAsIs.length} accepted as is (${phase.rollback.acceptedAsIs.join(', ')})` : ''}${phase.rollback.durationMs !== undefined ? ` in ${Math.round(phase.rollback.durationMs / 1000)} s (budget ${phase.rollback.budgetMs / 1000} s)` : ', in progress'}.`,
-      '',
-    );
-  }
-  if (phase.applied?.some((c) => c.acceptedAsIs)) lines.push(`Still applied after a person accepted a failed undo: ${phase.applied.filter((c) => c.acceptedAsIs).map((c) => (c.kind === 'migration' ? `${c.agent} (${c.change}, stages ${c.stages.join(', ')})` : `${c.machine}/${c.operation}`)).join('; ')}.`, '');
-  for (const w of weeks) {
-    lines.push(`## ${w.week}: ${w.title}`, '', `State ${w.state}${w.outcome ? `, outcome **${w.outcome}**` : ''}; batches ${w.batches.done} of ${w.batches.total}.`, '');
-    const states = [...new Set(w.agents.map((a) => a.state))];
-    if (w.agents.length) {
-      lines.push(`| machine | ${states.join(' | ')} |`, `| --- | ${states.map(() => '---').join(' | ')} |`);
-      for (const m of [...new Set(w.agents.map((a) => a.machine))]) lines.push(`| ${m} | ${states.map((st) => w.agents.filter((a) => a.machine === m && a.state === st).length).join(' | ')} |`);
-      lines.push('');
-    }
-    for (const a of w.agents.filter((x) => ['rolled-back', 'failed', 'accepted-as-is', 'refused'].includes(x.state))) {
-      lines.push(`- ${a.agent} on ${a.machine} ${a.state}${a.trigger ? `: ${a.trigger}` : ''}${a.stagesLeft?.length ? ` (stages ${a.stagesLeft.join(', ')} still applied)` : ''}${a.detail ? ` (${a.detail})` : ''}`);
-    }
-    if (w.rollback) {
-      lines.push(
-        `- level-${w.rollback.level ?? 2} rollback: ${w.rollback.reason}; ${w.rollback.undone.length} undone${w.rollback.acceptedAsIs?.length ? `, accepted as is: ${w.rollback.acceptedAsIs.join(', ')}` : ''}${w.rollback.durationMs !== undefined ? ` in ${Math.round(w.rollback.durationMs / 1000)} s` : ''}${w.rollback.unhealthyAfter.length ? `; unhealthy after: ${w.rollback.unhealthyAfter.join(', ')}` : ''}`,
-      );
-    }
-    if (w.validation) lines.push(`- validation ${w.validation.workflowId}: ${w.validation.verdict}, system uptime ${w.validation.uptimePercent ?? 'n/a'} %`);
-    if (w.gate.report) {
-      lines.push(`- gate ${w.gate.id} (${w.gate.open ? 'open' : 'closed'}): criteria ${w.gate.report.met ? 'met' : 'NOT met'}`);
-      for (const c of w.gate.report.criteria) lines.push(`  - ${c.met ? 'met' : 'NOT met'}: ${c.detail}`);
-      for (const d of w.gate.decisions) lines.push(`  - ${d.decision} by ${d.by} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`);
-    }
-    lines.push('');
-  }
-  return lines.join('\n').trimEnd();
 }

@@ -65,7 +65,7 @@ export function describeStarted(s: StartedPhase): string {
     `phase ${s.plan} started as ${s.workflowId}: ${s.weeks.length} week(s), ${s.agents} agent(s)`,
     ...(s.uiUrl ? [`  Web UI:  ${s.uiUrl}`] : []),
     `  follow:  phasegate status ${s.workflowId} --watch`,
-    `  gate:    phasegate gate approve ${s.workflowId} --reason "..."   (when the status shows the gate OPEN)`,
+    `  gate:    phasegate gate go ${s.workflowId} --reason "..."   (when the status shows the gate OPEN; hold, or rollback-week)`,
     `  pause:   phasegate pause ${s.workflowId} --reason "..."`,
   ].join('\n');
 }

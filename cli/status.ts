@@ -100,7 +100,7 @@ function formatWeek(w: WeekStatus, steerId: string, phaseShown: boolean): string
   // A phase's status lists the waits of the whole phase already.
   if (!phaseShown) lines.push(...formatWaits(w.waitingForPerson));
   if (w.gate.report) {
-    lines.push(`  gate ${w.gate.id}: ${w.gate.open ? 'OPEN' : 'closed'}${w.gate.open ? ` (criteria ${w.gate.report.met ? 'met' : 'NOT met'}; decide with \`phasegate gate approve|reject|hold ${steerId}\`)` : ''}`);
+    lines.push(`  gate ${w.gate.id}: ${w.gate.open ? 'OPEN' : 'closed'}${w.gate.open ? ` (criteria ${w.gate.report.met ? 'met' : 'NOT met'}; decide with \`phasegate gate go|hold|rollback-week ${steerId}\`)` : ''}`);
     for (const c of w.gate.report.criteria) lines.push(`    ${c.met ? 'met    ' : 'NOT met'} ${c.detail}`);
     for (const d of w.gate.decisions) lines.push(`    ${d.decision} by ${d.by}${d.reason ? `: ${d.reason}` : ''}`);
   }

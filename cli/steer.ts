@@ -49,13 +49,15 @@ export async function steer(command: 'pause' | 'resume' | 'abort', id: string, o
   }
 }
 
-export async function decideGate(action: 'approve' | 'reject' | 'hold', id: string, o: SteerOptions): Promise<string> {
+/** The gate's words, the same in the CLI, the decideGate Update, the report and the README. */
+export const gateDecisions: readonly GateDecisionKind[] = ['go', 'hold', 'rollback-week'];
+
+export async function decideGate(decision: GateDecisionKind, id: string, o: SteerOptions): Promise<string> {
   const { client, close } = await connect(o.config);
   try {
     const { week } = await currentWeek(client, id);
     const s = await week.query(weekStatusQuery);
     if (!s.gate.open) throw new OperatorError(`gate ${s.gate.id} is not open (week ${s.week} is ${s.state}); decide it when \`phasegate status\` shows it open`);
-    const decision: GateDecisionKind = action === 'approve' ? 'go' : action === 'reject' ? 'rollback-week' : 'hold';
     try {
       await week.executeUpdate(decideGateUpdate, { args: [{ gate: s.gate.id, decision, by: who(o), ...(o.reason ? { reason: o.reason } : {}) }] });
     } catch (err) {

@@ -1,17 +1,15 @@
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
-import { temporalTarget } from '../lib/temporal';
+import { connectClient, temporalTarget } from '../lib/temporal';
 
 /** A mistake of the operator's: printed as is, with what to do next, exit 1. */
 export class OperatorError extends Error {}
 
 /** A client for the configured Temporal, or an operator error saying what to check. */
 export async function connect(config: PhasegateConfig): Promise<{ client: Client; close: () => Promise<void> }> {
-  const target = temporalTarget(config.deployment);
-  const connection = await Connection.connect({ address: target.address, ...(target.tls ? { tls: target.tls } : {}), ...(target.apiKey ? { apiKey: target.apiKey } : {}) }).catch((err: Error) => {
-    throw new OperatorError(`cannot reach Temporal at ${target.address}: ${err.message}. Is the stack running (scripts/demo.sh), or does --config point at the right deployment?`);
+  return connectClient(config.deployment).catch((err: Error) => {
+    throw new OperatorError(`cannot reach Temporal at ${temporalTarget(config.deployment).address}: ${err.message}. Is the stack running (scripts/demo.sh), or does --config point at the right deployment?`);
   });
-  return { client: new Client({ connection, namespace: target.namespace }), close: () => connection.close() };
 }
 
 /** The workflow's type and whether it still runs, or an operator error that says how to find the right id. */

@@ -214,10 +214,42 @@ export function loadConfig(configDir: string): PhasegateConfig {
 
 /** Loads a plan and checks every agent, machine, selector and operation against the configuration. */
 export function loadPlan(file: string, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): Plan {
+  const renamed = renamedInPlan(readJson(file));
+  if (renamed.length) throw new ConfigError(file, renamed);
   const plan = loadJsonFile(file, planSchema);
   const issues = checkPlanAgainstConfig(plan, config);
   if (issues.length) throw new ConfigError(file, issues);
   return plan;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null; // loadJsonFile says what is wrong with it
+  }
+}
+
+/**
+ * Fields a plan written for an earlier phasegate still uses, with exactly what to write
+ * instead: a step's `action` is now `operation`, its `operation` now `name`.
+ */
+export function renamedInPlan(raw: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const weeks = (raw as { weeks?: unknown })?.weeks;
+  if (!Array.isArray(weeks)) return issues;
+  weeks.forEach((w, wi) => {
+    const steps = (w as { steps?: unknown })?.steps;
+    if (!Array.isArray(steps)) return;
+    steps.forEach((st, si) => {
+      const action = (st as { action?: { machine?: unknown; operation?: unknown } })?.action;
+      if (action === undefined) return;
+      const machine = JSON.stringify(action?.machine ?? '<machine>');
+      const name = JSON.stringify(action?.operation ?? '<operation>');
+      issues.push({ field: `weeks[${wi}].steps[${si}].action`, reason: `renamed: write "operation": { "machine": ${machine}, "name": ${name} } (a step that runs an operation of a machine's catalogue)` });
+    });
+  });
+  return issues;
 }
 
 export function checkPlanAgainstConfig(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): ConfigIssue[] {
@@ -225,12 +257,12 @@ export function checkPlanAgainstConfig(plan: Plan, config: Pick<PhasegateConfig,
   const issues: ConfigIssue[] = [];
   plan.weeks.forEach((week, wi) =>
     week.steps.forEach((step, si) => {
-      if (!step.action) return;
-      const at = `weeks[${wi}].steps[${si}].action`;
-      const catalogue = catalogues[step.action.machine];
-      if (!catalogue) issues.push({ field: `${at}.machine`, reason: `unknown machine "${step.action.machine}" (known: ${Object.keys(catalogues).join(', ')})` });
-      else if (!Object.prototype.hasOwnProperty.call(catalogue.operations, step.action.operation)) {
-        issues.push({ field: `${at}.operation`, reason: `"${step.action.operation}" is not an operation of ${step.action.machine}'s catalogue (it has: ${Object.keys(catalogue.operations).join(', ') || 'none'})` });
+      if (!step.operation) return;
+      const at = `weeks[${wi}].steps[${si}].operation`;
+      const catalogue = catalogues[step.operation.machine];
+      if (!catalogue) issues.push({ field: `${at}.machine`, reason: `unknown machine "${step.operation.machine}" (known: ${Object.keys(catalogues).join(', ')})` });
+      else if (!Object.prototype.hasOwnProperty.call(catalogue.operations, step.operation.name)) {
+        issues.push({ field: `${at}.name`, reason: `"${step.operation.name}" is not an operation of ${step.operation.machine}'s catalogue (it has: ${Object.keys(catalogue.operations).join(', ') || 'none'})` });
       }
     }),
   );

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PhasegateConfig } from '../config/load';
 import { projectRoot, toolPath } from './paths';
-import { temporalTarget } from './temporal';
+import { connectClient, temporalTarget } from './temporal';
 import { searchAttributeRegistrations } from '../workflows/lib/visibility';
 
 /**
@@ -92,7 +92,7 @@ export class Stack {
     ];
     for (const [name, type] of Object.entries(this.opts.searchAttributes ?? searchAttributeRegistrations)) args.push('--search-attribute', `${name}=${type}`);
     await this.spawn('temporal', toolPath('temporal'), args, { waitForPort: { host: t.host, port: t.port } });
-    await waitForTemporal(temporalTarget(this.config.deployment).address, t.namespace);
+    await waitForTemporal(this.config.deployment);
   }
 
   /** One simulator for the whole fleet, or one for some machines (named simulator-<machines>). */
@@ -213,20 +213,19 @@ export async function waitForPort(host: string, port: number, limitMs: number): 
 }
 
 /** The dev server opens its port before the namespace is usable; wait for the namespace. */
-async function waitForTemporal(address: string, namespace: string): Promise<void> {
-  const { Connection } = await import('@temporalio/client');
+async function waitForTemporal(deployment: PhasegateConfig['deployment']): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      const { connection, namespace, close } = await connectClient(deployment, { connectTimeoutMs: 2000 });
       try {
         await connection.workflowService.describeNamespace({ namespace });
         return;
       } finally {
-        await connection.close();
+        await close();
       }
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`Temporal at ${address} not ready: ${(err as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`Temporal at ${temporalTarget(deployment).address} not ready: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
 import type { Deployment } from '../config/schema/deployment';
 
 export interface TemporalTarget {
@@ -36,5 +37,20 @@ export function temporalTarget(deployment: Deployment): TemporalTarget {
   };
 }
 
-/** The task queue of a machine's activity worker: the machine's own name. */
-export const machineTaskQueue = (machine: string): string => machine;
+export { machineTaskQueue } from '../config/task-queues';
+
+/**
+ * The one client connection to the configured Temporal, with its TLS and API key: the CLI, the
+ * demo, the control worker's registration of search attributes and the local stack's readiness
+ * check all connect here. (Workers poll through the SDK's NativeConnection: workers/runtime.ts.)
+ */
+export async function connectClient(deployment: Deployment, o: { connectTimeoutMs?: number } = {}): Promise<{ client: Client; connection: Connection; namespace: string; close: () => Promise<void> }> {
+  const target = temporalTarget(deployment);
+  const connection = await Connection.connect({
+    address: target.address,
+    ...(target.tls ? { tls: target.tls } : {}),
+    ...(target.apiKey ? { apiKey: target.apiKey } : {}),
+    ...(o.connectTimeoutMs ? { connectTimeout: o.connectTimeoutMs } : {}),
+  });
+  return { client: new Client({ connection, namespace: target.namespace }), connection, namespace: target.namespace, close: () => connection.close() };
+}

@@ -24,7 +24,7 @@ export function phaseInput(plan: Plan, inventory: Inventory): PhaseInput {
       steps: w.steps.map((s) => ({
         id: s.id,
         ...(s.title ? { title: s.title } : {}),
-        ...(s.action ? { action: s.action } : {}),
+        ...(s.operation ? { operation: s.operation } : {}),
         ...(s.observe ? { observe: s.observe } : {}),
         ...(s.validate ? { validate: validationInput(s.validate, inventory, `${plan.id}/${w.id}/${s.id}`, { phase: plan.id, week: w.id }) } : {}),
         ...(s.migrate

@@ -15,7 +15,7 @@ export function longestWeekMs(week: PhaseInput['weeks'][number], plan: Plan, con
   for (const s of week.steps) {
     if (s.observe) total += s.observe.durationMs;
     if (s.validate) total += s.validate.durationMs;
-    if (s.action) total += config.catalogues[s.action.machine]?.operations[s.action.operation]?.run.timeoutMs ?? 0;
+    if (s.operation) total += config.catalogues[s.operation.machine]?.operations[s.operation.name]?.run.timeoutMs ?? 0;
     if (!s.migrate) continue;
     const m = s.migrate;
     const perAgent = (a: (typeof m.agents)[number]) => {

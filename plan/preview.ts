@@ -17,7 +17,7 @@ export interface PlanPreview {
     longestMs: number;
     steps: Array<
       | { id: string; kind: 'migrate'; change: string; pilots: number; batchSize: number; maxConcurrentPerMachine: number; batches: Array<Array<{ agent: string; machine: string; score: number; band: string; strategy: string }>> }
-      | { id: string; kind: 'action'; machine: string; operation: string; title?: string }
+      | { id: string; kind: 'operation'; machine: string; operation: string; title?: string }
       | { id: string; kind: 'observe' | 'validate'; durationMs: number }
     >;
     gate: string[];
@@ -48,7 +48,7 @@ export function planPreview(plan: Plan, config: Pick<PhasegateConfig, 'inventory
           ),
         };
       }
-      if (s.action) return { id: s.id, kind: 'action', machine: s.action.machine, operation: s.action.operation, ...(s.title ? { title: s.title } : {}) };
+      if (s.operation) return { id: s.id, kind: 'operation', machine: s.operation.machine, operation: s.operation.name, ...(s.title ? { title: s.title } : {}) };
       return { id: s.id, kind: s.observe ? 'observe' : 'validate', durationMs: s.observe?.durationMs ?? s.validate?.durationMs ?? 0 };
     }),
     gate: w.gate.criteria.map((c) => c.kind + ('count' in c ? ` ${c.count}` : '') + ('percent' in c ? ` ${c.percent} %` : '') + ('machines' in c && c.machines ? ` on ${c.machines.join(', ')}` : '')),

@@ -17,7 +17,7 @@ export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory
           lines.push(`      batch ${bi + 1}${bi === 0 && s.pilots > 0 ? ' (pilots)' : ''}:`);
           for (const a of batch) lines.push(`        ${a.agent.padEnd(30)} ${a.machine.padEnd(7)} score ${String(a.score).padStart(4)}  ${a.band.padEnd(8)} ${a.strategy}`);
         });
-      } else if (s.kind === 'action') lines.push(`    ${s.id}: ${s.operation} on ${s.machine}${s.title ? ` (${s.title})` : ''}`);
+      } else if (s.kind === 'operation') lines.push(`    ${s.id}: ${s.operation} on ${s.machine}${s.title ? ` (${s.title})` : ''}`);
       else lines.push(`    ${s.id}: ${s.kind} ${formatDuration(s.durationMs)}`);
     }
     lines.push(`    gate: ${w.gate.join(', ') || 'a human decides'}`);

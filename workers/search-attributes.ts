@@ -1,7 +1,6 @@
-import { Connection } from '@temporalio/client';
 import type { Deployment } from '../config/schema/deployment';
 import type { Logger } from '../lib/logger';
-import { temporalTarget } from '../lib/temporal';
+import { connectClient, temporalTarget } from '../lib/temporal';
 import { searchAttributeRegistrations } from '../workflows/lib/visibility';
 
 /** IndexedValueType KEYWORD of Temporal's API (temporal.api.enums.v1). */
@@ -15,7 +14,7 @@ const keyword = 2;
  */
 export async function ensureSearchAttributes(deployment: Deployment, logger: Logger): Promise<void> {
   const target = temporalTarget(deployment);
-  const connection = await Connection.connect({ address: target.address, ...(target.tls ? { tls: target.tls } : {}), ...(target.apiKey ? { apiKey: target.apiKey } : {}) });
+  const { connection } = await connectClient(deployment);
   try {
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: target.namespace });
     const missing = Object.keys(searchAttributeRegistrations).filter((name) => !(name in (customAttributes ?? {})));

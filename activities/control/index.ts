@@ -145,7 +145,7 @@ export function createControlActivities(deps: ControlActivityDeps) {
      * A phase or week started by hand (`temporal workflow start`) is checked by this before any
      * action, as the CLI checks a plan.
      */
-    async checkStepsAgainstFleet(req: { weeks: Array<{ id: string; steps: Array<{ id: string; migrate?: { agents: Array<{ name: string; machine: string }> }; action?: { machine: string; operation: string } }> }> }): Promise<string[]> {
+    async checkStepsAgainstFleet(req: { weeks: Array<{ id: string; steps: Array<{ id: string; migrate?: { agents: Array<{ name: string; machine: string }> }; operation?: { machine: string; name: string } }> }> }): Promise<string[]> {
       if (!deps.fleet) return [];
       const { inventory, catalogues } = deps.fleet;
       const agents = new Map(inventory.agents.map((a) => [a.name, a.machine]));
@@ -158,10 +158,10 @@ export function createControlActivities(deps: ControlActivityDeps) {
             if (!machine) problems.push(`${at}.migrate.agents[${ai}]: unknown agent "${String(a.name).slice(0, 80)}" (not in the inventory)`);
             else if (machine !== a.machine) problems.push(`${at}.migrate.agents[${ai}]: ${a.name} is on ${machine}, not ${String(a.machine).slice(0, 40)}`);
           }
-          if (s.action) {
-            const catalogue = catalogues[s.action.machine];
-            if (!catalogue) problems.push(`${at}.action.machine: unknown machine "${String(s.action.machine).slice(0, 40)}"`);
-            else if (!Object.prototype.hasOwnProperty.call(catalogue.operations, s.action.operation)) problems.push(`${at}.action.operation: "${String(s.action.operation).slice(0, 80)}" is not an operation of ${s.action.machine}'s catalogue`);
+          if (s.operation) {
+            const catalogue = catalogues[s.operation.machine];
+            if (!catalogue) problems.push(`${at}.operation.machine: unknown machine "${String(s.operation.machine).slice(0, 40)}"`);
+            else if (!Object.prototype.hasOwnProperty.call(catalogue.operations, s.operation.name)) problems.push(`${at}.operation.name: "${String(s.operation.name).slice(0, 80)}" is not an operation of ${s.operation.machine}'s catalogue`);
           }
         }
       }

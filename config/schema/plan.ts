@@ -99,12 +99,12 @@ export const stepSchema = z
     id: identifier,
     title: z.string().max(200).optional(),
     migrate: migrateStepSchema.optional(),
-    /** A named operation of one machine's catalogue, run with its undo registered first. */
-    action: z.strictObject({ machine: identifier, operation: identifier }).optional(),
+    /** A named operation of one machine's catalogue (deploying EdgeHub on pc2, say), run with its undo registered first. */
+    operation: z.strictObject({ machine: identifier, name: identifier }).optional(),
     observe: z.strictObject({ durationMs }).optional(),
     validate: validateStepSchema.optional(),
   })
-  .refine((s) => [s.migrate, s.action, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, action, observe or validate');
+  .refine((s) => [s.migrate, s.operation, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, operation, observe or validate');
 
 export const gateCriterionSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('all-migrated'), machines: z.array(identifier).optional() }),

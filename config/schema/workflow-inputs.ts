@@ -81,11 +81,11 @@ const weekStep = z
       .omit({ select: true })
       .extend({ agents: z.array(inventoryAgent).min(1, 'a migrate step needs at least one agent') })
       .optional(),
-    action: z.strictObject({ machine: identifier, operation: identifier }).optional(),
+    operation: z.strictObject({ machine: identifier, name: identifier }).optional(),
     observe: z.strictObject({ durationMs: z.number().int().min(0).max(30 * 24 * 3_600_000) }).optional(),
     validate: validationInputSchema.optional(),
   })
-  .refine((s) => [s.migrate, s.action, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, action, observe or validate');
+  .refine((s) => [s.migrate, s.operation, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, operation, observe or validate');
 
 const weekOfPhase = z
   .strictObject({

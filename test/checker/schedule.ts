@@ -66,7 +66,7 @@ export function makeSchedule(seed: number): Schedule {
     const agents = pool.splice(0, int(2, 4));
     planned.push(...agents);
     const steps: object[] = [];
-    if (chance(0.2)) steps.push({ id: `w${wi + 1}-op`, action: pick([{ machine: 'mainpc', operation: 'deploy-pushgateway' }, { machine: 'pc2', operation: 'deploy-pushgateway' }]) });
+    if (chance(0.2)) steps.push({ id: `w${wi + 1}-op`, operation: pick([{ machine: 'mainpc', name: 'deploy-pushgateway' }, { machine: 'pc2', name: 'deploy-pushgateway' }]) });
     steps.push({
       id: `w${wi + 1}-migrate`,
       migrate: {

@@ -77,7 +77,7 @@ describe('the phasegate CLI on a running phase', () => {
     await fails(['plan', 'check', bad], 2, /bad-plan\.json[\s\S]*weeks\[0\]\.steps\[0\]\.migrate\.select\.agents\[0\]: unknown agent "NoSuchAgent"/);
   });
 
-  it('start, status (json, plain, watched and live), pause, resume, gate approve and reject, report', async () => {
+  it('start, status (json, plain, watched and live), pause, resume, gate go and rollback-week, report', async () => {
     const id = 'phase.cli-main.test';
     const started = JSON.parse((await phasegate('start', writePlan('cli-main'), '--id', id, '--json')).stdout) as StartedPhase;
     assert.equal(started.workflowId, id);
@@ -98,7 +98,7 @@ describe('the phasegate CLI on a running phase', () => {
     const liveExit = new Promise<number | null>((r) => live.on('exit', r));
 
     await until('week1 running', 60_000, async () => ((await status(id)).week?.week === 'week1' ? true : undefined));
-    await fails(['gate', 'approve', id], 1, /gate cli-main\.week1\.gate is not open \(week week1 is running\); decide it when `phasegate status` shows it open/);
+    await fails(['gate', 'go', id], 1, /gate cli-main\.week1\.gate is not open \(week week1 is running\); decide it when `phasegate status` shows it open/);
 
     assert.match((await phasegate('pause', id, '--by', 'erin', '--reason', 'change freeze')).stdout, /pause sent to phase\.cli-main\.test/);
     const held = await status(id);
@@ -112,16 +112,16 @@ describe('the phasegate CLI on a running phase', () => {
     assert.match(plain, /week week1 \(one agent per machine\): gate-open; batches 1\/1/);
     assert.match(plain, /mainpc +migrated 1, waiting 0, rolled back 0/);
     assert.match(plain, /pc2 +migrated 1, waiting 0, rolled back 0/);
-    assert.match(plain, /gate cli-main\.week1\.gate: OPEN \(criteria met; decide with `phasegate gate approve\|reject\|hold phase\.cli-main\.test`\)/);
+    assert.match(plain, /gate cli-main\.week1\.gate: OPEN \(criteria met; decide with `phasegate gate go\|hold\|rollback-week phase\.cli-main\.test`\)/);
     assert.match(plain, /met +2 of 2 agents migrated/);
-    assert.match((await phasegate('gate', 'approve', id, '--by', 'erin', '--reason', 'clean')).stdout, /gate cli-main\.week1\.gate: go by erin/);
-    await fails(['gate', 'approve', `${id}.week1`], 1, /gate cli-main\.week1\.gate is not open \(week week1 is done\)/);
+    assert.match((await phasegate('gate', 'go', id, '--by', 'erin', '--reason', 'clean')).stdout, /gate cli-main\.week1\.gate: go by erin/);
+    await fails(['gate', 'go', `${id}.week1`], 1, /gate cli-main\.week1\.gate is not open \(week week1 is done\)/);
 
     await until('the week2 gate to open', 120_000, async () => {
       const s = await status(id);
       return s.week?.week === 'week2' && s.week.state === 'gate-open' ? true : undefined;
     });
-    assert.match((await phasegate('gate', 'reject', id, '--by', 'erin', '--reason', 'latency looked off')).stdout, /gate cli-main\.week2\.gate: rollback-week by erin/);
+    assert.match((await phasegate('gate', 'rollback-week', id, '--by', 'erin', '--reason', 'latency looked off')).stdout, /gate cli-main\.week2\.gate: rollback-week by erin/);
 
     assert.equal(await watchedExit, 0, 'the watch ends with the phase');
     assert.equal(await liveExit, 0, 'the live view ends with the phase');
@@ -165,8 +165,9 @@ describe('the phasegate CLI on a running phase', () => {
     await fails(['status', 'phase.no-such'], 1, /no workflow "phase\.no-such": list phases with `\.tools\/bin\/temporal workflow list/);
     await fails(['pause', 'phase.no-such'], 1, /no workflow "phase\.no-such"/);
     await fails(['report', 'phase.no-such'], 1, /no workflow "phase\.no-such"/);
-    await fails(['gate', 'approve', 'phase.cli-main.test'], 1, /phase cli-main has no week running \(state done, outcome stopped\)/);
-    await fails(['gate', 'maybe', 'phase.cli-main.test'], 2, /usage:\n {2}phasegate gate approve\|reject\|hold ID/);
+    await fails(['gate', 'approve', 'phase.cli-main.test'], 1, /"gate approve" is now "gate go"/);
+    await fails(['gate', 'go', 'phase.cli-main.test'], 1, /phase cli-main has no week running \(state done, outcome stopped\)/);
+    await fails(['gate', 'maybe', 'phase.cli-main.test'], 2, /usage:\n {2}phasegate gate go\|hold\|rollback-week ID/);
     await fails(['status'], 2, /phasegate status ID/);
     await fails(['status', 'x', '--interval', '0'], 1, /--interval 0: give seconds between 0\.2 and 3600/);
     await fails(['status', 'x', '--bogus'], 2, /Unknown option '--bogus'/);

@@ -35,7 +35,7 @@ const plan = planSchema.parse({
       id: 'week1',
       title: 'EdgeHub, three agents, a validation',
       steps: [
-        { id: 'edgehub', action: { machine: 'pc2', operation: 'deploy-edgehub' } },
+        { id: 'edgehub', operation: { machine: 'pc2', name: 'deploy-edgehub' } },
         { id: 'agents', migrate: { change: 'fixture', select: { agents: ['GPUMonitorAgent', 'ModelLoaderAgent', 'NotificationAgent'] }, batchSize: 3, maxConcurrentPerMachine: 2, failureBudget: { perBatch: 1, perWeek: 1, onExceeded: 'pause' } } },
         { id: 'validation', validate: { durationMs: 30_000, windowMs: 10_000 } },
       ],

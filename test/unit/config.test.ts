@@ -137,8 +137,8 @@ describe('plans', () => {
     ['threshold out of range', (p) => (p.thresholds.gpuMemoryPct = 140), 'thresholds.gpuMemoryPct', /100/],
     ['probes slower than every 5 s', (p) => (p.thresholds.sampleIntervalMs = 10_000), 'thresholds.sampleIntervalMs', /every 5 s or faster/],
     ['a step of two kinds', (p) => (p.weeks[0].steps[0].observe = { durationMs: 1000 }), 'weeks[0].steps[0]', /exactly one kind/],
-    ['an operation the machine does not have', (p) => p.weeks[0].steps.push({ id: 'edge', action: { machine: 'mainpc', operation: 'deploy-edgehub' } }), 'weeks[0].steps[1].action.operation', /not an operation of mainpc's catalogue/],
-    ['an action on an unknown machine', (p) => p.weeks[0].steps.push({ id: 'edge', action: { machine: 'pc3', operation: 'deploy-edgehub' } }), 'weeks[0].steps[1].action.machine', /unknown machine "pc3"/],
+    ['an operation the machine does not have', (p) => p.weeks[0].steps.push({ id: 'edge', operation: { machine: 'mainpc', name: 'deploy-edgehub' } }), 'weeks[0].steps[1].operation.name', /not an operation of mainpc's catalogue/],
+    ['an operation on an unknown machine', (p) => p.weeks[0].steps.push({ id: 'edge', operation: { machine: 'pc3', name: 'deploy-edgehub' } }), 'weeks[0].steps[1].operation.machine', /unknown machine "pc3"/],
   ];
   for (const [name, edit, field, reason] of broken) {
     it(`rejects a plan with ${name}`, () => {
@@ -171,7 +171,7 @@ describe('shipped plans', () => {
     assert.equal(new Set([...agentsOf(0), ...agentsOf(1)].map((a) => a.name)).size, 40);
     assert.equal(agentsOf(2).filter((a) => a.machine === 'mainpc').length, 37);
     assert.equal(input.weeks[3]!.steps[0]!.validate?.durationMs, 168 * 3600 * 1000);
-    assert.deepEqual(input.weeks[0]!.steps.filter((s) => s.action).map((s) => `${s.action!.machine}/${s.action!.operation}`)[0], 'pc2/deploy-edgehub');
+    assert.deepEqual(input.weeks[0]!.steps.filter((s) => s.operation).map((s) => `${s.operation!.machine}/${s.operation!.name}`)[0], 'pc2/deploy-edgehub');
   });
 
   it('Phase 1: ModelManagerAgent and tutoring_agent with the 24-hour observation', () => {

@@ -1,6 +1,7 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import { ActivityCancellationType, ActivityFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { MachineActivities } from '../../activities/machine';
+import { machineTaskQueue } from '../../config/task-queues';
 
 /**
  * Activities on one machine's own task queue. If that machine's worker is gone (stopped, or
@@ -33,7 +34,7 @@ export function isMachineUnreachable(err: unknown): boolean {
 }
 
 const base = (machine: string, queueWaitMs: number): ActivityOptions => ({
-  taskQueue: machine,
+  taskQueue: machineTaskQueue(machine),
   scheduleToStartTimeout: queueWaitMs,
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidRequest'] },

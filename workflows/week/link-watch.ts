@@ -19,7 +19,7 @@ export function weekMachines(steps: WeekStep[]): string[] {
   const machines = new Set<string>();
   for (const s of steps) {
     s.migrate?.agents.forEach((a) => machines.add(a.machine));
-    if (s.action) machines.add(s.action.machine);
+    if (s.operation) machines.add(s.operation.machine);
     s.validate?.fleet.forEach((m) => machines.add(m.machine));
   }
   return [...machines].sort();

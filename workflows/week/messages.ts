@@ -26,7 +26,7 @@ export interface WeekStep {
   title?: string;
   migrate?: WeekMigrateStep;
   /** A named operation of one machine's catalogue (deploying EdgeHub on pc2, say), with its undo. */
-  action?: { machine: string; operation: string };
+  operation?: { machine: string; name: string };
   observe?: { durationMs: number };
   /** The validation's input, resolved from the inventory by the client. */
   validate?: ValidationInput;

@@ -1,4 +1,5 @@
 import type { MigrationStep } from '../../../decisions/migration-steps';
+import type { TriggerEvidence } from '../../../decisions/triggers';
 import type { MigrationRun } from '../run';
 import { approval } from './approval';
 import { applyStage } from './apply-stage';
@@ -8,7 +9,7 @@ import { observe, verifyStage } from './verify';
 /** How the steps ended, before any rollback. */
 export type StepsEnd =
   | { kind: 'migrated' }
-  | { kind: 'trigger'; trigger: import('../../../decisions/triggers').TriggerEvidence }
+  | { kind: 'trigger'; trigger: TriggerEvidence }
   | { kind: 'rejected'; by: string }
   | { kind: 'operator-rollback'; by: string }
   | { kind: 'aborted'; why: string }

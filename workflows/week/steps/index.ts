@@ -11,7 +11,7 @@ export type StepEnd = null | { kind: 'rollback-week'; reason: string };
 /** One function per step kind; a step has exactly one kind (config/schema/plan.ts). */
 export const stepKinds = {
   migrate,
-  action: operation,
+  operation,
   observe,
   validate,
 } satisfies Record<Exclude<keyof WeekStep, 'id' | 'title'>, (run: WeekRun, step: WeekStep) => Promise<StepEnd>>;

@@ -12,7 +12,7 @@ import type { StepEnd } from './index';
  * undone by a week or phase rollback; a failure rolls the week back.
  */
 export async function operation(run: WeekRun, step: WeekStep): Promise<StepEnd> {
-  const { machine, operation: name } = step.action!;
+  const { machine, name } = step.operation!;
   run.status.applied.push({ kind: 'operation', operation: name, machine, week: run.input.week.id });
   try {
     await withLinkWatch(run, () =>
