@@ -5,7 +5,7 @@ import { catalogueSchema, type Catalogue } from './schema/catalogue';
 import { deploymentSchema, type Deployment } from './schema/deployment';
 import { inventorySchema, type Inventory } from './schema/inventory';
 import { planSchema, type Plan } from './schema/plan';
-import { selectAgents } from './select';
+import { ofKind } from '../plan/steps';
 
 export interface ConfigIssue {
   /** Field path inside the file, e.g. `agents[3].machine`. */
@@ -252,62 +252,44 @@ export function renamedInPlan(raw: unknown): ConfigIssue[] {
   return issues;
 }
 
+/**
+ * A plan against the fleet's configuration: each step by its kind (plan/steps/: agents,
+ * machines and operations that must exist), then each week as a whole: the same agent and
+ * change twice, gate criteria on machines the week's migrations are not on.
+ */
 export function checkPlanAgainstConfig(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): ConfigIssue[] {
-  const { inventory, catalogues } = config;
+  const { inventory } = config;
   const issues: ConfigIssue[] = [];
   plan.weeks.forEach((week, wi) =>
-    week.steps.forEach((step, si) => {
-      if (!step.operation) return;
-      const at = `weeks[${wi}].steps[${si}].operation`;
-      const catalogue = catalogues[step.operation.machine];
-      if (!catalogue) issues.push({ field: `${at}.machine`, reason: `unknown machine "${step.operation.machine}" (known: ${Object.keys(catalogues).join(', ')})` });
-      else if (!Object.prototype.hasOwnProperty.call(catalogue.operations, step.operation.name)) {
-        issues.push({ field: `${at}.name`, reason: `"${step.operation.name}" is not an operation of ${step.operation.machine}'s catalogue (it has: ${Object.keys(catalogue.operations).join(', ') || 'none'})` });
-      }
-    }),
-  );
-  const agents = new Set(inventory.agents.map((a) => a.name));
-  const machines = new Set(inventory.machines.map((m) => m.name));
-  plan.weeks.forEach((week, wi) =>
-    week.steps.forEach((step, si) => {
-      const select = step.migrate?.select;
-      if (!select) return;
-      const at = `weeks[${wi}].steps[${si}].migrate.select`;
-      select.agents?.forEach((a, ai) => {
-        if (!agents.has(a)) issues.push({ field: `${at}.agents[${ai}]`, reason: `unknown agent "${a}"` });
-      });
-      select.exclude?.forEach((a, ai) => {
-        if (!agents.has(a)) issues.push({ field: `${at}.exclude[${ai}]`, reason: `unknown agent "${a}"` });
-      });
-      select.machines?.forEach((m, mi) => {
-        if (!machines.has(m)) issues.push({ field: `${at}.machines[${mi}]`, reason: `unknown machine "${m}" (known: ${[...machines].join(', ')})` });
-      });
-      if (issues.length === 0 && selectAgents(inventory, select).length === 0) {
-        issues.push({ field: at, reason: 'selects no agent of the inventory' });
-      }
-    }),
+    week.steps.forEach((step, si) =>
+      ofKind(step, (kind, value, name) => {
+        for (const i of kind.planProblems(value, config)) issues.push({ field: `weeks[${wi}].steps[${si}].${name}${i.field ? `.${i.field}` : ''}`, reason: i.reason });
+      }),
+    ),
   );
   if (issues.length) return issues;
+  const machines = new Set(inventory.machines.map((m) => m.name));
   plan.weeks.forEach((week, wi) => {
     // The same agent and change twice in one week: two migrations of one change, racing.
     const first = new Map<string, string>();
-    const weekMachines = new Set<string>();
-    week.steps.forEach((step, si) => {
-      if (!step.migrate) return;
-      for (const a of selectAgents(inventory, step.migrate.select)) {
-        weekMachines.add(a.machine);
-        const k = `${a.name}/${step.migrate.change}`;
-        const earlier = first.get(k);
-        if (earlier) issues.push({ field: `weeks[${wi}].steps[${si}].migrate.select`, reason: `selects ${a.name}, which step "${earlier}" of this week already migrates to "${step.migrate.change}"` });
-        else first.set(k, step.id);
-      }
-    });
+    const migrated = new Set<string>();
+    week.steps.forEach((step, si) =>
+      ofKind(step, (kind, value, name) => {
+        const compiled = kind.compile(value, { plan: { id: plan.id }, week: week.id, step: step.id, inventory });
+        if (name === 'migrate') kind.machines(compiled).forEach((m) => migrated.add(m));
+        for (const { agent, change } of kind.agentChanges?.(compiled) ?? []) {
+          const earlier = first.get(`${agent}/${change}`);
+          if (earlier) issues.push({ field: `weeks[${wi}].steps[${si}].${name}`, reason: `acts on ${agent}, which step "${earlier}" of this week already migrates to "${change}"` });
+          else first.set(`${agent}/${change}`, step.id);
+        }
+      }),
+    );
     week.gate.criteria.forEach((c, ci) => {
       if (c.kind !== 'all-migrated' || !c.machines) return;
       c.machines.forEach((m, mi) => {
         const field = `weeks[${wi}].gate.criteria[${ci}].machines[${mi}]`;
         if (!machines.has(m)) issues.push({ field, reason: `unknown machine "${m}" (known: ${[...machines].join(', ')})` });
-        else if (!weekMachines.has(m)) issues.push({ field, reason: `no agent this week migrates is on ${m} (they are on ${[...weekMachines].join(', ') || 'no machine'}): the criterion could never be judged` });
+        else if (!migrated.has(m)) issues.push({ field, reason: `no agent this week migrates is on ${m} (they are on ${[...migrated].join(', ') || 'no machine'}): the criterion could never be judged` });
       });
     });
   });

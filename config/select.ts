@@ -1,9 +1,8 @@
 import { assessRisk } from '../decisions/risk';
 import type { Agent, Inventory } from './schema/inventory';
-import type { z } from 'zod';
-import type { migrateStepSchema } from './schema/plan';
+import type { MigrateStep } from '../plan/steps/migrate';
 
-export type AgentSelector = z.infer<typeof migrateStepSchema>['select'];
+export type AgentSelector = MigrateStep['select'];
 
 /** Agents matching every given criterion of a selector, in inventory order. */
 export function selectAgents(inventory: Inventory, select: AgentSelector): Agent[] {

@@ -4,15 +4,13 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Logger } from '../lib/logger';
 
-const workflowsDir = path.resolve(__dirname, '..', 'workflows');
-const decisionsDir = path.resolve(__dirname, '..', 'decisions');
-/** The input schemas the workflows check their input with (config/schema/workflow-inputs.ts). */
-const schemaDir = path.resolve(__dirname, '..', 'config', 'schema');
+/** The workflows and every pure module they import: decisions, schemas and step kinds, renderers. */
+const sourceDirs = ['workflows', 'decisions', 'config', 'plan', 'render'].map((d) => path.resolve(__dirname, '..', d));
 
-/** Hash of the compiled workflow sources (and the pure decisions and schemas they import). */
+/** Hash of the compiled workflow sources and what they import. */
 function sourceHash(): string {
   const hash = createHash('sha256');
-  for (const dir of [workflowsDir, decisionsDir, schemaDir]) {
+  for (const dir of sourceDirs) {
     for (const f of readdirSync(dir, { recursive: true }) as string[]) {
       const p = path.join(dir, f);
       if (f.endsWith('.js') && statSync(p).isFile()) hash.update(f).update(readFileSync(p));

@@ -5,6 +5,7 @@ import { foldMachineBeat, heardSince, initialLinkState, judgeLinks, restartSilen
 import type { Catalogue } from '../../config/schema/catalogue';
 import type { Inventory } from '../../config/schema/inventory';
 import type { Logger } from '../../lib/logger';
+import { ofKind, type StepKindName } from '../../plan/steps';
 import { subjects } from '../../lib/nats';
 
 export interface ControlActivityDeps {
@@ -145,23 +146,17 @@ export function createControlActivities(deps: ControlActivityDeps) {
      * A phase or week started by hand (`temporal workflow start`) is checked by this before any
      * action, as the CLI checks a plan.
      */
-    async checkStepsAgainstFleet(req: { weeks: Array<{ id: string; steps: Array<{ id: string; migrate?: { agents: Array<{ name: string; machine: string }> }; operation?: { machine: string; name: string } }> }> }): Promise<string[]> {
+    async checkStepsAgainstFleet(req: { weeks: Array<{ id: string; steps: Array<{ id: string } & Partial<Record<StepKindName, unknown>>> }> }): Promise<string[]> {
       if (!deps.fleet) return [];
-      const { inventory, catalogues } = deps.fleet;
-      const agents = new Map(inventory.agents.map((a) => [a.name, a.machine]));
       const problems: string[] = [];
       for (const [wi, w] of (req?.weeks ?? []).entries()) {
         for (const [si, s] of (w?.steps ?? []).entries()) {
-          const at = `weeks[${wi}].steps[${si}]`;
-          for (const [ai, a] of (s.migrate?.agents ?? []).entries()) {
-            const machine = agents.get(a.name);
-            if (!machine) problems.push(`${at}.migrate.agents[${ai}]: unknown agent "${String(a.name).slice(0, 80)}" (not in the inventory)`);
-            else if (machine !== a.machine) problems.push(`${at}.migrate.agents[${ai}]: ${a.name} is on ${machine}, not ${String(a.machine).slice(0, 40)}`);
-          }
-          if (s.operation) {
-            const catalogue = catalogues[s.operation.machine];
-            if (!catalogue) problems.push(`${at}.operation.machine: unknown machine "${String(s.operation.machine).slice(0, 40)}"`);
-            else if (!Object.prototype.hasOwnProperty.call(catalogue.operations, s.operation.name)) problems.push(`${at}.operation.name: "${String(s.operation.name).slice(0, 80)}" is not an operation of ${s.operation.machine}'s catalogue`);
+          try {
+            ofKind(s, (kind, value, name) => {
+              for (const i of kind.inputProblems(value, deps.fleet!)) problems.push(`weeks[${wi}].steps[${si}].${name}${i.field ? `.${i.field}` : ''}: ${i.reason}`);
+            });
+          } catch (err) {
+            problems.push(`weeks[${wi}].steps[${si}]: ${(err as Error).message}`);
           }
         }
       }

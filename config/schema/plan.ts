@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { stepKindNames, stepKinds, type StepKindName } from '../../plan/steps';
 import { durationMs, identifier } from './common';
+
+export { migrateStepSchema } from '../../plan/steps/migrate';
+export { validateStepSchema } from '../../plan/steps/validate';
 import { kpiIds } from '../../decisions/validation/kpis';
-import { agentCategory } from './inventory';
 
 /** Rollback trigger thresholds (docs/domain.md's Phase 1 defaults); any may be overridden per plan. */
 export const thresholdsSchema = z.strictObject({
@@ -44,67 +47,17 @@ export const timingsSchema = z.strictObject({
 });
 export type Timings = z.infer<typeof timingsSchema>;
 
-const agentSelector = z
-  .strictObject({
-    agents: z.array(identifier).min(1).optional(),
-    machines: z.array(identifier).min(1).optional(),
-    categories: z.array(agentCategory).min(1).optional(),
-    riskBands: z.array(z.enum(['low', 'medium', 'high', 'critical'])).min(1).optional(),
-    /** Agents to leave out of what the other criteria select (e.g. last week's pilots). */
-    exclude: z.array(identifier).min(1).optional(),
-  })
-  .refine((s) => [s.agents, s.machines, s.categories, s.riskBands].some((v) => v !== undefined), 'name at least one of agents, machines, categories, riskBands');
+type KindFields = { [K in StepKindName]: z.ZodOptional<(typeof stepKinds)[K]['schema']> };
+const kindFields = Object.fromEntries(stepKindNames.map((k) => [k, stepKinds[k].schema.optional()])) as unknown as KindFields;
 
-export const migrateStepSchema = z.strictObject({
-  /** The change being rolled out; becomes part of each agent's version and marker. */
-  change: identifier,
-  select: agentSelector,
-  pilots: z.number().int().min(0).max(1000).default(0),
-  batchSize: z.number().int().min(1).max(1000).default(5),
-  maxConcurrentPerMachine: z.number().int().min(1).max(100).default(2),
-  /**
-   * When another migration (of any phase) holds an agent of this step: wait until it is done
-   * (default), or refuse that agent with the reason and carry on with the others.
-   */
-  whenAgentBusy: z.enum(['wait', 'refuse']).default('wait'),
-  failureBudget: z
-    .strictObject({
-      perBatch: z.number().int().min(0).default(0),
-      perWeek: z.number().int().min(0).default(1),
-      onExceeded: z.enum(['pause', 'rollback-week']).default('pause'),
-    })
-    .default({ perBatch: 0, perWeek: 1, onExceeded: 'pause' }),
-});
-
-/** The validation window (168 h in the seeds) and how finely it is accounted. */
-export const validateStepSchema = z
-  .strictObject({
-    durationMs,
-    /** Each machine summarises its heartbeats once per window; the history grows per window. */
-    windowMs: z.number().int().min(10_000).max(24 * 3_600_000).default(300_000),
-    uptimeFloorPct: z.number().gt(0).lt(100).default(99.9),
-    uptimeTargetPct: z.number().gt(0).lt(100).default(99.95),
-    /** A window is complete once a heartbeat this much later has arrived ... */
-    latenessMs: z.number().int().min(0).max(600_000).default(2000),
-    /** ... or after this long without one (a silent machine). */
-    maxWaitMs: z.number().int().min(1000).max(600_000).default(10_000),
-    /** Continue as new at this history length, well before the server suggests it (4096 events). */
-    maxEventsPerRun: z.number().int().min(200).max(4000).default(2000),
-  })
-  .refine((v) => v.windowMs <= v.durationMs, { message: 'windowMs must not be longer than durationMs', path: ['windowMs'] })
-  .refine((v) => v.uptimeTargetPct >= v.uptimeFloorPct, { message: 'uptimeTargetPct must be at least uptimeFloorPct', path: ['uptimeTargetPct'] });
-
+/** A step: an id, a title, and exactly one kind (plan/steps/ has each kind's field). */
 export const stepSchema = z
   .strictObject({
     id: identifier,
     title: z.string().max(200).optional(),
-    migrate: migrateStepSchema.optional(),
-    /** A named operation of one machine's catalogue (deploying EdgeHub on pc2, say), run with its undo registered first. */
-    operation: z.strictObject({ machine: identifier, name: identifier }).optional(),
-    observe: z.strictObject({ durationMs }).optional(),
-    validate: validateStepSchema.optional(),
+    ...kindFields,
   })
-  .refine((s) => [s.migrate, s.operation, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, operation, observe or validate');
+  .refine((s) => stepKindNames.filter((k) => s[k] !== undefined).length === 1, `a step has exactly one kind: ${stepKindNames.join(', ')}`);
 
 export const gateCriterionSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('all-migrated'), machines: z.array(identifier).optional() }),

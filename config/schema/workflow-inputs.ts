@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { durationMs, identifier } from './common';
-import { riskFactors } from './inventory';
-import { gateCriterionSchema, migrateStepSchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
+import { stepKindNames, stepKinds, type StepKindName } from '../../plan/steps';
+import { inventoryAgentSchema } from '../../plan/steps/migrate';
+import { identifier } from './common';
+import { gateCriterionSchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
 
 /**
  * The inputs of the workflows, checked by the same rules as the plan they come from
@@ -11,14 +12,6 @@ import { gateCriterionSchema, migrateStepSchema, thresholdsSchema, timingsProble
  * Pure (zod only): the workflows run it inside Temporal's sandbox.
  */
 
-const inventoryAgent = z.strictObject({
-  name: identifier,
-  machine: identifier,
-  risk: riskFactors,
-  source: z.strictObject({ sizeKb: z.number().min(0).max(1_000_000) }).optional(),
-  riskOverride: z.strictObject({ score: z.number().min(0).max(40), reason: z.string().min(3).max(500) }).optional(),
-});
-
 const migrationThresholds = thresholdsSchema.omit({ sampleIntervalMs: true });
 const migrationTimings = timingsSchema.extend({ sampleIntervalMs: thresholdsSchema.shape.sampleIntervalMs });
 
@@ -27,7 +20,7 @@ const phaseAndWeek = { phase: identifier.optional(), week: identifier.optional()
 export const agentMigrationInputSchema = z
   .strictObject({
     version: z.literal(1),
-    agent: inventoryAgent,
+    agent: inventoryAgentSchema,
     change: identifier,
     thresholds: migrationThresholds,
     timings: migrationTimings,
@@ -45,47 +38,16 @@ const settings = z.strictObject({
   watchLinks: z.boolean().optional(),
 });
 
-const validationInputSchema = z.strictObject({
-  version: z.literal(1),
-  label: z.string().min(1).max(200),
-  ...phaseAndWeek,
-  durationMs,
-  windowMs: z.number().int().min(10_000).max(24 * 3_600_000),
-  fleet: z
-    .array(
-      z.union([
-        z.strictObject({ kind: z.literal('agent'), name: identifier, machine: identifier, hub: identifier, failoverHub: identifier }),
-        z.strictObject({ kind: z.literal('hub'), name: identifier, machine: identifier }),
-      ]),
-    )
-    .min(1),
-  heartbeats: z.strictObject({
-    agentIntervalMs: z.number().int().min(100),
-    hubIntervalMs: z.number().int().min(100),
-    machineIntervalMs: z.number().int().min(100).optional(),
-    linkSilentAfterMs: z.number().int().min(1000).optional(),
-  }),
-  uptimeFloorPct: z.number().gt(0).lt(100),
-  uptimeTargetPct: z.number().gt(0).lt(100),
-  latenessMs: z.number().int().min(0).max(600_000),
-  maxWaitMs: z.number().int().min(1000).max(600_000),
-  maxEventsPerRun: z.number().int().min(200).max(4000),
-  carried: z.unknown().optional(),
-});
+type KindInputs = { [K in StepKindName]: z.ZodOptional<(typeof stepKinds)[K]['inputSchema']> };
+const kindInputs = Object.fromEntries(stepKindNames.map((k) => [k, stepKinds[k].inputSchema.optional()])) as unknown as KindInputs;
 
 const weekStep = z
   .strictObject({
     id: identifier,
     title: z.string().max(200).optional(),
-    migrate: migrateStepSchema
-      .omit({ select: true })
-      .extend({ agents: z.array(inventoryAgent).min(1, 'a migrate step needs at least one agent') })
-      .optional(),
-    operation: z.strictObject({ machine: identifier, name: identifier }).optional(),
-    observe: z.strictObject({ durationMs: z.number().int().min(0).max(30 * 24 * 3_600_000) }).optional(),
-    validate: validationInputSchema.optional(),
+    ...kindInputs,
   })
-  .refine((s) => [s.migrate, s.operation, s.observe, s.validate].filter((k) => k !== undefined).length === 1, 'a step has exactly one kind: migrate, operation, observe or validate');
+  .refine((s) => stepKindNames.filter((k) => s[k] !== undefined).length === 1, `a step has exactly one kind: ${stepKindNames.join(', ')}`);
 
 const weekOfPhase = z
   .strictObject({

@@ -123,4 +123,32 @@ describe('phase and week rollbacks on the real dev server', () => {
     assert.equal(result.outcome, 'aborted');
     assert.deepEqual(await versions(agents), ['1.0.0', '1.0.0']);
   });
+
+  it('a check step (the step kind added in one file and its plan file) passes a healthy fleet, and a failing agent rolls the week back', async () => {
+    const agents = ['GoalManagerAgent', 'CacheManagerAgent'];
+    const p = planSchema.parse({
+      version: 1,
+      id: 'check-step',
+      title: 'migrate, then check',
+      thresholds: { sampleIntervalMs: 250 },
+      timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+      weeks: [
+        { id: 'week1', title: 'healthy', steps: [{ id: 'm1', migrate: { change: 'check-1', select: { agents }, batchSize: 2 } }, { id: 'c1', check: { select: { agents } } }], gate: { criteria: [{ kind: 'all-migrated' }] } },
+        { id: 'week2', title: 'one agent broken after its week', steps: [{ id: 'm2', migrate: { change: 'check-2', select: { agents }, batchSize: 2 } }, { id: 'o2', observe: { durationMs: 3000 } }, { id: 'c2', check: { select: { agents } } }], gate: { criteria: [{ kind: 'all-migrated' }] } },
+      ],
+    });
+    const handle = await start(p);
+    const gate1 = await weekUntil('phase.check-step', 'week1', (s) => s.gate.open, 'week 1 gate');
+    assert.equal(gate1.gate.report?.met, true, 'the check passed');
+    await env.client.workflow.getHandle(weekWorkflowId('phase.check-step', 'week1')).executeUpdate(decideGateUpdate, { args: [{ gate: gate1.gate.id, decision: 'go', by: 'ivy' }] });
+    await weekUntil('phase.check-step', 'week2', (s) => s.currentStep === 'o2', 'week 2 migrated, observing');
+    await sim.fault('CacheManagerAgent', { integrationFailing: true, clearOnUndo: true });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'stopped');
+    const w2 = await env.client.workflow.getHandle(weekWorkflowId('phase.check-step', 'week2')).query(weekStatusQuery);
+    assert.equal(w2.outcome, 'rolled-back');
+    assert.match(w2.rollback?.reason ?? '', /check c2 failed: CacheManagerAgent/);
+    for (const a of agents) assert.deepEqual((await sim.agent(a)).changes['check-2'], undefined, `${a}: week 2's change undone`);
+    for (const a of agents) assert.deepEqual((await sim.agent(a)).changes['check-1'], [1, 2, 3], `${a}: week 1's change stays`);
+  });
 });

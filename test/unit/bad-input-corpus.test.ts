@@ -115,7 +115,7 @@ const planAgainstConfig: PlanCase[] = [
   ['excluding an unknown agent', (p) => (p.weeks[0].steps[0].migrate.select = { machines: ['pc2'], exclude: ['Nobody'] }), 'weeks[0].steps[0].migrate.select.exclude[0]', /unknown agent "Nobody"/],
   ['a gate criterion on an unknown machine', (p) => (p.weeks[0].gate = { criteria: [{ kind: 'all-migrated', machines: ['pc3'] }] }), 'weeks[0].gate.criteria[0].machines[0]', /unknown machine "pc3"/],
   ['a gate criterion on a machine none of the week\'s agents are on', (p) => (p.weeks[0].gate = { criteria: [{ kind: 'all-migrated', machines: ['mainpc'] }] }), 'weeks[0].gate.criteria[0].machines[0]', /no agent this week migrates is on mainpc/],
-  ['the same agent and change twice in a week', (p) => p.weeks[0].steps.push({ id: 's2', migrate: { change: 'c', select: { machines: ['pc2'], categories: ['learning', 'utility', 'core', 'memory', 'communication', 'integration'] } } }), 'weeks[0].steps[1].migrate.select', /selects tutoring_agent, which step "s1" of this week already migrates to "c"/],
+  ['the same agent and change twice in a week', (p) => p.weeks[0].steps.push({ id: 's2', migrate: { change: 'c', select: { machines: ['pc2'], categories: ['learning', 'utility', 'core', 'memory', 'communication', 'integration'] } } }), 'weeks[0].steps[1].migrate', /acts on tutoring_agent, which step "s1" of this week already migrates to "c"/],
 ];
 
 describe('bad-input corpus: every malformed input is refused with file, field and reason, before anything runs', () => {

@@ -1,5 +1,6 @@
 import { CancellationScope, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { ControlActivities } from '../../activities/control';
+import { ofKind } from '../../plan/steps';
 import { machineLost } from './holds';
 import type { WeekRun } from './run';
 import type { WeekStep } from './messages';
@@ -14,15 +15,9 @@ const links = proxyActivities<ControlActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidRequest'] },
 });
 
-/** Every machine a week's steps touch: its migrations' agents, its operations, its validation. */
+/** Every machine a week's steps touch, by each step's kind (plan/steps/). */
 export function weekMachines(steps: WeekStep[]): string[] {
-  const machines = new Set<string>();
-  for (const s of steps) {
-    s.migrate?.agents.forEach((a) => machines.add(a.machine));
-    if (s.operation) machines.add(s.operation.machine);
-    s.validate?.fleet.forEach((m) => machines.add(m.machine));
-  }
-  return [...machines].sort();
+  return [...new Set(steps.flatMap((s) => ofKind(s, (kind, value) => kind.machines(value))))].sort();
 }
 
 /**

@@ -1,36 +1,19 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { GateCriterion, GateReport, WeekFacts } from '../../decisions/gates';
-import type { InventoryAgent, PlanSettings } from '../lib/migration-input';
+import type { StepInput, StepKindName } from '../../plan/steps';
+import type { PlanSettings } from '../lib/migration-input';
 import type { agentStates } from '../lib/metrics';
 import type { PersonWait } from '../lib/person';
 import type { AbortRequest, RejectedSignal } from '../lib/steering';
 import type { AppliedChange, RollbackRecord, UndoResolution } from '../rollback/engine';
-import type { ValidationInput } from '../validation';
 
 export { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from '../lib/steering';
 
 /** A migrate step with its agents already selected from the inventory (by the client). */
-export interface WeekMigrateStep {
-  change: string;
-  agents: InventoryAgent[];
-  pilots: number;
-  batchSize: number;
-  maxConcurrentPerMachine: number;
-  failureBudget: { perBatch: number; perWeek: number; onExceeded: 'pause' | 'rollback-week' };
-  /** When another phase's migration holds an agent: wait (default) or refuse that agent. */
-  whenAgentBusy?: 'wait' | 'refuse';
-}
+export type WeekMigrateStep = StepInput<'migrate'>;
 
-export interface WeekStep {
-  id: string;
-  title?: string;
-  migrate?: WeekMigrateStep;
-  /** A named operation of one machine's catalogue (deploying EdgeHub on pc2, say), with its undo. */
-  operation?: { machine: string; name: string };
-  observe?: { durationMs: number };
-  /** The validation's input, resolved from the inventory by the client. */
-  validate?: ValidationInput;
-}
+/** A step of the week's input: an id, a title, and exactly one kind (plan/steps/ has each kind's input). */
+export type WeekStep = { id: string; title?: string } & { [K in StepKindName]?: StepInput<K> };
 
 /** Input of weekWorkflow, version 1. */
 export interface WeekInput {

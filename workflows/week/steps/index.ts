@@ -1,5 +1,7 @@
+import { kindOf, type StepKindName } from '../../../plan/steps';
 import type { WeekRun } from '../run';
 import type { WeekStep } from '../messages';
+import { check } from './check';
 import { migrate } from './migrate';
 import { observe } from './observe';
 import { operation } from './operation';
@@ -8,17 +10,19 @@ import { validate } from './validate';
 /** How a step ended: null to carry on, or a reason to roll the week back. */
 export type StepEnd = null | { kind: 'rollback-week'; reason: string };
 
-/** One function per step kind; a step has exactly one kind (config/schema/plan.ts). */
-export const stepKinds = {
+/**
+ * What runs each kind of step (plan/steps/ has the rest of each kind: schema, compile,
+ * estimate); a step has exactly one kind. The type makes a kind without a runner a build error.
+ */
+const runners: Record<StepKindName, (run: WeekRun, step: WeekStep) => Promise<StepEnd>> = {
   migrate,
   operation,
   observe,
   validate,
-} satisfies Record<Exclude<keyof WeekStep, 'id' | 'title'>, (run: WeekRun, step: WeekStep) => Promise<StepEnd>>;
+  check,
+};
 
 /** Runs a step by its kind. */
 export function runStep(run: WeekRun, step: WeekStep): Promise<StepEnd> {
-  const kind = (Object.keys(stepKinds) as Array<keyof typeof stepKinds>).find((k) => step[k] !== undefined);
-  if (!kind) throw new Error(`step ${step.id} has no kind`);
-  return stepKinds[kind](run, step);
+  return runners[kindOf(step)](run, step);
 }
