@@ -19,6 +19,47 @@ export interface DemoOptions {
   injectFault: boolean;
 }
 
+/**
+ * The local stack alone (`scripts/demo.sh --stack-only`): dev server with its Web UI,
+ * nats-server, simulator and workers, with no phase started, until Ctrl-C. Its data folder
+ * (`<dataDir>/stack`) is kept between runs: a phase started by hand carries on when the stack
+ * is started again.
+ */
+export async function runStack(config: PhasegateConfig): Promise<number> {
+  await refuseBusyPorts(config);
+  const dataDir = path.resolve(projectRoot, config.deployment.dataDir, 'stack');
+  mkdirSync(dataDir, { recursive: true });
+  const stack = new Stack({ config, dataDir });
+  const stop = async (code: number) => {
+    say('stack: stopping workers, simulator and servers ...');
+    await stack.stop();
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(130));
+  process.once('SIGTERM', () => void stop(143));
+  const started = Date.now();
+  say(`stack: starting (logs in ${path.relative(process.cwd(), path.join(dataDir, 'logs')) || '.'}) ...`);
+  await stack.start();
+  const target = temporalTarget(config.deployment);
+  say(`stack: up in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${target.address}${target.uiUrl ? ` (Web UI ${target.uiUrl})` : ''}, NATS, simulator, control worker, workers for ${config.inventory.machines.map((m) => m.name).join(' and ')}`);
+  say('No phase runs. Start one in another terminal, e.g.:');
+  say(`  node dist/cli/main.js start ${path.relative(process.cwd(), path.join(config.configDir, config.deployment.plansDir, 'demo.json'))}`);
+  say('  or with the temporal CLI, as README.md shows. Ctrl-C stops the stack; its history stays in ' + path.relative(process.cwd(), dataDir));
+  await new Promise(() => undefined);
+  return 0;
+}
+
+async function refuseBusyPorts(config: PhasegateConfig): Promise<void> {
+  const t = config.deployment.temporal;
+  const n = config.deployment.nats;
+  if (t.mode === 'embedded' && (await portInUse(t.host, t.port))) {
+    throw new ConfigError(config.deploymentFile, [{ field: 'temporal.port', reason: `port ${t.port} on ${t.host} is in use: is another phasegate demo or Temporal server running? Stop it, or set temporal.mode to "external" with its address` }]);
+  }
+  if (n.mode === 'embedded' && (await portInUse(n.host, n.port))) {
+    throw new ConfigError(config.deploymentFile, [{ field: 'nats.port', reason: `port ${n.port} on ${n.host} is in use: stop that NATS server, or set nats.mode to "external"` }]);
+  }
+}
+
 /** What the demo left in its data folder: the phase it started, and whether it saw it end. */
 interface DemoMarker {
   workflowId: string;
@@ -43,14 +84,8 @@ async function portInUse(host: string, port: number): Promise<boolean> {
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const { config } = opts;
   const plan = loadPlan(opts.planFile, config); // bad plan: fails here, before anything starts
-  const t = config.deployment.temporal;
   const n = config.deployment.nats;
-  if (t.mode === 'embedded' && (await portInUse(t.host, t.port))) {
-    throw new ConfigError(config.deploymentFile, [{ field: 'temporal.port', reason: `port ${t.port} on ${t.host} is in use: is another phasegate demo or Temporal server running? Stop it, or set temporal.mode to "external" with its address` }]);
-  }
-  if (n.mode === 'embedded' && (await portInUse(n.host, n.port))) {
-    throw new ConfigError(config.deploymentFile, [{ field: 'nats.port', reason: `port ${n.port} on ${n.host} is in use: stop that NATS server, or set nats.mode to "external"` }]);
-  }
+  await refuseBusyPorts(config);
 
   const dataDir = path.resolve(projectRoot, config.deployment.dataDir, 'demo');
   // Run again after an interruption (Ctrl-C, a closed terminal), the demo carries on with the

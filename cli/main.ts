@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, loadPlan } from '../config/load';
 import { phaseInput } from '../plan/compile';
 import { planPreview } from '../plan/preview';
 import { previewPlan } from '../render/plan';
-import { runDemo } from './demo';
+import { runDemo, runStack } from './demo';
 import { report, standaloneValidationInput, startValidation } from './report';
 import { describeStarted, startPhase } from './start';
 import { showStatus } from './status';
@@ -21,6 +21,8 @@ usage:
       boot the embedded stack and run a phase over the simulated fleet
       --until-done   decide each gate from its report, run to the end, exit 0 if the phase completed
       --no-fault     do not inject the demo's one failing agent
+  phasegate demo --stack-only [--config DIR]
+      boot the embedded stack with no phase, until Ctrl-C: start phases by hand (README.md)
   phasegate plan check FILE [--json] [--config DIR]
       validate a plan against the inventory and preview its weeks, batches and strategies
   phasegate start FILE [--id ID] [--watch] [--json] [--config DIR]
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
       plan: { type: 'string' },
       'until-done': { type: 'boolean', default: false },
       'no-fault': { type: 'boolean', default: false },
+      'stack-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       json: { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
@@ -83,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(configDirFrom(values.config));
   switch (command) {
     case 'demo':
+      if (values['stack-only']) return runStack(config);
       return runDemo({
         config,
         planFile: path.resolve(values.plan ?? path.join(config.configDir, config.deployment.plansDir, 'demo.json')),

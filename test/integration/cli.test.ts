@@ -84,7 +84,7 @@ describe('the phasegate CLI on a running phase', () => {
     assert.deepEqual(started.weeks, ['week1', 'week2']);
     assert.equal(started.agents, 4);
     assert.match(started.uiUrl ?? '', new RegExp(`/namespaces/default/workflows/${id.replace(/\./g, '\\.')}$`));
-    await fails(['start', writePlan('cli-main'), '--id', id], 1, /already running; follow it with `phasegate status phase\.cli-main\.test`/);
+    await fails(['start', writePlan('cli-main'), '--id', id], 1, /phase id "phase\.cli-main\.test" is already taken by a running phaseWorkflow .*; follow it with `phasegate status phase\.cli-main\.test`/);
 
     // Followed while piped: a plain block per change, until the phase ends.
     const watched = spawn(process.execPath, [cli, 'status', id, '--watch', '--interval', '0.5', '--config', env.config.configDir], { stdio: ['ignore', 'pipe', 'pipe'] });
