@@ -20,7 +20,7 @@ import { checkUndoResolution } from './agent-migration/messages';
 import { phaseWorkflow as phaseV1 } from './legacy/v1/phase';
 import { refuseStepsUnknownToFleet } from './lib/fleet-check-input';
 import { runKey, weekWorkflowId } from './lib/ids';
-import type { MachineCallOptions } from './lib/machine';
+import { retryOf, type MachineCallOptions } from './lib/machine';
 import type { PlanSettings } from './lib/migration-input';
 import { countWideRollback } from './lib/metrics';
 import { Notifier } from './lib/notify';
@@ -168,6 +168,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
     const changes = [...status.applied];
     const machine: MachineCallOptions = {
       queueWaitMs: input.settings.timings.machineQueueWaitMs,
+      retry: retryOf(input.settings.timings),
       whenUnreachable: async (u) => {
         if (!status.unreachableMachines.includes(u.machine)) {
           status.unreachableMachines.push(u.machine);

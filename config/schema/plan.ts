@@ -44,6 +44,10 @@ export const timingsSchema = z.strictObject({
    * unreachable: the week pauses with a level-2 alert instead of rolling anything back.
    */
   machineQueueWaitMs: z.number().int().min(1000, 'at least 1000 ms: a busy worker must not look lost').max(3_600_000).default(120_000),
+  /** How many times a machine's command is tried before it counts as failed (an undo then waits for a person). */
+  actionAttempts: z.number().int().min(1).max(20).default(5),
+  /** The longest pause between two tries (the pauses double from 1 s up to this). */
+  actionRetryMaxIntervalMs: z.number().int().min(100).max(600_000).default(20_000),
 });
 export type Timings = z.infer<typeof timingsSchema>;
 

@@ -85,7 +85,8 @@ export function makeSchedule(seed: number): Schedule {
     id: `chk${seed}`,
     title: `checker schedule ${seed}`,
     thresholds: { sampleIntervalMs: 200, degradationMinDeltaMs: 1000, maxConsecutiveProbeErrors: 3 },
-    timings: { baselineSamples: 1, rapidVerificationMs: 600, stageVerificationMs: 600, observationMs: 0, machineQueueWaitMs: 4000 },
+    // Failed commands tried 3 times, a half-second apart at most: a failing undo reaches its person in about a second.
+    timings: { baselineSamples: 1, rapidVerificationMs: 600, stageVerificationMs: 600, observationMs: 0, machineQueueWaitMs: 4000, actionAttempts: 3, actionRetryMaxIntervalMs: 500 },
     weeks: weekDefs,
   });
   const policy: Policy = {

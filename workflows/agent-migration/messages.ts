@@ -27,6 +27,9 @@ export interface AgentMigrationInput {
     sampleIntervalMs: number;
     /** How long a task may wait for the machine's worker before the machine counts as unreachable (default 2 min). */
     machineQueueWaitMs?: number;
+    /** Tries of a machine's command before it counts as failed (default 5), and the longest pause between two (default 20 s). */
+    actionAttempts?: number;
+    actionRetryMaxIntervalMs?: number;
   };
   /** Forces a strategy (recorded); otherwise the risk band decides. */
   strategyOverride?: { strategy: Strategy; reason: string };

@@ -1,5 +1,6 @@
 import { log } from '@temporalio/workflow';
 import { runKey } from '../lib/ids';
+import { retryOf } from '../lib/machine';
 import { countAgentRollback } from '../lib/metrics';
 import { newRollbackRecord, rollBack } from '../rollback/engine';
 import type { MigrationOutcome } from './messages';
@@ -46,7 +47,7 @@ export async function rollBackMigration(run: MigrationRun, end: Exclude<StepsEnd
       keyPrefix: runKey('rollback'),
       responseThresholdMs: input.thresholds.responseTimeMs,
       notify: run.notify,
-      machine: { queueWaitMs: input.timings.machineQueueWaitMs, whenUnreachable: (u) => run.holdForMachine(u) },
+      machine: { queueWaitMs: input.timings.machineQueueWaitMs, retry: retryOf(input.timings), whenUnreachable: (u) => run.holdForMachine(u) },
       askPerson: async (p) => {
         run.setState('needs-human');
         run.pendingUndo = null;

@@ -3,7 +3,7 @@ import type { StageNumber } from '../../decisions/migration-steps';
 import { assessRisk } from '../../decisions/risk';
 import type { LeaseWaitState } from '../agent-lease';
 import { runKey } from '../lib/ids';
-import { onMachine, type MachineUnreachable } from '../lib/machine';
+import { onMachine, retryOf, type MachineUnreachable } from '../lib/machine';
 import { Notifier } from '../lib/notify';
 import { PersonWaits, tellParent } from '../lib/person';
 import { machineUnreachableSignal } from '../lib/steering';
@@ -64,7 +64,7 @@ export class MigrationRun {
       outcome: null,
     };
     this.persons = new PersonWaits(this.status.waitingForPerson);
-    this.m = onMachine(this.machine, { queueWaitMs: input.timings.machineQueueWaitMs, whenUnreachable: (u) => this.holdForMachine(u) });
+    this.m = onMachine(this.machine, { queueWaitMs: input.timings.machineQueueWaitMs, retry: retryOf(input.timings), whenUnreachable: (u) => this.holdForMachine(u) });
   }
 
   setState(state: MigrationState): void {

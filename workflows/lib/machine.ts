@@ -26,19 +26,30 @@ export interface MachineCallOptions {
    * same idempotency key) once the returned promise resolves. Without it the failure is thrown.
    */
   whenUnreachable?: (u: MachineUnreachable) => Promise<void>;
+  /** How often a failed command is tried before it counts as failed (the plan's timings; default 5, backoff up to 20 s). */
+  retry?: { maximumAttempts?: number; maximumIntervalMs?: number };
 }
+
+/** The retry of machine calls as a plan's timings say. */
+export const retryOf = (t: { actionAttempts?: number; actionRetryMaxIntervalMs?: number }): NonNullable<MachineCallOptions['retry']> => ({
+  ...(t.actionAttempts !== undefined ? { maximumAttempts: t.actionAttempts } : {}),
+  ...(t.actionRetryMaxIntervalMs !== undefined ? { maximumIntervalMs: t.actionRetryMaxIntervalMs } : {}),
+});
 
 /** A schedule-to-start timeout: no worker of the task queue took the task in time. */
 export function isMachineUnreachable(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }
 
-const base = (machine: string, queueWaitMs: number): ActivityOptions => ({
-  taskQueue: machineTaskQueue(machine),
-  scheduleToStartTimeout: queueWaitMs,
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidRequest'] },
-});
+const base = (machine: string, queueWaitMs: number, retry: MachineCallOptions['retry'] = {}): ActivityOptions => {
+  const maximumIntervalMs = retry.maximumIntervalMs ?? 20_000;
+  return {
+    taskQueue: machineTaskQueue(machine),
+    scheduleToStartTimeout: queueWaitMs,
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: Math.min(1000, maximumIntervalMs), backoffCoefficient: 2, maximumInterval: maximumIntervalMs, maximumAttempts: retry.maximumAttempts ?? 5, nonRetryableErrorTypes: ['InvalidRequest'] },
+  };
+};
 
 type Args<K extends keyof MachineActivities> = Parameters<MachineActivities[K]>;
 type Result<K extends keyof MachineActivities> = Awaited<ReturnType<MachineActivities[K]>>;
@@ -46,12 +57,12 @@ type Result<K extends keyof MachineActivities> = Awaited<ReturnType<MachineActiv
 /** Calls a machine activity with a summary that reads like a runbook line in the Web UI. */
 export function onMachine(machine: string, opts: MachineCallOptions = {}) {
   const queueWaitMs = opts.queueWaitMs ?? defaultMachineQueueWaitMs;
-  const proxy = proxyActivities<MachineActivities>(base(machine, queueWaitMs));
+  const proxy = proxyActivities<MachineActivities>(base(machine, queueWaitMs, opts.retry));
   const call = async <K extends keyof MachineActivities>(name: K, summary: string, options: Partial<ActivityOptions>, ...args: Args<K>): Promise<Result<K>> => {
     for (;;) {
       try {
         return await (proxy[name] as unknown as { executeWithOptions(o: ActivityOptions, a: unknown[]): Promise<Result<K>> }).executeWithOptions(
-          { ...base(machine, queueWaitMs), ...options, summary },
+          { ...base(machine, queueWaitMs, opts.retry), ...options, summary },
           args,
         );
       } catch (err) {

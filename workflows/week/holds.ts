@@ -1,5 +1,5 @@
 import { condition } from '@temporalio/workflow';
-import type { MachineCallOptions, MachineUnreachable } from '../lib/machine';
+import { retryOf, type MachineCallOptions, type MachineUnreachable } from '../lib/machine';
 import { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from '../lib/steering';
 import type { WeekRun } from './run';
 
