@@ -23,7 +23,7 @@ export function registerHandlers(run: WeekRun): void {
   setHandler(machineUnreachableSignal, async (u) => {
     if (refused('machineUnreachable', u)) return;
     const agent = status.agents.find((a) => a.workflowId === u.workflowId)?.agent;
-    await machineLost(run, u.machine, queueWaitExpired(u), { what: u.what, ...(agent ? { agent } : {}) });
+    await machineLost(run, u.machine, queueWaitExpired(u), { what: u.what, ...(agent ? { agent } : {}) }, u.workflowId);
   });
   setHandler(personNeededSignal, (w) => run.persons.childNeeds(w));
   setHandler(personAnsweredSignal, (a) => run.persons.childAnswered(a));

@@ -69,7 +69,7 @@ export async function waitWhilePaused(run: WeekRun): Promise<void> {
  * whole week and page (level 2), once per machine. Migrations that need it hold where they
  * are, without a rollback that would itself need the machine; resume carries on.
  */
-export async function machineLost(run: WeekRun, machine: string, why: string, data: Record<string, unknown> = {}): Promise<void> {
+export async function machineLost(run: WeekRun, machine: string, why: string, data: Record<string, unknown> = {}, reportedBy?: string): Promise<void> {
   if (!run.status.unreachableMachines.includes(machine)) {
     run.status.unreachableMachines.push(machine);
     run.notify.alert(
@@ -84,9 +84,9 @@ export async function machineLost(run: WeekRun, machine: string, why: string, da
   run.status.pauseReason = `machine ${run.status.unreachableMachines.join(', ')} unreachable; resume once it is back`;
   run.notify.emit('week.paused', { by: 'phasegate', reason: run.status.pauseReason });
   if (run.status.state === 'running') run.setState('paused');
-  await run.signalRunning((h) => h.signal(pauseSignal, { by: 'phasegate', reason: run.status.pauseReason! }));
+  // The migration that reported the machine already holds; the others hold after their current stage.
+  await run.signalRunning((h) => (h.workflowId === reportedBy ? Promise.resolve() : h.signal(pauseSignal, { by: 'phasegate', reason: run.status.pauseReason! })));
 }
-
 
 /** Machine calls of the rollout: a lost machine pauses the week; an abort ends the hold. */
 export function rolloutMachine(run: WeekRun): MachineCallOptions {

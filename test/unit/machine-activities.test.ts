@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { CancelledFailure } from '@temporalio/common';
+import { createMachineActivities, type MachineActivities } from '../../activities/machine';
+import { loadConfig, type PhasegateConfig } from '../../config/load';
+import { thresholdsSchema } from '../../config/schema/plan';
+import { createLogger } from '../../lib/logger';
+import { projectRoot } from '../../lib/paths';
+import { FleetSimulator } from '../../simulator/server';
+import { makeTestConfig, simulatorClient } from '../support/harness';
+import { fakeNvidiaSmi } from '../support/migration';
+
+/**
+ * The machine activities on their own: createMachineActivities against a real simulator (in
+ * this process, on loopback) and real child processes, through the SDK's mock activity
+ * context, with no Temporal server. Each trigger's reading, the marker read-back, commands
+ * stopped by cancellation: the parts the end-to-end tests rely on, checked in seconds.
+ */
+describe('machine activities against the simulator, without a Temporal server', () => {
+  let config: PhasegateConfig;
+  let simulator: FleetSimulator;
+  let sim: ReturnType<typeof simulatorClient>;
+  let acts: { mainpc: MachineActivities; pc2: MachineActivities };
+  const gpu = fakeNvidiaSmi(mkdtempSync(path.join(tmpdir(), 'phasegate-gpu-')));
+  const thresholds = (() => {
+    const { sampleIntervalMs: _s, ...t } = thresholdsSchema.parse({});
+    return t;
+  })();
+  const run = <R>(f: () => Promise<R>): Promise<R> => new MockActivityEnvironment().run(f) as Promise<R>;
+
+  before(async () => {
+    const test = await makeTestConfig({ edit: ({ catalogues }) => (catalogues.pc2.probes.load = 'simulator') });
+    config = loadConfig(test.configDir);
+    const logger = createLogger('test', 'warn');
+    simulator = new FleetSimulator({ inventory: config.inventory, machines: ['mainpc', 'pc2'], adminHost: '127.0.0.1', adminPort: test.ports.admin, failoverDetectMs: 1000, logger });
+    await simulator.start();
+    sim = simulatorClient(simulator.adminUrl);
+    process.env.PATH = `${gpu.binDir}${path.delimiter}${process.env.PATH ?? ''}`;
+    const make = (machine: string) =>
+      createMachineActivities({
+        machine,
+        inventory: config.inventory,
+        catalogue: config.catalogues[machine]!,
+        values: { node: process.execPath, projectRoot, machine, simulatorAdmin: simulator.adminUrl },
+        logger,
+        nats: () => Promise.reject(new Error('no NATS in this test')),
+      });
+    acts = { mainpc: make('mainpc'), pc2: make('pc2') };
+  });
+  after(async () => simulator?.stop());
+
+  const window = (machine: 'mainpc' | 'pc2', agent: string, baseline: { p50: number; p95: number } | null = null, durationMs = 600) =>
+    run(() =>
+      acts[machine].verifyWindow({
+        agent,
+        durationMs,
+        sampleIntervalMs: 200,
+        thresholds,
+        baseline: baseline ? { responseP50Ms: baseline.p50, responseP95Ms: baseline.p95, responseStdDevMs: 1, gpuMemoryPct: null, load: 0 } : null,
+        checkIntegration: true,
+      }),
+    );
+
+  it('a healthy agent passes its window', async () => {
+    const w = await window('mainpc', 'ChitchatAgent');
+    assert.equal(w.verdict, 'pass', JSON.stringify(w));
+    assert.ok(w.samples >= 2);
+  });
+
+  const triggers: Array<[string, 'mainpc' | 'pc2', string, () => Promise<unknown>, () => Promise<unknown>]> = [
+    ['GPU memory over 95 % (the fake nvidia-smi reports 96 %)', 'mainpc', 'gpu-memory', async () => gpu.set(78643, 81920), async () => gpu.set(40960, 81920)],
+    ['load over 10 (the simulator reports 12)', 'pc2', 'system-load', () => sim.load('pc2', 12), () => sim.load('pc2', 0.5)],
+    ['a failing integration check', 'mainpc', 'integration-failure', () => sim.fault('GoalManagerAgent', { integrationFailing: true }), () => sim.fault('GoalManagerAgent', { integrationFailing: false })],
+    ['an agent that is down', 'pc2', 'agent-down', () => sim.fault('TaskQueueAgent', { crashed: true }), () => sim.fault('TaskQueueAgent', { crashed: false })],
+  ];
+  for (const [name, machine, kind, inject, clear] of triggers) {
+    it(`fails the window with the evidence: ${name}`, async () => {
+      const agent = kind === 'integration-failure' ? 'GoalManagerAgent' : kind === 'agent-down' ? 'TaskQueueAgent' : machine === 'mainpc' ? 'ChitchatAgent' : 'CacheManagerAgent';
+      await inject();
+      try {
+        const w = await window(machine, agent);
+        assert.equal(w.verdict, 'fail', JSON.stringify(w));
+        assert.equal(w.trigger?.kind, kind);
+      } finally {
+        await clear();
+      }
+    });
+  }
+
+  it('degradation: slower than the baseline by over 15 % and the minimum delta', async () => {
+    await sim.fault('ResponderAgent', { latencyMs: 400 });
+    try {
+      // The median of at least three samples counts: a window long enough for three.
+      const w = await window('mainpc', 'ResponderAgent', { p50: 5, p95: 8 }, 3000);
+      assert.equal(w.verdict, 'fail');
+      assert.equal(w.trigger?.kind, 'degradation');
+    } finally {
+      await sim.fault('ResponderAgent', { latencyMs: 0 });
+    }
+  });
+
+  it('a probe that cannot measure is no data, and enough of it makes the window inconclusive, not failed', async () => {
+    await sim.fault('NotificationAgent', { garbledHealth: true });
+    try {
+      const w = await run(() => acts.pc2.verifyWindow({ agent: 'NotificationAgent', durationMs: 3000, sampleIntervalMs: 100, thresholds, baseline: null, checkIntegration: false }));
+      assert.equal(w.verdict, 'inconclusive', JSON.stringify(w));
+      assert.ok(w.probeErrors >= thresholds.maxConsecutiveProbeErrors);
+    } finally {
+      await sim.fault('NotificationAgent', { garbledHealth: false });
+    }
+  });
+
+  it('actions run the catalogue command; the markers are read back as the agent has them', async () => {
+    const a = acts.mainpc;
+    const req = (action: 'backup' | 'apply-stage' | 'undo-stage', stage: number) => ({ action, agent: 'SmartHomeAgent', change: 'unit', stage, idempotencyKey: `unit:${action}:${stage}` });
+    await run(() => a.runAction(req('backup', 1)));
+    await run(() => a.runAction(req('apply-stage', 1)));
+    await run(() => a.runAction(req('apply-stage', 2)));
+    assert.deepEqual(await run(() => a.readMarkers({ agent: 'SmartHomeAgent', change: 'unit', stages: [1, 2, 3] })), { agent: 'SmartHomeAgent', change: 'unit', present: [1, 2], absent: [3], unknown: [] });
+    await run(() => a.runAction(req('undo-stage', 2)));
+    await run(() => a.runAction(req('undo-stage', 1)));
+    assert.deepEqual((await run(() => a.readMarkers({ agent: 'SmartHomeAgent', change: 'unit', stages: [1, 2, 3] }))).present, []);
+    // An undo that fails is a retryable failure with the command's own words.
+    await sim.fault('SmartHomeAgent', { undoFails: true });
+    await assert.rejects(run(() => a.runAction(req('undo-stage', 3))), (err: Error) => /exited 1: undo-stage SmartHomeAgent: undo failed/.test(err.message));
+    await sim.fault('SmartHomeAgent', { undoFails: false });
+  });
+
+  it('an action cancelled mid-command ends the activity as cancelled, once its command is gone, and its effect never lands', async () => {
+    await sim.fault('UserProfileAgent', { applyDelayMs: 2000 });
+    const env = new MockActivityEnvironment();
+    setTimeout(() => env.cancel(), 300);
+    const started = Date.now();
+    await assert.rejects(env.run(() => acts.pc2.runAction({ action: 'apply-stage', agent: 'UserProfileAgent', change: 'cancel', stage: 1, idempotencyKey: 'unit:cancel' })), (err: unknown) => err instanceof CancelledFailure);
+    assert.ok(Date.now() - started < 2000, 'cancelled before the apply took effect');
+    await new Promise((r) => setTimeout(r, 2200));
+    const records = (await sim.actions('UserProfileAgent')).filter((r) => r.change === 'cancel');
+    assert.deepEqual(records.map((r) => r.outcome), ['abandoned']);
+    assert.deepEqual((await sim.agent('UserProfileAgent')).changes, {});
+    await sim.fault('UserProfileAgent', { applyDelayMs: 0 });
+  });
+});
