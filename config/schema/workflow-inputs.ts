@@ -12,8 +12,6 @@ import { gateCriterionSchema, thresholdsSchema, timingsProblems, timingsSchema, 
  * Pure (zod only): the workflows run it inside Temporal's sandbox.
  */
 
-const migrationThresholds = thresholdsSchema.omit({ sampleIntervalMs: true });
-const migrationTimings = timingsSchema.extend({ sampleIntervalMs: thresholdsSchema.shape.sampleIntervalMs });
 
 const phaseAndWeek = { phase: identifier.optional(), week: identifier.optional() };
 
@@ -22,14 +20,14 @@ export const agentMigrationInputSchema = z
     version: z.literal(1),
     agent: inventoryAgentSchema,
     change: identifier,
-    thresholds: migrationThresholds,
-    timings: migrationTimings,
+    thresholds: thresholdsSchema,
+    timings: timingsSchema,
     strategyOverride: z.strictObject({ strategy: z.enum(['rapid', 'staged', 'framework', 'critical']), reason: z.string().min(3).max(500) }).optional(),
     whenAgentBusy: z.enum(['wait', 'refuse']).optional(),
     ...phaseAndWeek,
   })
   .superRefine((input, ctx) => {
-    for (const p of timingsProblems(input.timings, input.timings.sampleIntervalMs)) ctx.addIssue({ code: 'custom', path: ['timings', ...p.path], message: p.message });
+    for (const p of timingsProblems(input.timings, input.thresholds.sampleIntervalMs)) ctx.addIssue({ code: 'custom', path: ['timings', ...p.path], message: p.message });
   });
 
 const settings = z.strictObject({

@@ -16,7 +16,8 @@ export interface AgentMigrationInput {
   agent: RiskInput & { name: string; machine: string };
   /** The change being rolled out; part of every idempotency key and marker. */
   change: string;
-  thresholds: TriggerThresholds;
+  /** The trigger thresholds, and how often the probes sample. */
+  thresholds: TriggerThresholds & { sampleIntervalMs: number };
   timings: {
     baselineSamples: number;
     rapidVerificationMs: number;
@@ -24,7 +25,6 @@ export interface AgentMigrationInput {
     observationMs: number;
     observationWindowMs: number;
     observationGapMs: number;
-    sampleIntervalMs: number;
     /** How long a task may wait for the machine's worker before the machine counts as unreachable (default 2 min). */
     machineQueueWaitMs?: number;
     /** Tries of a machine's command before it counts as failed (default 5), and the longest pause between two (default 20 s). */

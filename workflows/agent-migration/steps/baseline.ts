@@ -8,7 +8,7 @@ export async function baseline(run: MigrationRun): Promise<StepsEnd | null> {
   const b = await run.m.measureBaseline(`baseline of ${agent} on ${machine}: ${input.timings.baselineSamples} samples`, {
     agent,
     samples: input.timings.baselineSamples,
-    intervalMs: Math.min(1000, input.timings.sampleIntervalMs),
+    intervalMs: Math.min(1000, input.thresholds.sampleIntervalMs),
     responseThresholdMs: input.thresholds.responseTimeMs,
   });
   run.status.baseline = b.baseline;

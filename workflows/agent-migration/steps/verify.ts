@@ -16,7 +16,7 @@ async function window(run: MigrationRun, durationMs: number, summary: string): P
     const w = await run.m.verifyWindow(summary, {
       agent,
       durationMs,
-      sampleIntervalMs: input.timings.sampleIntervalMs,
+      sampleIntervalMs: input.thresholds.sampleIntervalMs,
       thresholds: input.thresholds,
       baseline: status.baseline,
       checkIntegration: true,

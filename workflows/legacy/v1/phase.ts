@@ -10,7 +10,7 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import type { PlanSettings } from '../../lib/migration-input';
+import type { PlanSettings } from './lib/migration-input';
 import { countWideRollback } from '../../lib/metrics';
 import { Notifier } from '../../lib/notify';
 import { appliedName, undoChanges, type AppliedChange } from './lib/undo';

@@ -20,7 +20,7 @@ import type { ControlActivities } from '../../../activities/control';
 import { budgetExceeded, planBatches } from '../../../decisions/batches';
 import { evaluateGate, type GateCriterion, type GateReport, type WeekFacts } from '../../../decisions/gates';
 import { agentMigrationWorkflow, agentMigrationWorkflowId, type AgentMigrationResult } from './agent-migration';
-import { migrationInput, type InventoryAgent, type PlanSettings } from '../../lib/migration-input';
+import { migrationInput, type InventoryAgent, type PlanSettings } from './lib/migration-input';
 import { countWideRollback, recordGateWait, setAgentsByState, type agentStates } from '../../lib/metrics';
 import { Notifier } from '../../lib/notify';
 import { onMachine, type MachineUnreachable } from '../../lib/machine';
