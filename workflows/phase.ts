@@ -83,7 +83,6 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   const parsed = parseWorkflowInput('phase', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`phaseWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
   const input = parsed.value as PhaseInput;
-  await refuseStepsUnknownToFleet('phaseWorkflow', input.weeks);
   const phaseId = workflowInfo().workflowId;
   const notify = new Notifier({ phase: input.phase });
   const status: PhaseStatus = {
@@ -200,6 +199,8 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
     status.applied = leftAfter(changes, record);
   }
 
+  // Its steps against the fleet's configuration, before any action (the query answers meanwhile).
+  await refuseStepsUnknownToFleet('phaseWorkflow', input.weeks);
   upsertSearchAttributes([{ key: searchAttributes.phase, value: input.phase }, { key: searchAttributes.status, value: 'running' }]);
   upsertMemo({ summary: `${input.phase}: ${input.title} (${input.weeks.length} weeks)` });
   notify.emit('phase.started', { weeks: input.weeks.map((w) => w.id) });

@@ -24,11 +24,11 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   if (!patched(runScopedPatch)) return weekV1(given as never) as unknown as Promise<WeekStatus>;
   const parsed = parseWorkflowInput('week', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`weekWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
-  // A week its phase started was checked with the phase; one started by hand is checked here.
-  if (!workflowInfo().parent) await refuseStepsUnknownToFleet('weekWorkflow', [parsed.value.week]);
   const run = new WeekRun(parsed.value as WeekInput);
   const { status, notify } = run;
   registerHandlers(run);
+  // A week its phase started was checked with the phase; one started by hand is checked here.
+  if (!workflowInfo().parent) await refuseStepsUnknownToFleet('weekWorkflow', [parsed.value.week]);
   upsertSearchAttributes([
     { key: searchAttributes.phase, value: run.input.phase },
     { key: searchAttributes.week, value: run.input.week.id },
