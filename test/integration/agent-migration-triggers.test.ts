@@ -7,6 +7,12 @@ import { resolveInconclusiveUpdate, type AgentMigrationResult } from '../../work
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 import { fakeNvidiaSmi, startMigration, waitForStatus } from '../support/migration';
 
+/**
+ * A trigger, end to end: a fault injected while stage 2 is verified rolls the stages back in
+ * reverse order, on the real dev server with the machine workers as child processes. What each
+ * probe reads (response time, degradation against the baseline, GPU, load, the integration
+ * check, an agent down, no data) is checked apart and faster in test/unit/machine-activities.test.ts.
+ */
 describe('agent migration on the real dev server: each trigger rolls the stages back in reverse order', () => {
   let env: TestStack;
   let sim: ReturnType<typeof simulatorClient>;
@@ -46,14 +52,6 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     assert.deepEqual(view.changes, {});
   }
 
-  it('response time over 5000 ms', async () => {
-    const result = await drill('TaskQueueAgent', () => sim.fault('TaskQueueAgent', { latencyMs: 5600, clearOnUndo: true }));
-    await assertRolledBack('TaskQueueAgent', result, 'response-time');
-    assert.equal(result.trigger!.threshold, 5000);
-    assert.ok(result.trigger!.measured > 5000);
-    assert.equal(result.rollback?.changes[0]?.healthy, true);
-  });
-
   it('GPU memory over 95 % (a fake nvidia-smi on the PATH reports 96 %)', async () => {
     try {
       const result = await drill('VisionModelAgent', async () => gpu.set(78643, 81920));
@@ -73,14 +71,6 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     } finally {
       await sim.clearFaults();
     }
-  });
-
-  it('degradation over 15 % against the baseline', async () => {
-    const result = await drill('AuthenticationAgent', () => sim.fault('AuthenticationAgent', { latencyMs: 300, clearOnUndo: true }));
-    await assertRolledBack('AuthenticationAgent', result, 'degradation');
-    assert.ok(result.trigger!.measured > 15);
-    assert.ok(result.baseline!.responseP50Ms < 100, `baseline p50 ${result.baseline!.responseP50Ms} ms`);
-    assert.equal(result.rollback?.changes[0]?.healthy, true);
   });
 
   it('a failing integration check', async () => {

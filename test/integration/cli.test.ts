@@ -24,8 +24,8 @@ const plan = (id: string) => ({
   version: 1,
   id,
   title: `the project CLI (${id})`,
-  thresholds: { sampleIntervalMs: 250 },
-  timings: { baselineSamples: 2, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 0 },
+  thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
+  timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
   weeks: [
     {
       id: 'week1',

@@ -20,8 +20,8 @@ describe('hours-long waits on the time-skipping test server: the 24-hour observa
 
   it('ModelManagerAgent (score 35) is observed for 24 h; a fault on hour 20 rolls all three stages back', async () => {
     const sim = simulatorClient(env.simulatorAdmin);
-    // Real windows of 2 s every hour of (skipped) time: the full 24 h in about a minute.
-    const plan = fastPlan({ timings: { observationMs: 24 * hour, observationWindowMs: 2000, observationGapMs: hour } });
+    // Real windows of a second every hour of (skipped) time: the full 24 h in well under a minute.
+    const plan = fastPlan({ timings: { observationMs: 24 * hour, observationWindowMs: 1000, observationGapMs: hour } });
     const handle = await startMigration(env, 'ModelManagerAgent', plan);
 
     await server.sleep('20 hours');

@@ -14,8 +14,8 @@ function plan(id: string, weeks: Array<{ agents: string[]; budget?: Budget; crit
     version: 1,
     id,
     title: id,
-    thresholds: { sampleIntervalMs: 250 },
-    timings: { baselineSamples: 2, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 0 },
+    thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
+    timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
     weeks: weeks.map((w, i) => ({
       id: `week${i + 1}`,
       title: `week ${i + 1}`,

@@ -140,8 +140,8 @@ describe('connecting to a remote Temporal with mTLS and to NATS with TLS and an 
         version: 1,
         id: 'remote',
         title: 'over mTLS and nkeys',
-        thresholds: { sampleIntervalMs: 250 },
-        timings: { baselineSamples: 2, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 0 },
+        thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
+        timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
         weeks: [{ id: 'week1', title: 'one agent per machine', steps: [{ id: 'm', migrate: { change: 'remote-change', select: { agents: ['ChitchatAgent', 'WebSearchAgent'] }, pilots: 0, batchSize: 2 } }], gate: { criteria: [{ kind: 'all-migrated' }] } }],
       }),
     );

@@ -7,6 +7,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { planSchema } from '../../config/schema/plan';
 import { phaseInput } from '../../plan/compile';
 import { projectRoot } from '../../lib/paths';
+import { migrationWorkflowId } from '../../workflows/lib/ids';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery } from '../../workflows/week';
 import { until } from '../support/drills';
@@ -26,8 +27,8 @@ const plan = (id: string, agents: string[]) =>
     version: 1,
     id,
     title: `the Web UI (${id})`,
-    thresholds: { sampleIntervalMs: 250 },
-    timings: { baselineSamples: 2, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 0 },
+    thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
+    timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
     weeks: [{ id: 'week1', title: 'pilots', steps: [{ id: 'pilots', migrate: { change: `${id}-change`, select: { agents }, pilots: 0, batchSize: agents.length } }], gate: { criteria: [{ kind: 'all-migrated' }] } }],
   });
 
@@ -91,17 +92,18 @@ describe('the Temporal Web UI shows phasegate runs as an operator reads them', (
     }
   }
 
+  const migrationOf = (name: string) => migrationWorkflowId(weekWorkflowId(phaseId, 'week1'), name, 'webui-change');
   const listUrl = (query: string) => `${ui}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
 
   it('the workflow list filtered by PhasegatePhase shows the phase, its week and its migrations, and nothing of another phase', async () => {
-    const ours = [phaseId, weekWorkflowId(phaseId, 'week1'), 'webui.week1.ChitchatAgent.webui-change', `webui.week1.${agent.name}.webui-change`];
+    const ours = [phaseId, weekWorkflowId(phaseId, 'week1'), migrationOf('ChitchatAgent'), migrationOf(agent.name)];
     const text = await openUntil(listUrl('PhasegatePhase="webui"'), 'the phase, its week and both migrations', (t) => ours.every((id) => t.includes(id)));
     assert.ok(!text.includes('webui-other'), 'nothing of the other phase');
     await screenshot('web-ui-workflows-filtered.png');
   });
 
   it('filters by agent, machine, risk band, strategy, outcome and open gate', async () => {
-    const migration = `webui.week1.${agent.name}.webui-change`;
+    const migration = migrationOf(agent.name);
     const cases: Array<{ query: string; shows: string[]; hides: string[] }> = [
       { query: `PhasegateAgent="${agent.name}"`, shows: [migration], hides: ['ChitchatAgent', 'ResponderAgent'] },
       { query: 'PhasegateMachine="pc2" AND PhasegatePhase="webui"', shows: [migration], hides: ['ChitchatAgent'] },
@@ -118,7 +120,7 @@ describe('the Temporal Web UI shows phasegate runs as an operator reads them', (
   });
 
   it("a migration's history reads as the runbook: each activity's summary, and the memo's one-line summary", async () => {
-    const id = `webui.week1.${agent.name}.webui-change`;
+    const id = migrationOf(agent.name);
     const runId = (await env.client.workflow.getHandle(id).describe()).runId;
     const base = `${ui}/namespaces/default/workflows/${encodeURIComponent(id)}/${runId}`;
     const expected = [

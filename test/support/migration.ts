@@ -16,7 +16,8 @@ import type { Strategy } from '../../decisions/risk';
 export function fastPlan(over: { thresholds?: object; timings?: object } = {}): PlanSettings {
   return {
     thresholds: thresholdsSchema.parse({ sampleIntervalMs: 250, ...over.thresholds }),
-    timings: timingsSchema.parse({ baselineSamples: 3, rapidVerificationMs: 2000, stageVerificationMs: 2500, observationMs: 0, observationWindowMs: 2000, ...over.timings }),
+    // A failed command is tried twice, 300 ms apart: a failing undo reaches its person at once.
+    timings: timingsSchema.parse({ baselineSamples: 2, rapidVerificationMs: 1500, stageVerificationMs: 2000, observationMs: 0, observationWindowMs: 2000, actionAttempts: 2, actionRetryMaxIntervalMs: 300, ...over.timings }),
   };
 }
 

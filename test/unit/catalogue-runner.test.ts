@@ -120,10 +120,10 @@ describe('commands run in their own process group: nothing they start outlives t
   it('a worker restarted after a crash stops the command groups its previous run left (the ledger)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-ledger-'));
     const file = path.join(dir, 'commands-test.json');
-    const orphan = spawn('/bin/sh', ['-c', 'sleep 42.9'], { detached: true, stdio: 'ignore' });
+    const orphan = spawn('sleep', ['42.9'], { detached: true, stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 100));
     const stat = readFileSync(`/proc/${orphan.pid}/stat`, 'utf8');
-    writeFileSync(file, JSON.stringify([{ pgid: orphan.pid, startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19], command: '/bin/sh' }]));
+    writeFileSync(file, JSON.stringify([{ pgid: orphan.pid, startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19], command: 'sleep' }]));
     assert.equal(alive('sleep 42.9').length, 1);
     const { reaped } = useCommandLedger(file);
     assert.equal(reaped, 1);

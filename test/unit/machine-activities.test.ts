@@ -91,6 +91,19 @@ describe('machine activities against the simulator, without a Temporal server', 
     });
   }
 
+  it('response time over its threshold (here 300 ms, with a 400 ms slow agent)', async () => {
+    await sim.fault('ChitchatAgent', { latencyMs: 400 });
+    try {
+      const w = await run(() => acts.mainpc.verifyWindow({ agent: 'ChitchatAgent', durationMs: 1000, sampleIntervalMs: 200, thresholds: { ...thresholds, responseTimeMs: 300 }, baseline: null, checkIntegration: false }));
+      assert.equal(w.verdict, 'fail', JSON.stringify(w));
+      assert.equal(w.trigger?.kind, 'response-time');
+      assert.equal(w.trigger?.threshold, 300);
+      assert.ok(w.trigger!.measured > 300);
+    } finally {
+      await sim.fault('ChitchatAgent', { latencyMs: 0 });
+    }
+  });
+
   it('degradation: slower than the baseline by over 15 % and the minimum delta', async () => {
     await sim.fault('ResponderAgent', { latencyMs: 400 });
     try {
