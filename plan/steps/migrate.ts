@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { identifier } from '../../config/schema/common';
-import { agentCategory, riskFactors } from '../../config/schema/inventory';
+import { agentCategory, riskFactors, type Agent } from '../../config/schema/inventory';
 import { selectAgents } from '../../config/select';
 import { planBatches } from '../../decisions/batches';
 import { migrationSteps } from '../../decisions/migration-steps';
@@ -53,6 +53,17 @@ export const inventoryAgentSchema = z.strictObject({
   riskOverride: z.strictObject({ score: z.number().min(0).max(40), reason: z.string().min(3).max(500) }).optional(),
 });
 
+/** What a migration carries of an inventory entry: what risk scoring needs, nothing of how to reach it (that stays in the machine's own configuration). */
+export function migrationAgent(a: Pick<Agent, 'name' | 'machine' | 'risk' | 'riskOverride'> & { source?: { sizeKb?: number } }): z.infer<typeof inventoryAgentSchema> {
+  return {
+    name: a.name,
+    machine: a.machine,
+    risk: a.risk,
+    ...(a.source?.sizeKb !== undefined ? { source: { sizeKb: a.source.sizeKb } } : {}),
+    ...(a.riskOverride ? { riskOverride: a.riskOverride } : {}),
+  };
+}
+
 /** The compiled step: the agents selected now, in inventory order. */
 export const migrateInputSchema = z.strictObject({ ...common, agents: z.array(inventoryAgentSchema).min(1, 'a migrate step needs at least one agent') });
 export type MigrateInput = z.infer<typeof migrateInputSchema>;
@@ -98,13 +109,7 @@ export const migrate = {
     const { select, ...rest } = m;
     return {
       ...rest,
-      agents: selectAgents(ctx.inventory, select).map((a) => ({
-        name: a.name,
-        machine: a.machine,
-        risk: a.risk,
-        ...(a.source?.sizeKb !== undefined ? { source: { sizeKb: a.source.sizeKb } } : {}),
-        ...(a.riskOverride ? { riskOverride: a.riskOverride } : {}),
-      })),
+      agents: selectAgents(ctx.inventory, select).map(migrationAgent),
     };
   },
   planProblems: (m, fleet) => selectionProblems(m.select, fleet),

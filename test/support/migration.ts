@@ -7,6 +7,7 @@ import {
   agentMigrationWorkflow,
   type AgentMigrationStatus,
 } from '../../workflows/agent-migration';
+import { migrationAgent } from '../../plan/steps/migrate';
 import { migrationWorkflowId } from '../../workflows/lib/ids';
 import { migrationInput, type PlanSettings } from '../../workflows/lib/migration-input';
 import type { TestStack } from './harness';
@@ -33,7 +34,7 @@ export async function startMigration(
   const agent = env.config.inventory.agents.find((a) => a.name === agentName);
   if (!agent) throw new Error(`no agent ${agentName}`);
   counter += 1;
-  const input = migrationInput(agent, plan, change ?? `change${counter}`, { phase: 'test', week: `w${counter}`, ...(strategyOverride ? { strategyOverride } : {}) });
+  const input = migrationInput(migrationAgent(agent), plan, change ?? `change${counter}`, { phase: 'test', week: `w${counter}`, ...(strategyOverride ? { strategyOverride } : {}) });
   return env.client.workflow.start(agentMigrationWorkflow, {
     taskQueue: env.config.deployment.controlTaskQueue,
     workflowId: migrationWorkflowId(`test.w${counter}`, agentName, input.change),
