@@ -143,7 +143,7 @@ describe('the phasegate CLI on a running phase', () => {
     assert.match(md, /^# Phase cli-main: the project CLI \(cli-main\)/);
     assert.match(md, /- go by erin at \S+: clean/);
     assert.match(md, /- rollback-week by erin at \S+: latency looked off/);
-    assert.match(md, /- week rollback: gate decision by erin: latency looked off; 2 undone/);
+    assert.match(md, /- level-2 rollback: gate decision by erin: latency looked off; 2 undone/);
     await fails(['report', `${id}.week1`], 1, /week week1 has not run a validation yet/);
   });
 
