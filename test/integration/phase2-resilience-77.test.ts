@@ -28,7 +28,11 @@ describe('Phase 2 resilience plan over the whole 77-agent simulated fleet (time-
     // the server skips only the timers (24 h chaos window, 168 h validation). The framework
     // agents' own 24 h observation is covered by observation-24h.test.
     plan.timings = { ...plan.timings, baselineSamples: 2, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 };
-    plan.thresholds = { ...plan.thresholds, sampleIntervalMs: 250 };
+    // 77 simulated agents answer from one process on a 2-core machine that also runs the test
+    // server and the workers: a health answer of 11 ms can take 66 ms there, which the plan's
+    // 10 % degradation rule (50 ms floor) takes for a slower agent and rolls it back (seen in
+    // CI). Degradation is not what this test is about; the floor is raised to a second.
+    plan.thresholds = { ...plan.thresholds, sampleIntervalMs: 250, degradationMinDeltaMs: 1000 };
     // The Java test server stops skipping time after a long heartbeating activity such as the
     // link watch; links are watched in the dev-server suites (partition.test).
     plan.watchLinks = false;
@@ -77,9 +81,15 @@ describe('Phase 2 resilience plan over the whole 77-agent simulated fleet (time-
 
     const agents = await sim.agents();
     assert.equal(agents.length, 77);
+    // What the weeks recorded of each agent, to say why when the fleet disagrees.
+    const recorded = new Map<string, unknown>();
+    for (const w of ['week1', 'week2', 'week3']) {
+      for (const a of (await env.client.workflow.getHandle(weekWorkflowId(handle.workflowId, w)).query(weekStatusQuery)).agents) recorded.set(`${w} ${a.agent}`, a);
+    }
+    const recordOf = (name: string) => JSON.stringify([...recorded].filter(([k]) => k.endsWith(` ${name}`)));
     for (const a of agents) {
-      if (a.machine === 'pc2') assert.equal(a.version, '1.0.0+edgehub', a.name);
-      else assert.equal(a.version, '1.0.0+dual-hub', a.name);
+      if (a.machine === 'pc2') assert.equal(a.version, '1.0.0+edgehub', `${a.name}: ${recordOf(a.name)}`);
+      else assert.equal(a.version, '1.0.0+dual-hub', `${a.name}: ${recordOf(a.name)}`);
       assert.deepEqual(a.faults.crashed, false);
     }
     const components = (await (await fetch(`${env.simulatorAdmin}/components`)).json()) as Record<string, { machine: string; up: boolean }>;

@@ -156,7 +156,7 @@ describe('connecting to a remote Temporal with mTLS and to NATS with TLS and an 
     await phasegate(remoteDir, 'start', planFile, '--id', id);
     const status = async () => JSON.parse((await phasegate(remoteDir, 'status', id, '--json')).stdout) as { phase: PhaseStatus; week: WeekStatus | null; execution: string };
     await until('the gate to open', 120_000, async () => ((await status()).week?.state === 'gate-open' ? true : undefined));
-    await phasegate(remoteDir, 'gate', 'approve', id, '--by', 'remote-operator');
+    await phasegate(remoteDir, 'gate', 'go', id, '--by', 'remote-operator');
     await until('the phase to end', 60_000, async () => ((await status()).execution === 'completed' ? true : undefined));
     const done = await status();
     assert.equal(done.phase.outcome, 'completed');
