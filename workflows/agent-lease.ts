@@ -107,15 +107,21 @@ export async function takeAgentLease(
   const id = agentLeaseWorkflowId(input.agent);
   for (;;) {
     try {
-      const lease = await startChild(agentLeaseWorkflow, {
-        workflowId: id,
-        args: [input],
-        // A holder closed for good (terminated) cancels its lease, which then frees the agent.
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        cancellationType: ChildWorkflowCancellationType.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        staticSummary: `lease of ${input.agent} for this migration`,
-      });
+      // The start itself is not cancellable: an abort that cancels a child's start after it was
+      // sent but before it was confirmed left the start unresolved for ever, and the migration
+      // with it (seen in test/integration/runs-and-leases.test.ts). Started, the lease is
+      // returned, and the caller's cancelled scope ends the migration, which releases it.
+      const lease = await CancellationScope.nonCancellable(() =>
+        startChild(agentLeaseWorkflow, {
+          workflowId: id,
+          args: [input],
+          // A holder closed for good (terminated) cancels its lease, which then frees the agent.
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          cancellationType: ChildWorkflowCancellationType.ABANDON,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+          staticSummary: `lease of ${input.agent} for this migration`,
+        }),
+      );
       return { lease };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

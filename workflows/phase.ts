@@ -26,7 +26,7 @@ import { countWideRollback } from './lib/metrics';
 import { Notifier } from './lib/notify';
 import { runScopedPatch } from './lib/patches';
 import { personAnsweredSignal, personNeededSignal, PersonWaits, type PersonWait } from './lib/person';
-import { abortSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
+import { abortSignal, forwardedAbort, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 import { leftAfter, newRollbackRecord, rollBack, type AppliedChange, type RollbackRecord, type UndoResolution } from './rollback/engine';
 import { weekWorkflow, type WeekInput, type WeekStatus } from './week';
@@ -131,7 +131,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   const abort = async (arg: AbortRequest) => {
     if (status.abort || status.outcome) return;
     status.abort = { ...arg, at: new Date().toISOString() };
-    await toWeek((w) => w.signal(abortSignal, arg));
+    await toWeek((w) => w.signal(abortSignal, forwardedAbort(arg)));
   };
   setHandler(abortSignal, async (arg) => void (refused('abort', arg) || (await abort(arg))));
   setHandler(personNeededSignal, (w) => persons.childNeeds(w));
@@ -236,7 +236,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
       }
       // Steering that came while the week was starting reaches it now.
       if (status.paused) await current.signal(pauseSignal, status.paused).catch(() => undefined);
-      if (status.abort) await current.signal(abortSignal, status.abort).catch(() => undefined);
+      if (status.abort) await current.signal(abortSignal, forwardedAbort(status.abort)).catch(() => undefined);
       let result: WeekStatus | null = null;
       try {
         result = await current.result();

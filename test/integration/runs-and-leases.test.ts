@@ -274,8 +274,16 @@ describe('runs, leases, lanes and aborts', () => {
     assert.match(s.rejectedSignals[0]?.reason ?? '', /unknown signal "puase" \(known: pause, resume, abort\)/);
     assert.equal(s.paused, null);
     rejected++;
-    // Cleanup only: this test is about the refusal. An abort sent here left the phase unfinished
-    // (seen 2026-12-02, not yet understood; see the session's closing note), so end it outright.
-    await phase.terminate('test cleanup');
+    // The refused signal changed nothing: an abort right after it (here while the phase starts
+    // its week, so the phase passes on the abort it recorded) still ends the phase, and the
+    // level-2 rollback leaves nothing of the week's change on the agent.
+    await phase.signal(abortSignal, { level: 2, by: 'gina' });
+    const result = await phase.result();
+    assert.equal(result.outcome, 'aborted');
+    const w = await week(phase.workflowId).query(weekStatusQuery);
+    assert.equal(w.outcome, 'aborted');
+    assert.deepEqual(w.rejectedSignals, [], 'the week took the abort its phase passed on');
+    assert.deepEqual(await stagesOf('ChitchatAgent', 'typo-w1'), []);
+    assert.deepEqual(w.applied, []);
   });
 });

@@ -17,6 +17,16 @@ export const resumeSignal = defineSignal<[{ by: string }]>('resume');
 /** Stop the rollout and roll back to the given level (phase and week). */
 export const abortSignal = defineSignal<[AbortRequest]>('abort');
 
+/**
+ * The abort as it is passed on to a child (week or migration): only the request's own fields.
+ * A recorded abort also carries when it came (`at`), which the child's check of the signal
+ * refuses as an unknown field; a refused abort would leave the child running and its parent
+ * waiting on it for ever.
+ */
+export function forwardedAbort(a: AbortRequest): AbortRequest {
+  return { level: a.level, by: a.by, ...(a.reason !== undefined ? { reason: a.reason } : {}) };
+}
+
 /** A machine that took no task in time, as a migration tells its week. */
 export interface MachineUnreachableReport {
   machine: string;

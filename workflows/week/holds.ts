@@ -1,6 +1,6 @@
 import { condition } from '@temporalio/workflow';
 import { retryOf, type MachineCallOptions, type MachineUnreachable } from '../lib/machine';
-import { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from '../lib/steering';
+import { abortSignal, forwardedAbort, pauseSignal, resumeSignal, type AbortRequest } from '../lib/steering';
 import type { WeekRun } from './run';
 
 /**
@@ -51,7 +51,7 @@ export async function requestAbort(run: WeekRun, a: AbortRequest): Promise<void>
   run.inFlightAtAbort = new Set(run.running.keys());
   run.notify.alert(1, `${run.label}: aborted at level ${a.level}`, `by ${a.by}${a.reason ? `: ${a.reason}` : ''}; ${run.running.size} migration(s) in flight roll themselves back`);
   run.interruptible.cancel();
-  await run.signalRunning((h) => h.signal(abortSignal, a));
+  await run.signalRunning((h) => h.signal(abortSignal, forwardedAbort(a)));
 }
 
 

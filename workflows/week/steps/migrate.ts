@@ -4,7 +4,7 @@ import type { StageNumber } from '../../../decisions/migration-steps';
 import { agentMigrationWorkflow, type AgentMigrationResult } from '../../agent-migration';
 import { migrationWorkflowId } from '../../lib/ids';
 import { migrationInput, type InventoryAgent } from '../../lib/migration-input';
-import { abortSignal, pauseSignal } from '../../lib/steering';
+import { abortSignal, forwardedAbort, pauseSignal } from '../../lib/steering';
 import { waitWhilePaused } from '../holds';
 import type { WeekRun } from '../run';
 import { withLinkWatch } from '../link-watch';
@@ -120,7 +120,7 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
     if (run.paused) await handle.signal(pauseSignal, { by: 'phasegate', reason: run.status.pauseReason ?? 'week paused' }).catch(() => undefined);
     if (run.status.abort) {
       run.inFlightAtAbort.add(p.workflowId);
-      await handle.signal(abortSignal, run.status.abort).catch(() => undefined);
+      await handle.signal(abortSignal, forwardedAbort(run.status.abort)).catch(() => undefined);
     }
     let result: AgentMigrationResult | null = null;
     try {

@@ -1,4 +1,4 @@
-import { executeChild, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, getExternalWorkflowHandle, isCancellation, startChild, workflowInfo } from '@temporalio/workflow';
 import { validationWorkflow } from '../../validation';
 import type { WeekRun } from '../run';
 import type { WeekStep } from '../messages';
@@ -8,8 +8,18 @@ import type { StepEnd } from './index';
 export async function validate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
   const v = step.validate!;
   const workflowId = `${workflowInfo().workflowId}.${step.id}`;
-  const done = await run.interruptible
-    .run(() => executeChild(validationWorkflow, { workflowId, args: [v], staticSummary: `${Math.round(v.durationMs / 3_600_000)}-hour validation of ${v.fleet.length} agents and hubs (${step.id})` }))
+  // Started outside the scope an abort cancels (a start cancelled between its request and its
+  // confirmation may never resolve; see agent-lease.ts), then awaited inside it; an abort asks
+  // the running validation to cancel.
+  const done = await CancellationScope.nonCancellable(() =>
+    startChild(validationWorkflow, { workflowId, args: [v], staticSummary: `${Math.round(v.durationMs / 3_600_000)}-hour validation of ${v.fleet.length} agents and hubs (${step.id})` }),
+  )
+    .then((child) =>
+      run.interruptible.run(() => child.result()).catch(async (err: unknown) => {
+        if (isCancellation(err)) await getExternalWorkflowHandle(workflowId).cancel().catch(() => undefined);
+        throw err;
+      }),
+    )
     .catch((err: unknown) => {
       if (isCancellation(err) && run.aborted) return null;
       // The validation only reads; its failure leaves the gate without KPIs (its criteria unmet), not the week failed.
