@@ -99,12 +99,17 @@ export function makeSchedule(seed: number): Schedule {
   const n = int(2, 5);
   for (let i = 0; i < n; i++) {
     // Most of a one-week phase is over in 5-8 s: faults land while it runs, a few near its gate.
-    const atMs = int(200, weeks * 4500 + 1500);
+    let atMs = int(200, weeks * 4500 + 1500);
     const agent = pick(planned);
     const roll = r();
     let action: Action;
     if (roll < 0.12) action = { kind: 'pause', resumeAfterMs: int(500, 4000) };
-    else if (roll < 0.22) action = { kind: 'abort', level: pick([1, 2, 3] as const) };
+    else if (roll < 0.22) {
+      action = { kind: 'abort', level: pick([1, 2, 3] as const) };
+      // A third of the aborts come at once, while the phase checks its input and starts its
+      // week and first migrations: the moments when a child is being started.
+      if (chance(0.33)) atMs = int(0, 80);
+    }
     else if (roll < 0.36) action = { kind: 'trigger', agent };
     else if (roll < 0.44) action = { kind: 'undo-fails-until-fixed', agent };
     else if (roll < 0.5) action = { kind: 'undo-fails-for-a-while', agent };

@@ -39,12 +39,15 @@ describe('phase and week rollbacks on the real dev server', () => {
   }
   async function weekUntil(phaseId: string, week: string, ok: (s: WeekStatus) => boolean, what: string): Promise<WeekStatus> {
     const h = env.client.workflow.getHandle(weekWorkflowId(phaseId, week));
+    let last: WeekStatus | null = null;
     for (let i = 0; i < 600; i++) {
       const s = await h.query(weekStatusQuery).catch(() => null);
       if (s && ok(s)) return s;
+      last = s ?? last;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`timed out waiting for ${what}`);
+    const seen = last ? { state: last.state, currentStep: last.currentStep, pauseReason: last.pauseReason, agents: last.agents, outcome: last.outcome } : 'no status';
+    throw new Error(`timed out waiting for ${what}; the week last said ${JSON.stringify(seen)}`);
   }
   const versions = async (agents: string[]) => Promise.all(agents.map(async (a) => (await sim.agent(a)).version));
 
@@ -130,7 +133,7 @@ describe('phase and week rollbacks on the real dev server', () => {
       version: 1,
       id: 'check-step',
       title: 'migrate, then check',
-      thresholds: { sampleIntervalMs: 250 },
+      thresholds: { sampleIntervalMs: 250, degradationMinDeltaMs: 1000 },
       timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
       weeks: [
         { id: 'week1', title: 'healthy', steps: [{ id: 'm1', migrate: { change: 'check-1', select: { agents }, batchSize: 2 } }, { id: 'c1', check: { select: { agents } } }], gate: { criteria: [{ kind: 'all-migrated' }] } },
