@@ -18,7 +18,24 @@ async function main(): Promise<number> {
   try {
     for (const seed of seeds) {
       const schedule = makeSchedule(seed);
-      const r = await runSchedule(env, schedule);
+      // A schedule the checker could not play to the end is a failing seed, reported like one.
+      const r = await runSchedule(env, schedule).catch(
+        (err: unknown): ScheduleReport => ({
+          seed,
+          phases: [],
+          operatorActions: 0,
+          faults: 0,
+          durationMs: 0,
+          log: [],
+          violations: [`the schedule could not be played: ${err instanceof Error ? err.message : String(err)}`],
+          actionsChecked: 0,
+          workflowsChecked: 0,
+          alertsChecked: 0,
+          eventsAsked: 0,
+          eventsLost: 0,
+          outcomes: {},
+        }),
+      );
       reports.push(r);
       const line = `seed ${seed}: ${r.violations.length ? `${r.violations.length} VIOLATION(S)` : 'ok'} in ${(r.durationMs / 1000).toFixed(0)} s; ${r.operatorActions} operator actions, ${r.faults} faults; ${Object.entries(r.outcomes).map(([k, n]) => `${k} ${n}`).join(', ')}`;
       process.stdout.write(`${line}\n`);

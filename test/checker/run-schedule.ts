@@ -79,7 +79,8 @@ export async function runSchedule(env: TestStack, s: Schedule, o: { settleLimitM
         await first.signal(abortSignal, { level: a.level, by: 'checker', reason: `seed ${s.seed}` }).catch(() => undefined);
         return;
       case 'start-again':
-        await startPhase('b');
+        // Each start again is a run of its own (b, c, ...): a schedule may hold more than one.
+        await startPhase(String.fromCharCode(97 + phases.length));
         return;
       case 'trigger':
         await sim.fault(a.agent, { integrationFailing: true, clearOnUndo: true });
