@@ -126,6 +126,11 @@ export async function takeAgentLease(
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
+    // Held by another migration, and this one was aborted meanwhile: stop trying. (A signal
+    // sent from a cancelled scope fails at once, which would otherwise read as "freed" below
+    // and loop for as long as the other holds the agent.)
+    const scope = CancellationScope.current();
+    if (scope.consideredCancelled) await scope.cancelRequested;
     seen.heldBy = null;
     seen.freed = false;
     const asked = await getExternalWorkflowHandle(id)

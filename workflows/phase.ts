@@ -247,6 +247,9 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
       entry.outcome = result?.outcome ?? 'failed';
       // What the week left applied: all of it if it passed, what a person accepted if it rolled back.
       if (result) status.applied.push(...result.applied);
+      // A level-3 abort sent to the week itself (`phasegate abort <week> --level 3`) is the
+      // phase's: its earlier weeks are undone too, as level 3 says.
+      if (result?.outcome === 'aborted' && result.abort?.level === 3 && !status.abort) status.abort = { ...result.abort };
       if (result?.outcome !== 'passed') {
         status.outcome = result?.outcome === 'aborted' ? 'aborted' : 'stopped';
         break;

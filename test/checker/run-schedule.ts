@@ -141,7 +141,7 @@ export async function runSchedule(env: TestStack, s: Schedule, o: { settleLimitM
         if (s.policy.undo === 'retry-after-fix' && w.agent) await sim.fault(w.agent, { undoFails: false, undoFailures: 0 });
         const action = s.policy.undo === 'accept' ? 'accept' : 'retry-undo';
         await h.executeUpdate(resolveFailedUndoUpdate, { args: [{ action, by: 'checker', reason: `policy of seed ${s.seed}` }] });
-        note(`${action} for ${w.agent ?? w.machine} (${w.what}) on ${w.workflowId}`);
+        note(`${action} for ${w.agent ?? w.machine} (${w.what}: ${w.detail.slice(0, 160)}) on ${w.workflowId}`);
       } else if (w.what === 'stage-approval') {
         const stage = (await h.query(agentMigrationStatusQuery)).awaitingApprovalFor;
         if (!stage) return false;

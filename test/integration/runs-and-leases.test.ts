@@ -103,6 +103,28 @@ describe('runs, leases, lanes and aborts', () => {
     assert.match(refused.stderr, /phase id "phase\.rerun\.run2" is already taken by a completed phaseWorkflow/);
   });
 
+  it('a plan run again after it completed leaves agents that already have the change alone, and rolling the second run back leaves the first one\'s change in place', async () => {
+    const agents = ['ChitchatAgent', 'WebSearchAgent'];
+    const p = plan('again', agents, { change: 'again' });
+    const first = await start(p, 'phase.again.run1', true);
+    assert.equal((await first.result()).outcome, 'completed');
+    const second = await start(p, 'phase.again.run2');
+    const gate = await weekUntil(second.workflowId, (s) => s.gate.open, 'run 2 gate');
+    for (const a of gate.agents) {
+      assert.equal(a.state, 'refused', `${a.agent} in run 2: ${JSON.stringify(a)}`);
+      assert.match(a.detail ?? '', /already has stages 1, 2, 3 of again, applied by another run/);
+    }
+    // The operator rolls run 2's week back: it applied nothing, so it undoes nothing.
+    await week(second.workflowId).executeUpdate(decideGateUpdate, { args: [{ gate: gate.gate.id, decision: 'rollback-week', by: 'hana' }] });
+    assert.equal((await second.result()).outcome, 'stopped');
+    for (const a of agents) {
+      assert.deepEqual(await stagesOf(a, 'again'), [1, 2, 3], `${a} keeps run 1's change`);
+      // Every backup, apply and undo carries its run's key; run 2's appear nowhere.
+      const byRun2 = (await sim.actions(a)).filter((r) => r.change === 'again' && r.key?.startsWith('phase.again.run2'));
+      assert.deepEqual(byRun2.map((r) => r.action), [], `${a}: run 2 backed up, applied and undid nothing`);
+    }
+  });
+
   it('two phases reaching for one agent: the second waits for the first, and their actions on it never interleave', async () => {
     const shared = 'GoalManagerAgent';
     const a = await start(plan('lease-a', [shared, 'NotificationAgent'], { change: 'lease-a' }), 'phase.lease-a.1', true);
@@ -126,18 +148,25 @@ describe('runs, leases, lanes and aborts', () => {
     assert.equal(busy.length, 1, `exactly one of the two waited for the agent: ${busy.join(', ')}`);
   });
 
-  it('the same plan started twice at once: no shared child, no failed start, the agents taken in turn', async () => {
-    const p = plan('twice', ['NotificationAgent', 'CacheManagerAgent'], { change: 'twice' });
+  it('the same plan started twice at once: no shared child, no failed start, each agent migrated by the run that took it first and left alone by the other', async () => {
+    const agents = ['NotificationAgent', 'CacheManagerAgent'];
+    const p = plan('twice', agents, { change: 'twice' });
     const [x, y] = await Promise.all([start(p, 'phase.twice.x', true), start(p, 'phase.twice.y', true)]);
     const [rx, ry] = await Promise.all([x.result(), y.result()]);
     assert.equal(rx.outcome, 'completed');
     assert.equal(ry.outcome, 'completed');
+    const rows = [];
     for (const h of [x, y]) {
       const w = await week(h.workflowId).query(weekStatusQuery);
-      assert.deepEqual(w.agents.map((a) => a.state), ['migrated', 'migrated'], `${h.workflowId}: ${JSON.stringify(w.agents)}`);
       assert.ok(w.agents.every((a) => a.workflowId.startsWith(`${h.workflowId}.week1.`)), 'each phase names its own children');
+      rows.push(...w.agents);
     }
-    for (const a of ['NotificationAgent', 'CacheManagerAgent']) assert.deepEqual(await stagesOf(a, 'twice'), [1, 2, 3]);
+    for (const a of agents) {
+      const states = rows.filter((r) => r.agent === a).map((r) => r.state).sort();
+      assert.deepEqual(states, ['migrated', 'refused'], `${a}: ${JSON.stringify(rows.filter((r) => r.agent === a))}`);
+      assert.match(rows.find((r) => r.agent === a && r.state === 'refused')!.detail ?? '', /already has stages 1, 2, 3 of twice/);
+      assert.deepEqual(await stagesOf(a, 'twice'), [1, 2, 3]);
+    }
   });
 
   it('a plan that refuses a busy agent refuses it with the holder named, and carries on with the others', async () => {
@@ -280,10 +309,13 @@ describe('runs, leases, lanes and aborts', () => {
     await phase.signal(abortSignal, { level: 2, by: 'gina' });
     const result = await phase.result();
     assert.equal(result.outcome, 'aborted');
-    const w = await week(phase.workflowId).query(weekStatusQuery);
-    assert.equal(w.outcome, 'aborted');
-    assert.deepEqual(w.rejectedSignals, [], 'the week took the abort its phase passed on');
+    // The abort may come before the phase started its week, or while it did.
+    if (result.weeks[0]?.outcome !== 'not-started') {
+      const w = await week(phase.workflowId).query(weekStatusQuery);
+      assert.equal(w.outcome, 'aborted');
+      assert.deepEqual(w.rejectedSignals, [], 'the week took the abort its phase passed on');
+      assert.deepEqual(w.applied, []);
+    }
     assert.deepEqual(await stagesOf('ChitchatAgent', 'typo-w1'), []);
-    assert.deepEqual(w.applied, []);
   });
 });

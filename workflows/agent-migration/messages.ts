@@ -107,6 +107,8 @@ export interface AgentMigrationStatus {
   waitingForPerson: PersonWait[];
   /** While another migration holds the agent: who. */
   agentHeldBy: LeaseHolder | null;
+  /** Why the migration left the agent alone (refused) other than a lease: the change was already there, or could not be read. */
+  refusedBecause: string | null;
   /** The abort this migration received from its week (it rolled itself back). */
   abort: { by: string; reason?: string; level: number; at: string } | null;
   /** Malformed or unknown steering signals that were refused (the last 20). */

@@ -59,6 +59,7 @@ export class MigrationRun {
       unreachable: null,
       waitingForPerson: [],
       agentHeldBy: null,
+      refusedBecause: null,
       abort: null,
       rejectedSignals: [],
       outcome: null,

@@ -3,7 +3,7 @@ import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
 import { migrationSteps } from '../../decisions/migration-steps';
 import { releaseAgentLease, takeAgentLease } from '../agent-lease';
 import { agentMigrationWorkflow as agentMigrationV1 } from '../legacy/v1/agent-migration';
-import { runScopedPatch } from '../lib/patches';
+import { changeAlreadyOnAgentPatch, runScopedPatch } from '../lib/patches';
 import { searchAttributes } from '../lib/visibility';
 import { registerHandlers } from './handlers';
 import type { AgentMigrationInput, AgentMigrationResult, MigrationOutcome } from './messages';
@@ -59,17 +59,45 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
     status.agentHeldBy = null;
     let outcome: MigrationOutcome;
     try {
-      const end = await runSteps(run);
-      if (end.kind === 'migrated') {
-        status.currentStage = null;
-        outcome = 'migrated';
-      } else if (end.kind === 'aborted' && run.compensations.length === 0) outcome = 'cancelled';
-      else outcome = await rollBackMigration(run, end);
+      const already = patched(changeAlreadyOnAgentPatch) ? await changeAlreadyOnAgent(run) : null;
+      if (already === 'aborted') outcome = 'cancelled';
+      else if (already) {
+        status.refusedBecause = already;
+        run.notify.alert(1, `${agent}: migration refused`, already);
+        outcome = 'refused';
+      } else {
+        const end = await runSteps(run);
+        if (end.kind === 'migrated') {
+          status.currentStage = null;
+          outcome = 'migrated';
+        } else if (end.kind === 'aborted' && run.compensations.length === 0) outcome = 'cancelled';
+        else outcome = await rollBackMigration(run, end);
+      }
     } finally {
       await releaseAgentLease(taken.lease);
     }
     return finish(run, outcome);
   });
+}
+
+/**
+ * Before stage 1: does the agent already have this change (another run of the plan applied
+ * it, or left part of it accepted as is)? Null when it has none of it; 'aborted' when an abort
+ * came first; otherwise why the agent is left alone. A marker it cannot read is no licence to
+ * apply over it.
+ */
+async function changeAlreadyOnAgent(run: MigrationRun): Promise<string | 'aborted' | null> {
+  const { agent, input } = run;
+  try {
+    const r = await run.work.run(() => run.m.readMarkers(`does ${agent} already have ${input.change}? (before stage 1)`, { agent, change: input.change, stages: [1, 2, 3] }));
+    if (r.present.length) return `${agent} already has stage${r.present.length > 1 ? 's' : ''} ${r.present.join(', ')} of ${input.change}, applied by another run, which owns it: this run leaves it alone`;
+    if (r.unknown.length) return `could not tell whether ${agent} already has ${input.change} (stage ${r.unknown[0]!.stage}: ${r.unknown[0]!.detail}); nothing applied`;
+    return null;
+  } catch (err) {
+    if (isCancellation(err) && run.status.abort) return 'aborted';
+    const message = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    return `could not read ${agent}'s markers of ${input.change} before stage 1 (${message}); nothing applied`;
+  }
 }
 
 /** The strategy's steps in order, in the scope an abort cancels. */

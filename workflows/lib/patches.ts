@@ -10,3 +10,10 @@
  * that folder and this branch can go (deprecatePatch first, then removal).
  */
 export const runScopedPatch = 'run-scoped-rollback-engine';
+
+/**
+ * A migration reads its agent's markers of the change before stage 1 and leaves an agent that
+ * already has it alone (outcome "refused"): the change belongs to the run that applied it, so a
+ * second run of the same plan neither claims it nor undoes it under the first one's record.
+ */
+export const changeAlreadyOnAgentPatch = 'refuse-change-already-on-agent';

@@ -1,4 +1,5 @@
-import { runKey } from '../lib/ids';
+import { workflowInfo } from '@temporalio/workflow';
+import { migrationWorkflowId, runKey } from '../lib/ids';
 import { countWideRollback } from '../lib/metrics';
 import { newRollbackRecord, rollBack as runEngine, type AppliedChange, type RollbackLevel, type RollbackRecord } from '../rollback/engine';
 import { rollbackMachine } from './holds';
@@ -30,7 +31,8 @@ export async function rollBackWeek(run: WeekRun, level: RollbackLevel, reason: s
         if (r.result === 'accepted-as-is') {
           if (i >= 0) run.status.applied[i] = c.kind === 'migration' ? { ...c, stages: r.remainingStages, acceptedAsIs: true } : { ...c, acceptedAsIs: true };
         } else if (i >= 0) run.status.applied.splice(i, 1);
-        const p = c.kind === 'migration' ? run.status.agents.find((a) => a.agent === c.agent && a.state !== 'refused') : undefined;
+        // The row of this change's own migration (an agent may be in two migrate steps of a week).
+        const p = c.kind === 'migration' ? run.status.agents.find((a) => a.workflowId === migrationWorkflowId(workflowInfo().workflowId, c.agent, c.change)) : undefined;
         if (p) {
           p.state = r.result === 'undone' ? 'undone-with-week' : 'accepted-as-is';
           if (r.result === 'accepted-as-is') p.stagesLeft = r.remainingStages;

@@ -2,6 +2,7 @@ import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, 
 import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
 import { weekWorkflow as weekV1 } from '../legacy/v1/week';
 import { refuseStepsUnknownToFleet } from '../lib/fleet-check-input';
+import { migrationWorkflowId } from '../lib/ids';
 import { runScopedPatch } from '../lib/patches';
 import { searchAttributes } from '../lib/visibility';
 import { runGate, type GateEnd } from './gate';
@@ -37,7 +38,10 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   upsertMemo({ summary: `${run.input.phase} / ${run.input.week.id}: ${run.input.week.title}` });
 
   return CancellationScope.nonCancellable(async () => {
-    const end = await rollOut(run);
+    const rolledOut = await rollOut(run);
+    // A gate decided "go" and an abort in the same workflow task: the abort wins, since the
+    // operator who sent it expects the week undone, not passed.
+    const end: GateEnd = rolledOut.kind === 'go' && run.aborted ? { kind: 'aborted' } : rolledOut;
     let outcome: NonNullable<WeekStatus['outcome']> = end.kind === 'go' ? 'passed' : 'aborted';
     if (end.kind === 'rollback-week') {
       await rollBackWeek(run, 2, end.reason, [...status.applied]);
@@ -50,7 +54,8 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
       } else {
         // Level 1: the agents in flight. Each rolled itself back; one that finished migrating
         // before the abort reached it is undone here.
-        const left = status.applied.filter((c) => c.kind === 'migration' && !c.acceptedAsIs && status.agents.some((p) => p.agent === c.agent && run.inFlightAtAbort.has(p.workflowId)));
+        const weekId = workflowInfo().workflowId;
+        const left = status.applied.filter((c) => c.kind === 'migration' && !c.acceptedAsIs && run.inFlightAtAbort.has(migrationWorkflowId(weekId, c.agent, c.change)));
         if (left.length) await rollBackWeek(run, 1, why, left);
       }
     }

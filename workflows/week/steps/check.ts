@@ -26,7 +26,10 @@ export async function check(run: WeekRun, step: WeekStep): Promise<StepEnd> {
     );
   } catch (err) {
     if (err instanceof AbortedWhileHeld) return null;
-    throw err;
+    // A probe that failed for good is a check that could not be made: the week rolls back
+    // rather than fail with its changes in place (as an operation that failed does).
+    run.notify.alert(2, `${run.label}: check ${step.id} could not be made`, String(err));
+    return { kind: 'rollback-week', reason: `check ${step.id} could not be made: ${String(err).slice(0, 300)}` };
   }
   run.notify.emit('check.done', { step: step.id, agents: agents.length, failed });
   if (!failed.length) return null;

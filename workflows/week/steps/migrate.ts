@@ -117,7 +117,7 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
     }
     run.running.set(p.workflowId, handle);
     // Steering that came while it was starting reaches it now.
-    if (run.paused) await handle.signal(pauseSignal, { by: 'phasegate', reason: run.status.pauseReason ?? 'week paused' }).catch(() => undefined);
+    if (run.paused) await handle.signal(pauseSignal, { by: 'phasegate', reason: (run.status.pauseReason ?? 'week paused').slice(0, 1000) }).catch(() => undefined);
     if (run.status.abort) {
       run.inFlightAtAbort.add(p.workflowId);
       await handle.signal(abortSignal, forwardedAbort(run.status.abort)).catch(() => undefined);
@@ -140,6 +140,7 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
     } else {
       p.state = result.outcome;
       if (result.outcome === 'refused' && result.agentHeldBy) p.detail = `held by ${result.agentHeldBy.holder} (${result.agentHeldBy.change})`;
+      else if (result.outcome === 'refused' && result.refusedBecause) p.detail = result.refusedBecause;
       if (result.outcome === 'migrated' || result.outcome === 'accepted-as-is') {
         const stages = [...result.stagesApplied].sort() as StageNumber[];
         if (result.outcome === 'accepted-as-is') p.stagesLeft = stages;

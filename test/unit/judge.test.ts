@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { defaultJudgeSettings, judgeDegradation, mannWhitneyGreater, upperNormalTail, type Tick } from '../../decisions/judge';
+
+describe('one-sided Mann-Whitney U test against known values', () => {
+  // Reference p-values from scipy.stats.mannwhitneyu(x, y, alternative="greater") with
+  // method "exact" where ours is exact (no ties, both samples of 25 or fewer) and
+  // "asymptotic" (continuity-corrected) otherwise.
+  const cases: Array<[string, number[], number[], number, number, 'exact' | 'normal']> = [
+    ['3 above 3: the one arrangement of 20', [4, 5, 6], [1, 2, 3], 9, 0.05, 'exact'],
+    ['4 above 4: one of 70', [5, 6, 7, 8], [1, 2, 3, 4], 16, 0.014285714285714285, 'exact'],
+    ['interleaved samples of 8', [1.1, 2.3, 3.5, 4.2, 5.9, 6.1, 7.7, 8.4], [0.5, 1.7, 2.2, 2.9, 3.1, 4.8, 5.0, 6.6], 44, 0.11724941724941723, 'exact'],
+    ['30 against 30, shifted by 10 (normal approximation)', range(10, 40), range(0, 30), 700, 0.00011224190297887802, 'normal'],
+    ['ties: mid-ranks and the tie correction', [1, 2, 2, 3, 3, 3, 4], [1, 1, 2, 2, 3, 3], 28, 0.16472198626976814, 'normal'],
+    ['everything equal: no evidence at all', Array(12).fill(10), Array(12).fill(10), 72, 1, 'normal'],
+  ];
+  for (const [name, x, y, u, p, method] of cases) {
+    it(name, () => {
+      const r = mannWhitneyGreater(x, y);
+      assert.equal(r.u, u);
+      assert.equal(r.method, method);
+      assert.ok(Math.abs(r.p - p) <= Math.max(1e-9, p * 1e-5), `p ${r.p}, expected ${p}`);
+    });
+  }
+  it('the wrong direction gives a p near 1', () => assert.ok(mannWhitneyGreater([1, 2, 3], [4, 5, 6]).p > 0.99));
+  it('the normal tail at 3.0902 is 0.001', () => assert.ok(Math.abs(upperNormalTail(3.0902) - 0.001) < 1e-6));
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+/** Ticks with a fixed pattern of noise (no randomness: the table must not flake). */
+function ticks(n: number, agentMs: number, controlsMs: number[], machineFactor: (i: number) => number = () => 1): Tick[] {
+  const wobble = (i: number, k: number) => 1 + 0.08 * Math.sin(i * 1.7 + k * 2.3);
+  return Array.from({ length: n }, (_, i) => ({
+    agentMs: agentMs * machineFactor(i) * wobble(i, 0),
+    controlsMs: controlsMs.map((c, k) => c * machineFactor(i) * wobble(i, k + 1)),
+  }));
+}
+
+describe('the degradation judge: a busy machine is not a bad change', () => {
+  const s = defaultJudgeSettings;
+  const controls = [40, 120, 75];
+  const baseline = ticks(20, 200, controls);
+
+  const cases: Array<[string, Tick[], Tick[], 'degraded' | 'not-degraded' | 'insufficient', 'against-controls' | 'against-own-baseline']> = [
+    ['unchanged agent, quiet machine', baseline, ticks(20, 200, controls), 'not-degraded', 'against-controls'],
+    // The issue's case: every agent on the machine 7 times slower during the batch.
+    ['unchanged agent, machine 7x slower for everyone', baseline, ticks(20, 200, controls, () => 7), 'not-degraded', 'against-controls'],
+    ['machine load rising through the window', baseline, ticks(20, 200, controls, (i) => 1 + i / 4), 'not-degraded', 'against-controls'],
+    ['agent 30 % slower, controls unchanged', baseline, ticks(20, 260, controls), 'degraded', 'against-controls'],
+    ['agent 30 % slower on a machine 3x slower for everyone', baseline, ticks(20, 260, controls, () => 3), 'degraded', 'against-controls'],
+    ['agent 10 % slower: under the 15 % limit', baseline, ticks(20, 220, controls), 'not-degraded', 'against-controls'],
+    ['agent 50 % slower, but 5 ms in all: under the 50 ms floor', ticks(20, 10, controls), ticks(20, 15, controls), 'not-degraded', 'against-controls'],
+    ['7 window samples: too few for a verdict', baseline, ticks(7, 400, controls), 'insufficient', 'against-controls'],
+    ['no control on the machine: judged against its own baseline', ticks(20, 200, []), ticks(20, 260, []), 'degraded', 'against-own-baseline'],
+    // Without controls a busy machine cannot be told from a bad change: the verdict says which judge it was.
+    ['no control, machine 7x slower: the own-baseline judge cannot tell', ticks(20, 200, []), ticks(20, 200, [], () => 7), 'degraded', 'against-own-baseline'],
+  ];
+  for (const [name, b, w, verdict, method] of cases) {
+    it(name, () => {
+      const v = judgeDegradation(b, w, s);
+      assert.equal(v.verdict, verdict, v.detail);
+      assert.equal(v.method, method);
+    });
+  }
+
+  it('a tick whose controls all failed to answer makes the judge fall back, and says so', () => {
+    const w = ticks(20, 260, controls);
+    w[3] = { agentMs: 260, controlsMs: [Number.NaN, 0] };
+    const v = judgeDegradation(baseline, w, s);
+    assert.equal(v.method, 'against-own-baseline');
+    assert.match(v.detail, /against its own baseline/);
+  });
+
+  it('the verdict names the slow-down, the test and the limits', () => {
+    const v = judgeDegradation(baseline, ticks(20, 260, controls, () => 3), s);
+    if (v.verdict !== 'degraded') return assert.fail(v.detail);
+    assert.ok(v.slowdownPct > 25 && v.slowdownPct < 35, String(v.slowdownPct));
+    assert.ok(v.p < 0.001);
+    assert.match(v.detail, /slower than its baseline median .* against 3 unchanged agent\(s\) on its machine; Mann-Whitney p .* \(limits: 15 %, 50 ms, p < 0.001\)/);
+  });
+});
