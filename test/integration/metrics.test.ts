@@ -18,7 +18,7 @@ const plan = planSchema.parse({
   version: 1,
   id: 'metrics',
   title: 'metrics of a run',
-  thresholds: { sampleIntervalMs: 250 },
+  thresholds: { sampleIntervalMs: 250, degradationMinDeltaMs: 1000 },
   timings: { baselineSamples: 3, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 0 },
   weeks: [
     {
