@@ -129,7 +129,8 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
     await toWeek((w) => w.signal(resumeSignal, arg));
   });
   const abort = async (arg: AbortRequest) => {
-    if (status.abort || status.outcome) return;
+    // A later abort may raise the level (1, then 3 once the operator wants the phase undone) until the phase has its outcome.
+    if (status.outcome || (status.abort && arg.level <= status.abort.level)) return;
     status.abort = { ...arg, at: new Date().toISOString() };
     await toWeek((w) => w.signal(abortSignal, forwardedAbort(arg)));
   };

@@ -119,7 +119,9 @@ async function withHeartbeat(run: (signal: AbortSignal) => Promise<CommandResult
 function outcomeOf(what: string, result: CommandResult, id: Pick<ActionOutcome, 'action' | 'agent'>): ActionOutcome {
   if (result.ended === 'cancelled') throw new CancelledFailure(`${what} cancelled; its process group was stopped after ${result.durationMs} ms`);
   if (!result.groupGone) {
-    // Not retryable by Temporal on its own: something of the command still runs and may yet act.
+    // Something of the command still runs and may yet act. The failure is retried like any
+    // other (the action carries its idempotency key, so a retry that lands twice changes
+    // nothing), and the message names the survivor for whoever reads the history.
     throw ApplicationFailure.create({ type: 'CommandStillRunning', message: `${what}: a process of the command survived SIGKILL of its group (it left the group?)` });
   }
   if (result.exitCode !== 0) {

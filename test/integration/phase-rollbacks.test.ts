@@ -99,6 +99,32 @@ describe('phase and week rollbacks on the real dev server', () => {
     assert.equal(w2.abort?.level, 3);
   });
 
+  for (const how of ['raised from level 1 to level 3 at the phase', 'sent at level 3 to the running week itself'] as const) {
+    it(`an abort ${how} puts the whole fleet back as it was before the phase`, async () => {
+      const id = how.startsWith('raised') ? 'abort-raise' : 'abort-week-l3';
+      const week1 = ['ChitchatAgent', 'NotificationAgent'];
+      const week2 = ['ResponderAgent', 'WebSearchAgent'];
+      const handle = await start(plan(id, [{ agents: week1 }, { agents: week2 }]));
+      await weekUntil(`phase.${id}`, 'week1', (s) => s.state === 'gate-open', 'the week-1 gate');
+      await env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1')).executeUpdate(decideGateUpdate, { args: [{ gate: `${id}.week1.gate`, decision: 'go', by: 'alice' }] });
+      await weekUntil(`phase.${id}`, 'week2', (s) => s.agents.some((a) => a.state === 'running'), 'week 2 in flight');
+      if (how.startsWith('raised')) {
+        await handle.signal(abortSignal, { level: 1, by: 'oncall', reason: 'stop the agents in flight' });
+        await handle.signal(abortSignal, { level: 3, by: 'oncall', reason: 'no: undo the phase' });
+      } else {
+        await env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week2')).signal(abortSignal, { level: 3, by: 'oncall' });
+      }
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted');
+      assert.equal(result.rollback?.level, 3, JSON.stringify(result.abort));
+      for (const a of week1) assert.ok(result.rollback?.undone.includes(`week1/${a}`), `week 1's ${a} undone by the phase: ${JSON.stringify(result.rollback?.undone)}`);
+      assert.deepEqual(result.applied, []);
+      for (const view of await Promise.all([...week1, ...week2].map((a) => sim.agent(a)))) {
+        assert.deepEqual(Object.keys(view.changes).filter((c) => c.startsWith(id)), [], `${view.name} has no stage of the phase left`);
+      }
+    });
+  }
+
   it('a batch over its failure budget rolls the week back when the plan says so', async () => {
     const agents = ['LearningOrchestratorAgent', 'FeedbackHandlerAgent', 'AgentTrustScorerAgent'];
     await sim.fault('FeedbackHandlerAgent', { integrationFailing: true, clearOnUndo: true });

@@ -38,13 +38,21 @@ export async function resume(run: WeekRun, arg: { by: string }): Promise<void> {
 /**
  * Stop the rollout. Running migrations are told to roll themselves back (level 1) and the
  * week waits for each of them to finish doing so; what they and the week leave applied is
- * undone afterwards as the level says (workflow.ts). Once a rollback runs, an abort adds
- * nothing: it is noted and ignored.
+ * undone afterwards as the level says (workflow.ts). A second abort at a higher level raises
+ * the level while the week's own rollback has not begun (an operator who aborted at level 1
+ * and then wants the week undone); otherwise an abort adds nothing: it is noted and ignored.
  */
 export async function requestAbort(run: WeekRun, a: AbortRequest): Promise<void> {
-  if (run.status.abort || run.status.outcome) return;
-  if (run.status.rollback && run.status.state === 'rolling-back') {
-    run.notify.emit('abort.ignored', { ...a, why: 'the week is already rolling back' });
+  if (run.status.outcome) return;
+  const rollingBack = run.status.rollback !== null && run.status.state === 'rolling-back';
+  const current = run.status.abort;
+  if (current && a.level > current.level && !rollingBack) {
+    run.status.abort = { ...a, at: new Date().toISOString() };
+    run.notify.alert(1, `${run.label}: abort raised to level ${a.level}`, `by ${a.by}${a.reason ? `: ${a.reason}` : ''} (was level ${current.level} by ${current.by})`);
+    return;
+  }
+  if (current || rollingBack) {
+    run.notify.emit('abort.ignored', { ...a, why: rollingBack ? 'the week is already rolling back' : `already aborted at level ${current!.level}` });
     return;
   }
   run.status.abort = { ...a, at: new Date().toISOString() };
