@@ -50,7 +50,10 @@ describe('the README, as written', () => {
       if (b.directive.startsWith('skip')) continue;
       const gate = /wait-gate (\S+)/.exec(b.directive)?.[1];
       if (gate) {
-        await until(`the gate of ${gate}`, 180_000, async () => ((await env.client.workflow.getHandle(gate).query(weekStatusQuery)).gate.open ? true : undefined));
+        await until(`the gate of ${gate}`, 180_000, async () => ((await env.client.workflow.getHandle(gate).query(weekStatusQuery)).gate.open ? true : undefined)).catch(async (err: Error) => {
+          const s = await env.client.workflow.getHandle(gate).query(weekStatusQuery).catch(() => null);
+          throw new Error(`${err.message}; the week last said ${JSON.stringify(s && { state: s.state, pauseReason: s.pauseReason, agents: s.agents.map((a) => `${a.agent} ${a.state}${a.trigger ? ` (${a.trigger})` : ''}`) })}`);
+        });
       }
       for (const line of b.lines) {
         const { stdout } = await run('bash', ['-c', line], { cwd: projectRoot, env: envVars, maxBuffer: 16 * 1024 * 1024 }).catch((err: { code: number; stdout: string; stderr: string }) => {
