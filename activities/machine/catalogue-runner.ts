@@ -46,7 +46,9 @@ export function trimOutput(text: string): string {
 
 /**
  * Turns an action request into the command this machine's catalogue names for it, and runs
- * it with execFile (no shell), an argument array and a timeout. Request values are checked
+ * it without a shell, with an argument array and a timeout, in a process group of its own
+ * (process-group.ts: a timeout or a cancellation kills the whole group, a wrapper script's
+ * children included, and the run waits until the group is gone). Request values are checked
  * against the inventory and narrow patterns before they reach an argument.
  */
 export class CatalogueRunner {
