@@ -155,7 +155,7 @@ describe('runs, leases, lanes and aborts', () => {
     const [rx, ry] = await Promise.all([x.result(), y.result()]);
     assert.equal(rx.outcome, 'completed');
     assert.equal(ry.outcome, 'completed');
-    const rows = [];
+    const rows: WeekStatus['agents'] = [];
     for (const h of [x, y]) {
       const w = await week(h.workflowId).query(weekStatusQuery);
       assert.ok(w.agents.every((a) => a.workflowId.startsWith(`${h.workflowId}.week1.`)), 'each phase names its own children');
@@ -164,8 +164,12 @@ describe('runs, leases, lanes and aborts', () => {
     for (const a of agents) {
       const states = rows.filter((r) => r.agent === a).map((r) => r.state).sort();
       assert.deepEqual(states, ['migrated', 'refused'], `${a}: ${JSON.stringify(rows.filter((r) => r.agent === a))}`);
-      assert.match(rows.find((r) => r.agent === a && r.state === 'refused')!.detail ?? '', /already has stages 1, 2, 3 of twice/);
+      const refusedRow = rows.find((r) => r.agent === a && r.state === 'refused')!;
+      assert.match(refusedRow.detail ?? '', /already has stages 1, 2, 3 of twice/);
       assert.deepEqual(await stagesOf(a, 'twice'), [1, 2, 3]);
+      // The fleet's own record: the run that refused backed up, applied and undid nothing on it.
+      const byRefuser = (await sim.actions(a)).filter((r) => r.change === 'twice' && r.key?.startsWith(refusedRow.workflowId));
+      assert.deepEqual(byRefuser.map((r) => r.action), [], `${a}: ${refusedRow.workflowId} acted on it`);
     }
   });
 
