@@ -7,7 +7,8 @@ import { projectRoot } from '../lib/paths';
 /**
  * Every benchmark, side by side in one run (this machine is shared and noisy, so figures are
  * compared only within a run), then bench/results.json and bench/RESULTS.md, which are
- * committed with the code they measured.
+ * committed with the code they measured. The degradation judge's section of RESULTS.md
+ * (bench/judge.ts, run on its own) is kept as it stands between its markers.
  *
  * node dist/bench/all.js [--quick | --report-only]
  *   --quick        fewer runs and shorter probing, for a smoke run
@@ -63,6 +64,24 @@ async function runAll(): Promise<void> {
   await step('probe cost: a machine worker probing its whole share of the fleet every second', ['dist/bench/probe-overhead.js', quick ? '20' : '150']);
   await step('history growth', ['dist/bench/history-growth.js']);
   await step('start-up of the README main command', ['dist/bench/startup.js', quick ? '1' : '3']);
+}
+
+/**
+ * The degradation judge's section of bench/RESULTS.md (bench/judge.ts, run on its own and written
+ * up by hand), as it stands between its markers: report() keeps it rather than drop it.
+ */
+function keptJudgeSection(): string[] {
+  const begin = '<!-- judge:begin';
+  const end = '<!-- judge:end -->';
+  let old = '';
+  try {
+    old = readFileSync(path.join(projectRoot, 'bench', 'RESULTS.md'), 'utf8');
+  } catch {
+    return [];
+  }
+  const from = old.indexOf(begin);
+  const to = old.indexOf(end, from);
+  return from >= 0 && to > from ? [old.slice(from, to + end.length), ''] : [];
 }
 
 /** bench/results.json and bench/RESULTS.md from the figures of the last run. */
@@ -181,6 +200,7 @@ function report(run: { commit: string; startedAt: string; durationS: number }): 
     '',
     ...(misses.length ? misses.map((m) => `- ${m}`) : ['- none']),
     '',
+    ...keptJudgeSection(),
   ].join('\n');
   writeFileSync(path.join(projectRoot, 'bench', 'RESULTS.md'), md);
   process.stdout.write(`\n${md}\nwritten to bench/results.json and bench/RESULTS.md (the run took ${results.durationS} s)\n`);

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
 
   await measure('GPU memory: nvidia-smi, fixed query', n, () => readGpuMemory(config.catalogues.mainpc!, process.cwd()));
   await measure('GPU: si.graphics() (execSync, no timeout)', Math.min(n, 10), () => si.graphics());
-  await measure('load: si.currentLoad()', n, () => readLoad({ kind: 'systeminformation' }));
+  await measure('load: os.loadavg() (the 1-minute load average)', n, () => readLoad({ kind: 'load-average' }));
   await measure('response time: GET health endpoint', n, () => readResponse(`http://127.0.0.1:${port}/health`, 5000));
   server.close();
   const out = path.join(projectRoot, '.data', 'bench', 'probe-cost.json');

@@ -38,9 +38,9 @@ async function prober(job: ChildJob): Promise<void> {
   while (Date.now() < end) {
     const tick = Date.now();
     if (job.mode === 'per-agent') {
-      await Promise.all(job.urls.map((u) => Promise.all([readResponse(u, 5000), readGpuMemory(catalogue, projectRoot), readLoad({ kind: 'systeminformation' })])));
+      await Promise.all(job.urls.map((u) => Promise.all([readResponse(u, 5000), readGpuMemory(catalogue, projectRoot), readLoad({ kind: 'load-average' })])));
     } else {
-      await Promise.all([readGpuMemory(catalogue, projectRoot), readLoad({ kind: 'systeminformation' }), ...job.urls.map((u) => readResponse(u, 5000))]);
+      await Promise.all([readGpuMemory(catalogue, projectRoot), readLoad({ kind: 'load-average' }), ...job.urls.map((u) => readResponse(u, 5000))]);
     }
     ticks++;
     const spent = Date.now() - tick;

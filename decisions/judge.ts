@@ -8,10 +8,11 @@
  * slows the agent and its controls alike, so the agent's response time divided by its
  * controls' (on a log scale) stays where it was in the baseline; a change that makes the agent
  * itself slower moves that ratio. A one-sided Mann-Whitney U test decides whether the window's
- * ratios sit above the baseline's, and a change counts as degradation only when the test is
- * significant AND the slow-down it attributes to the agent clears both the plan's percentage
- * (15 % in the seeds, see docs/domain.md) and an absolute floor in milliseconds. Without any
- * control the agent's own baseline is used, with the same test, and the verdict says so.
+ * ratios sit above the baseline's by more than a share (floorShare) of the plan's percentage
+ * (15 % in the seeds, see docs/domain.md), and a second one does the same for the difference in
+ * milliseconds (see judgeDegradation for why both). bench/judge.ts measures how often it rolls
+ * back an unchanged agent and how often it catches a slowed one; bench/RESULTS.md has the figures. Without any control the agent's own baseline is used,
+ * with the same tests, and the verdict says so.
  */
 
 /** One tick of probing: the agent's response time and its controls' in the same tick (ms). */
@@ -29,9 +30,15 @@ export interface JudgeSettings {
   alpha: number;
   /** Fewer usable ticks than this in the baseline or the window: no verdict on degradation. */
   minSamples: number;
+  /**
+   * What share of the limits (percentage and milliseconds) the tests must be confident the
+   * slow-down exceeds. Below 1 because the limit is the slow-down that must be caught: a bar at
+   * the limit itself catches a slow-down of exactly the limit only half the time.
+   */
+  floorShare: number;
 }
 
-export const defaultJudgeSettings: JudgeSettings = { degradationPct: 15, degradationMinDeltaMs: 50, alpha: 0.001, minSamples: 8 };
+export const defaultJudgeSettings: JudgeSettings = { degradationPct: 15, degradationMinDeltaMs: 50, alpha: 0.01, minSamples: 8, floorShare: 0.25 };
 
 export type JudgeMethod = 'against-controls' | 'against-own-baseline';
 
@@ -39,7 +46,7 @@ export type DegradationVerdict =
   | {
       verdict: 'degraded' | 'not-degraded';
       method: JudgeMethod;
-      /** One-sided p-value of the Mann-Whitney U test (window above baseline). */
+      /** The larger of the two one-sided Mann-Whitney p-values (ratio and difference: window above baseline plus floorShare of the limits). */
       p: number;
       /** The slow-down attributed to the agent, in percent of its baseline median. */
       slowdownPct: number;
@@ -47,6 +54,8 @@ export type DegradationVerdict =
       slowdownMs: number;
       baselineTicks: number;
       windowTicks: number;
+      /** Medians of the agent's and the controls' response times, baseline and window (ms): what an operator compares by eye. */
+      medians: { baselineAgentMs: number; windowAgentMs: number; baselineControlsMs: number | null; windowControlsMs: number | null };
       detail: string;
     }
   | { verdict: 'insufficient'; method: JudgeMethod; baselineTicks: number; windowTicks: number; detail: string };
@@ -167,34 +176,65 @@ export function mannWhitneyGreater(larger: readonly number[], smaller: readonly 
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 const usable = (ms: number) => Number.isFinite(ms) && ms > 0;
+const controlledMedian = (t: Tick) => medianOf(t.controlsMs.filter(usable));
+
+/** How far `later` sits above `earlier`: the difference of their medians (cheap at any window length). */
+export function shiftEstimate(later: readonly number[], earlier: readonly number[]): number {
+  return medianOf(later) - medianOf(earlier);
+}
 
 /**
  * The judge. `baseline` ticks were taken before stage 1, `window` ticks during the
- * verification window; each tick has the agent's response time and its controls' in that
- * same tick. Ticks without a usable agent reading are dropped; when every tick of both has at
- * least one control reading, the agent is judged against its controls, otherwise against its
- * own baseline.
+ * verification; each tick has the agent's response time and its controls' in that same tick.
+ * Ticks without a usable agent reading are dropped. When at least `minSamples` ticks of each
+ * have a control reading, the agent is judged against its controls on those ticks; otherwise
+ * against its own baseline, and the verdict says so.
+ *
+ * Two scores per tick, each tested on its own: the log of the agent's time over its controls'
+ * median (a machine that slows everyone by a factor cancels out) and the agent's time minus
+ * that median (a machine that adds the same delay to every answer, as a busy CPU does to a
+ * queue of requests, cancels out). A busy machine is a mix of the two, so the agent counts as
+ * degraded only when both tests say so (the price: an agent much slower than its controls, on a
+ * machine that adds a wait to every answer, shows a falling ratio and is not rolled back in that
+ * window; controls close in speed to the agent, see decisions/controls.ts, keep this rare). Each
+ * test asks whether the window sits above the baseline by more than floorShare of the limit (of
+ * the plan's percentage and of its millisecond floor): the limit is the slow-down that must be
+ * caught, so the bar for confidence sits below it, and slow-downs well under that bar are (all
+ * but) never rolled back.
  */
 export function judgeDegradation(baseline: readonly Tick[], window: readonly Tick[], s: JudgeSettings): DegradationVerdict {
-  const b = baseline.filter((t) => usable(t.agentMs));
-  const w = window.filter((t) => usable(t.agentMs));
+  const b0 = baseline.filter((t) => usable(t.agentMs));
+  const w0 = window.filter((t) => usable(t.agentMs));
   const controlled = (t: Tick) => t.controlsMs.some(usable);
-  const method: JudgeMethod = b.length > 0 && w.length > 0 && b.every(controlled) && w.every(controlled) ? 'against-controls' : 'against-own-baseline';
+  const bc = b0.filter(controlled);
+  const wc = w0.filter(controlled);
+  // Enough controlled ticks (or every tick controlled, when there are too few for any verdict).
+  const enough = (controlledTicks: number, all: number) => controlledTicks > 0 && controlledTicks >= Math.min(s.minSamples, all);
+  const method: JudgeMethod = enough(bc.length, b0.length) && enough(wc.length, w0.length) ? 'against-controls' : 'against-own-baseline';
+  const [b, w] = method === 'against-controls' ? [bc, wc] : [b0, w0];
   if (b.length < s.minSamples || w.length < s.minSamples) {
-    return { verdict: 'insufficient', method, baselineTicks: b.length, windowTicks: w.length, detail: `${b.length} baseline and ${w.length} window samples; the judge needs ${s.minSamples} of each` };
+    return { verdict: 'insufficient', method, baselineTicks: b.length, windowTicks: w.length, detail: `degradation not judged: ${b.length} baseline and ${w.length} window samples; the judge needs ${s.minSamples} of each` };
   }
+  const reference = method === 'against-controls' ? controlledMedian : () => 1;
+  const offset = method === 'against-controls' ? controlledMedian : () => 0;
+  const ratio = (t: Tick) => Math.log(t.agentMs / reference(t));
+  const diff = (t: Tick) => t.agentMs - offset(t);
+  const relFloor = Math.log(1 + (s.degradationPct * s.floorShare) / 100);
+  const absFloor = s.degradationMinDeltaMs * s.floorShare;
+  const ratioTest = mannWhitneyGreater(w.map((t) => ratio(t) - relFloor), b.map(ratio));
+  const diffTest = mannWhitneyGreater(w.map((t) => diff(t) - absFloor), b.map(diff));
+  const p = Math.max(ratioTest.p, diffTest.p);
   const agentBaselineMs = medianOf(b.map((t) => t.agentMs));
-  // Log of the agent's time over its controls' median in the same tick: a busy machine cancels out.
-  const score = method === 'against-controls' ? (t: Tick) => Math.log(t.agentMs / medianOf(t.controlsMs.filter(usable))) : (t: Tick) => Math.log(t.agentMs);
-  const bScores = b.map(score);
-  const wScores = w.map(score);
-  const test = mannWhitneyGreater(wScores, bScores);
-  const slowdownPct = (Math.exp(medianOf(wScores) - medianOf(bScores)) - 1) * 100;
-  const slowdownMs = (agentBaselineMs * slowdownPct) / 100;
-  const degraded = test.p < s.alpha && slowdownPct > s.degradationPct && slowdownMs >= s.degradationMinDeltaMs;
-  const against = method === 'against-controls' ? `against ${w[0]!.controlsMs.length} unchanged agent(s) on its machine` : 'against its own baseline (no unchanged agent to compare with)';
+  const slowdownPct = (Math.exp(shiftEstimate(w.map(ratio), b.map(ratio))) - 1) * 100;
+  const slowdownMs = shiftEstimate(w.map(diff), b.map(diff));
+  const degraded = p < s.alpha;
+  const against = method === 'against-controls' ? `against ${medianOf(w.map((t) => t.controlsMs.filter(usable).length))} unchanged agent(s) on its machine` : 'against its own baseline (no unchanged agent to compare with)';
+  const fmt = (x: number) => (x < 1e-6 ? x.toExponential(1) : String(round(x, 6)));
   const detail =
     `${degraded ? '' : 'not degraded: '}response ${round(slowdownPct)} % (${round(slowdownMs)} ms) slower than its baseline median ${round(agentBaselineMs)} ms ${against}; ` +
-    `Mann-Whitney p ${test.p < 1e-6 ? test.p.toExponential(1) : round(test.p, 6)} over ${b.length} baseline and ${w.length} window samples (limits: ${s.degradationPct} %, ${s.degradationMinDeltaMs} ms, p < ${s.alpha})`;
-  return { verdict: degraded ? 'degraded' : 'not-degraded', method, p: test.p, slowdownPct: round(slowdownPct, 2), slowdownMs: round(slowdownMs, 2), baselineTicks: b.length, windowTicks: w.length, detail };
+    `Mann-Whitney p ${fmt(ratioTest.p)} (ratio) and ${fmt(diffTest.p)} (difference) over ${b.length} baseline and ${w.length} window samples ` +
+    `(rolls back when both are under ${s.alpha} that it is over ${s.floorShare} of the limits: ${s.degradationPct} %, ${s.degradationMinDeltaMs} ms)`;
+  const controlsMedian = (ts: Tick[]) => (method === 'against-controls' ? round(medianOf(ts.map(controlledMedian)), 2) : null);
+  const medians = { baselineAgentMs: round(agentBaselineMs, 2), windowAgentMs: round(medianOf(w.map((t) => t.agentMs)), 2), baselineControlsMs: controlsMedian(b), windowControlsMs: controlsMedian(w) };
+  return { verdict: degraded ? 'degraded' : 'not-degraded', method, p, slowdownPct: round(slowdownPct, 2), slowdownMs: round(slowdownMs, 2), baselineTicks: b.length, windowTicks: w.length, medians, detail };
 }

@@ -5,7 +5,9 @@
  * apart, with its own limit, and makes a window inconclusive rather than failed.
  */
 
-export type Metric = 'gpuMemoryPct' | 'load' | 'responseTimeMs' | 'integration' | 'agentUp';
+import type { Tick } from './judge';
+
+export type Metric = 'gpuMemoryPct' | 'load' | 'loadPerCore' | 'responseTimeMs' | 'integration' | 'agentUp';
 
 export type Reading =
   | { metric: Metric; status: 'measured'; value: number; detail?: string }
@@ -31,11 +33,17 @@ export interface TriggerEvidence {
 
 export interface TriggerThresholds {
   gpuMemoryPct: number;
+  /** The machine's 1-minute load average. */
   load: number;
+  /** The same per core; checked only when a plan sets it. */
+  loadPerCore?: number;
   responseTimeMs: number;
   degradationPct: number;
   /** Degradation is ignored below this absolute slow-down; loopback latencies of 1-2 ms are noise. */
   degradationMinDeltaMs: number;
+  /** The degradation judge's significance level and the samples it needs (decisions/judge.ts). */
+  degradationAlpha: number;
+  degradationMinSamples: number;
   escalationSigma: number;
   consecutiveBreaches: number;
   maxConsecutiveProbeErrors: number;
@@ -47,6 +55,10 @@ export interface Baseline {
   responseStdDevMs: number;
   gpuMemoryPct: number | null;
   load: number;
+  /** The baseline's ticks (the agent's response time and its controls' in the same tick), for the degradation judge. */
+  ticks?: Tick[];
+  /** The unchanged agents probed beside it (decisions/controls.ts). */
+  controls?: string[];
 }
 
 /** Running counters carried from one sample to the next within a window. */
@@ -55,7 +67,7 @@ export interface EvaluationState {
   consecutiveProbeErrors: number;
   probeErrors: number;
   samples: number;
-  /** Recent response times, for degradation against the baseline (a median, not one sample). */
+  /** The latest response times (for the status; degradation is decisions/judge.ts over the whole window). */
   recentResponseMs: number[];
 }
 
@@ -72,7 +84,7 @@ export type SampleVerdict =
   | { verdict: 'fail'; trigger: TriggerEvidence; escalations: TriggerEvidence[] }
   | { verdict: 'inconclusive'; reason: string; escalations: TriggerEvidence[] };
 
-const degradationWindow = 5;
+const recentWindow = 5;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return 0;
@@ -100,7 +112,7 @@ function round(n: number, digits = 1): number {
 }
 
 /** Candidate triggers of one sample, before the consecutive-breach rule is applied. */
-function breachesOf(readings: readonly Reading[], baseline: Baseline | null, t: TriggerThresholds, recent: number[]): TriggerEvidence[] {
+function breachesOf(readings: readonly Reading[], t: TriggerThresholds): TriggerEvidence[] {
   const out: TriggerEvidence[] = [];
   for (const r of readings) {
     if (r.status !== 'measured') continue;
@@ -115,27 +127,18 @@ function breachesOf(readings: readonly Reading[], baseline: Baseline | null, t: 
         if (r.value > t.gpuMemoryPct) out.push({ kind: 'gpu-memory', measured: round(r.value), threshold: t.gpuMemoryPct, unit: '%', detail: `GPU memory ${round(r.value)} % used, over ${t.gpuMemoryPct} %` });
         break;
       case 'load':
-        if (r.value > t.load) out.push({ kind: 'system-load', measured: round(r.value, 2), threshold: t.load, unit: 'load', detail: `system load ${round(r.value, 2)}, over ${t.load}` });
+        if (r.value > t.load) out.push({ kind: 'system-load', measured: round(r.value, 2), threshold: t.load, unit: 'load', detail: `1-minute load average ${round(r.value, 2)}, over ${t.load}` });
         break;
-      case 'responseTimeMs': {
-        if (r.value > t.responseTimeMs) {
-          out.push({ kind: 'response-time', measured: Math.round(r.value), threshold: t.responseTimeMs, unit: 'ms', detail: `response time ${Math.round(r.value)} ms, over ${t.responseTimeMs} ms` });
-        } else if (baseline && recent.length >= Math.min(3, degradationWindow)) {
-          const current = median(recent);
-          const delta = current - baseline.responseP50Ms;
-          const pct = baseline.responseP50Ms > 0 ? (delta / baseline.responseP50Ms) * 100 : 0;
-          if (delta >= t.degradationMinDeltaMs && pct > t.degradationPct) {
-            out.push({
-              kind: 'degradation',
-              measured: round(pct),
-              threshold: t.degradationPct,
-              unit: '%',
-              detail: `median response ${Math.round(current)} ms is ${round(pct)} % over the baseline p50 ${Math.round(baseline.responseP50Ms)} ms (limit ${t.degradationPct} %)`,
-            });
-          }
+      case 'loadPerCore':
+        if (t.loadPerCore !== undefined && r.value > t.loadPerCore) {
+          out.push({ kind: 'system-load', measured: round(r.value, 2), threshold: t.loadPerCore, unit: 'load per core', detail: `${r.detail ?? '1-minute load average per core'}: ${round(r.value, 2)} per core, over ${t.loadPerCore}` });
         }
         break;
-      }
+      case 'responseTimeMs':
+        // Slower than its baseline but under the threshold is degradation, judged over the
+        // whole window against unchanged agents by decisions/judge.ts, not sample by sample.
+        if (r.value > t.responseTimeMs) out.push({ kind: 'response-time', measured: Math.round(r.value), threshold: t.responseTimeMs, unit: 'ms', detail: `response time ${Math.round(r.value)} ms, over ${t.responseTimeMs} ms` });
+        break;
     }
   }
   return out;
@@ -166,8 +169,8 @@ export function evaluateSample(
   const errors = readings.filter((r) => r.status === 'no-data');
   const measured = readings.filter((r) => r.status === 'measured');
   const response = measured.find((r) => r.metric === 'responseTimeMs');
-  const recentResponseMs = response && response.status === 'measured' ? [...prev.recentResponseMs, response.value].slice(-degradationWindow) : prev.recentResponseMs;
-  const breaches = breachesOf(readings, baseline, t, recentResponseMs);
+  const recentResponseMs = response && response.status === 'measured' ? [...prev.recentResponseMs, response.value].slice(-recentWindow) : prev.recentResponseMs;
+  const breaches = breachesOf(readings, t);
   const escalations = escalationsOf(readings, baseline, t);
   const breachCounts: Partial<Record<TriggerKind, number>> = {};
   for (const b of breaches) breachCounts[b.kind] = (prev.breaches[b.kind] ?? 0) + 1;

@@ -4,6 +4,11 @@ import type { Agent, Hub } from '../config/schema/inventory';
 export interface AgentFaults {
   /** Added to every health response. */
   latencyMs: number;
+  /**
+   * A change that makes the agent itself slower: `ms` added to every health response while a
+   * stage of `change` is applied, gone once it is undone (the degradation judge's drills).
+   */
+  slowerWhileApplied?: { change: string; ms: number } | null;
   /** Health endpoint answers with this HTTP status instead of 200. */
   errorStatus?: number;
   /** Process gone: the health port refuses connections, no heartbeats. */

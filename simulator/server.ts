@@ -136,7 +136,9 @@ export class FleetSimulator {
       if (agent.faults.errorStatus) return json(res, agent.faults.errorStatus, { agent: name, status: 'error' });
       json(res, 200, { status: 'ok', ...this.state.view(agent), uptimeS: Math.round((Date.now() - agent.startedAt) / 1000) });
     };
-    if (agent.faults.latencyMs > 0) setTimeout(answer, agent.faults.latencyMs);
+    const slower = agent.faults.slowerWhileApplied;
+    const latencyMs = agent.faults.latencyMs + (slower && (agent.changes[slower.change]?.length ?? 0) > 0 ? slower.ms : 0);
+    if (latencyMs > 0) setTimeout(answer, latencyMs);
     else answer();
   }
 

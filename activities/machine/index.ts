@@ -14,10 +14,13 @@ import {
   type Reading,
   type TriggerEvidence,
   type TriggerThresholds,
+  median as medianOf,
 } from '../../decisions/triggers';
 import type { Logger } from '../../lib/logger';
 import { CatalogueRunner, type ActionRequest, type CommandResult, type MachineValues } from './catalogue-runner';
 import { createHeartbeatSummarizer } from './heartbeat-summary';
+import { defaultJudgeSettings, judgeDegradation, type DegradationVerdict, type JudgeSettings, type Tick } from '../../decisions/judge';
+import { closestControls, maxControlCandidates, maxControls } from '../../decisions/controls';
 import { probeTimer } from './probe-metrics';
 import { readGpuMemory, readIntegration, readLoad, readResponse, type LoadSource } from './probes';
 
@@ -60,6 +63,8 @@ export interface BaselineRequest {
   samples: number;
   intervalMs: number;
   responseThresholdMs: number;
+  /** Candidate controls: unchanged agents of this machine probed in the same ticks; the closest in speed are kept (decisions/controls.ts). */
+  controls?: string[];
 }
 
 export interface BaselineResult {
@@ -79,6 +84,9 @@ export interface WindowRequest {
   checkIntegration: boolean;
 }
 
+/** The degradation judge's verdict on a window (decisions/judge.ts), for the status and the history. */
+export type WindowDegradation = Pick<DegradationVerdict, 'verdict' | 'method' | 'detail' | 'baselineTicks' | 'windowTicks'> & Partial<Pick<Extract<DegradationVerdict, { p: number }>, 'p' | 'slowdownPct' | 'slowdownMs' | 'medians'>>;
+
 export interface WindowResult {
   verdict: 'pass' | 'fail' | 'inconclusive';
   trigger?: TriggerEvidence;
@@ -89,12 +97,18 @@ export interface WindowResult {
   elapsedMs: number;
   lastReadings: Reading[];
   notApplicable: string[];
+  /** Absent when the window ended before it was judged (another trigger fired first). */
+  degradation?: WindowDegradation;
 }
 
 interface WindowProgress {
   elapsedMs: number;
   state: EvaluationState;
+  ticks: Tick[];
 }
+
+/** A window's ticks beyond this are thinned to every other one: a 24-hour observation's windows stay small in heartbeats. */
+const maxWindowTicks = 1200;
 
 /**
  * Runs a command while heartbeating, so a dead worker is noticed within the heartbeat
@@ -155,7 +169,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   const loadSource: LoadSource =
     deps.catalogue.probes.load === 'simulator'
       ? { kind: 'simulator', adminUrl: deps.values.simulatorAdmin, machine: deps.machine }
-      : { kind: 'systeminformation' };
+      : { kind: 'load-average' };
   const healthUrl = (agent: string) => {
     const a = runner.agent(agent);
     return `http://${host}:${a.healthPort}${a.healthPath}`;
@@ -170,8 +184,28 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       timed('load', () => readLoad(loadSource)),
       checkIntegration ? timed('integration', () => readIntegration(runner, agent)) : Promise.resolve(null),
     ]);
-    return [...response, gpu, load, ...(integration ? [integration] : [])];
+    return [...response, gpu, ...load, ...(integration ? [integration] : [])];
   }
+
+  /** Names a workflow gave as controls, kept only if this machine's own inventory has them on this machine. */
+  const controlsHere = (names: readonly string[] | undefined, max: number) => (names ?? []).filter((n) => deps.inventory.agents.some((a) => a.name === n && a.machine === deps.machine)).slice(0, max);
+
+  /** One sample of the agent, with its controls' response times measured at the same moment. */
+  async function probeTick(agent: string, controls: readonly string[], responseThresholdMs: number, checkIntegration: boolean): Promise<{ readings: Reading[]; tick: Tick | null }> {
+    const [readings, ...controlReadings] = await Promise.all([
+      sample(agent, responseThresholdMs, checkIntegration),
+      ...controls.map((c) => timed('response', () => readResponse(healthUrl(c), responseThresholdMs))),
+    ]);
+    const responseOf = (rs: Reading[]) => {
+      const r = rs.find((x) => x.metric === 'responseTimeMs');
+      const down = rs.some((x) => x.metric === 'agentUp' && x.status === 'measured' && x.value === 0);
+      return r?.status === 'measured' && !down ? r.value : Number.NaN;
+    };
+    const agentMs = responseOf(readings);
+    return { readings, tick: Number.isFinite(agentMs) ? { agentMs, controlsMs: controlReadings.map(responseOf) } : null };
+  }
+
+  const round2 = (n: number) => Math.round(n * 100) / 100;
 
   return {
     async describeMachine(): Promise<MachineDescription> {
@@ -210,8 +244,11 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       const loads: number[] = [];
       let probeErrors = 0;
       let lastGpu: Reading = { metric: 'gpuMemoryPct', status: 'no-data', detail: 'not sampled' };
+      const candidates = controlsHere(req.controls, maxControlCandidates);
+      const ticks: Tick[] = [];
       for (let i = 0; i < req.samples; i++) {
-        const readings = await sample(req.agent, req.responseThresholdMs, false);
+        const { readings, tick: t } = await probeTick(req.agent, candidates, req.responseThresholdMs, false);
+        if (t) ticks.push({ agentMs: round2(t.agentMs), controlsMs: t.controlsMs.map(round2) });
         for (const r of readings) {
           if (r.status === 'no-data') probeErrors++;
           if (r.metric === 'gpuMemoryPct') lastGpu = r;
@@ -226,7 +263,12 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       if (response.length === 0) {
         throw ApplicationFailure.create({ type: 'BaselineUnavailable', message: `no response-time sample of ${req.agent} succeeded; cannot take a baseline` });
       }
-      return { baseline: computeBaseline(response, gpu, loads), gpu: lastGpu, samples: req.samples, probeErrors };
+      // Of the candidates, the controls are those closest in speed to the agent; the ticks keep only theirs.
+      const medianOfCandidate = (i: number) => medianOf(ticks.map((t) => t.controlsMs[i]!).filter((ms) => Number.isFinite(ms) && ms > 0));
+      const controls = closestControls(medianOf(response), candidates.map((name, i) => ({ name, medianMs: medianOfCandidate(i) })));
+      const kept = controls.map((c) => candidates.indexOf(c));
+      const baselineTicks = ticks.map((t) => ({ agentMs: t.agentMs, controlsMs: kept.map((i) => t.controlsMs[i]!) }));
+      return { baseline: { ...computeBaseline(response, gpu, loads), ticks: baselineTicks, ...(controls.length ? { controls } : {}) }, gpu: lastGpu, samples: req.samples, probeErrors };
     },
 
     /**
@@ -238,6 +280,16 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as WindowProgress | undefined;
       let state = resumed?.state ?? initialEvaluationState();
+      let ticks: Tick[] = resumed?.ticks ?? [];
+      // The baseline's choice of controls, in its order: a window's ticks line up with the baseline's.
+      const controls = controlsHere(req.baseline?.controls ?? [], maxControls);
+      const judgeSettings: JudgeSettings = {
+        ...defaultJudgeSettings,
+        degradationPct: req.thresholds.degradationPct,
+        degradationMinDeltaMs: req.thresholds.degradationMinDeltaMs,
+        alpha: req.thresholds.degradationAlpha ?? defaultJudgeSettings.alpha,
+        minSamples: req.thresholds.degradationMinSamples ?? defaultJudgeSettings.minSamples,
+      };
       const startedAt = Date.now() - (resumed?.elapsedMs ?? 0);
       const escalations: TriggerEvidence[] = [];
       let lastReadings: Reading[] = [];
@@ -245,7 +297,10 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         const tick = Date.now();
         let readings: Reading[];
         try {
-          readings = await sample(req.agent, req.thresholds.responseTimeMs, req.checkIntegration);
+          const sampled = await probeTick(req.agent, controls, req.thresholds.responseTimeMs, req.checkIntegration);
+          readings = sampled.readings;
+          if (sampled.tick) ticks.push({ agentMs: round2(sampled.tick.agentMs), controlsMs: sampled.tick.controlsMs.map(round2) });
+          if (ticks.length > maxWindowTicks) ticks = ticks.filter((_, i) => i % 2 === 1);
         } catch (err) {
           readings = [{ metric: 'responseTimeMs', status: 'no-data', detail: `probe crashed: ${(err as Error).message}` }];
         }
@@ -264,8 +319,17 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         };
         if (judged.result.verdict === 'fail') return { verdict: 'fail', trigger: judged.result.trigger, ...base };
         if (judged.result.verdict === 'inconclusive') return { verdict: 'inconclusive', reason: judged.result.reason, ...base };
-        if (elapsedMs >= req.durationMs) return { verdict: 'pass', ...base };
-        ctx.heartbeat({ elapsedMs, state } satisfies WindowProgress);
+        if (elapsedMs >= req.durationMs) {
+          // The window is over: degradation is judged on all of it, against the controls.
+          const v = judgeDegradation(req.baseline?.ticks ?? [], ticks, judgeSettings);
+          const degradation: WindowDegradation = { verdict: v.verdict, method: v.method, detail: v.detail, baselineTicks: v.baselineTicks, windowTicks: v.windowTicks, ...(v.verdict !== 'insufficient' ? { p: v.p, slowdownPct: v.slowdownPct, slowdownMs: v.slowdownMs, medians: v.medians } : {}) };
+          if (v.verdict === 'degraded') {
+            const trigger: TriggerEvidence = { kind: 'degradation', measured: v.slowdownPct, threshold: req.thresholds.degradationPct, unit: '%', detail: v.detail };
+            return { verdict: 'fail', trigger, degradation, ...base };
+          }
+          return { verdict: 'pass', degradation, ...base };
+        }
+        ctx.heartbeat({ elapsedMs, state, ticks } satisfies WindowProgress);
         const wait = Math.max(0, Math.min(req.sampleIntervalMs - (Date.now() - tick), req.durationMs - elapsedMs));
         await ctx.sleep(wait); // throws CancelledFailure when the workflow cancels the window
       }

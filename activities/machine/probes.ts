@@ -1,4 +1,4 @@
-import si from 'systeminformation';
+import os from 'node:os';
 import type { Catalogue } from '../../config/schema/catalogue';
 import type { Reading } from '../../decisions/triggers';
 import { runCommand, type CatalogueRunner } from './catalogue-runner';
@@ -36,23 +36,36 @@ export function parseNvidiaSmiMemory(stdout: string): number | null {
   return worst;
 }
 
-export type LoadSource = { kind: 'systeminformation' } | { kind: 'simulator'; adminUrl: string; machine: string };
+export type LoadSource = { kind: 'load-average' } | { kind: 'simulator'; adminUrl: string; machine: string };
 
-/** System load (1-minute average) of this machine, or the simulator's injected value for drills. */
-export async function readLoad(source: LoadSource): Promise<Reading> {
-  try {
-    if (source.kind === 'simulator') {
+/**
+ * The machine's 1-minute load average (os.loadavg: the kernel's own figure, no shell and no
+ * blocking call), or the simulator's injected value for drills; and the same divided by the
+ * cores, as its own reading. Each reading says what it is.
+ */
+export async function readLoad(source: LoadSource): Promise<Reading[]> {
+  const cores = Math.max(1, os.cpus().length);
+  const both = (load: number, from: string): Reading[] => [
+    { metric: 'load', status: 'measured', value: load, detail: `1-minute load average (${from})` },
+    { metric: 'loadPerCore', status: 'measured', value: load / cores, detail: `1-minute load average ${Math.round(load * 100) / 100} over ${cores} cores (${from})` },
+  ];
+  const noData = (detail: string): Reading[] => [
+    { metric: 'load', status: 'no-data', detail },
+    { metric: 'loadPerCore', status: 'no-data', detail },
+  ];
+  if (source.kind === 'simulator') {
+    try {
       const res = await fetch(`${source.adminUrl}/machines/${encodeURIComponent(source.machine)}/load`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) {
         const body = (await res.json()) as { load: number | null };
-        if (typeof body.load === 'number') return { metric: 'load', status: 'measured', value: body.load, detail: 'simulator' };
+        if (typeof body.load === 'number') return both(body.load, 'simulator');
       }
+    } catch (err) {
+      return noData(`simulator load probe failed: ${(err as Error).message}`);
     }
-    const load = await si.currentLoad();
-    return { metric: 'load', status: 'measured', value: load.avgLoad };
-  } catch (err) {
-    return { metric: 'load', status: 'no-data', detail: `load probe failed: ${(err as Error).message}` };
   }
+  const [load1] = os.loadavg();
+  return typeof load1 === 'number' && Number.isFinite(load1) ? both(load1, 'os.loadavg') : noData('os.loadavg gave no figure');
 }
 
 /**

@@ -90,10 +90,15 @@ export const catalogueSchema = z.strictObject({
     /** Fixed nvidia-smi query; absent means the machine has no GPU and the GPU trigger does not apply. */
     gpu: commandSchema.optional(),
     /**
-     * Where system load comes from: the real machine through systeminformation, or the
-     * simulator's injectable value (for drills and tests of the load trigger).
+     * Where system load comes from: the machine's own 1-minute load average (`load-average`,
+     * the kernel's figure that `uptime` prints), or the simulator's injectable value (for
+     * drills and tests of the load trigger). `systeminformation` is the old name of
+     * `load-average` (it used to read the largest of the 1-, 5- and 15-minute averages per core).
      */
-    load: z.enum(['systeminformation', 'simulator']).default('systeminformation'),
+    load: z
+      .enum(['load-average', 'systeminformation', 'simulator'])
+      .default('load-average')
+      .transform((v) => (v === 'systeminformation' ? 'load-average' : v)),
   }),
 }).superRefine((c, ctx) => {
   const check = (cmd: CatalogueCommand, path: PropertyKey[], allowed: readonly string[], what: string) => {

@@ -9,11 +9,20 @@ import { kpiIds } from '../../decisions/validation/kpis';
 /** Rollback trigger thresholds (docs/domain.md's Phase 1 defaults); any may be overridden per plan. */
 export const thresholdsSchema = z.strictObject({
   gpuMemoryPct: z.number().gt(0).max(100).default(95),
+  /** The machine's 1-minute load average (the seeds' "load over 10"), not divided by its cores. */
   load: z.number().gt(0).max(1000).default(10),
+  /** Optional: the same average divided by the machine's cores, for plans that span machines of different sizes. */
+  loadPerCore: z.number().gt(0).max(1000).optional(),
   responseTimeMs: z.number().gt(0).max(600_000).default(5000),
   degradationPct: z.number().gt(0).max(1000).default(15),
   /** Degradation below this absolute slow-down is noise (loopback latencies of 1-2 ms). */
   degradationMinDeltaMs: z.number().min(0).max(600_000).default(50),
+  /**
+   * The degradation judge (decisions/judge.ts): the significance level of its tests, and how
+   * many samples the baseline and a window need before it judges at all.
+   */
+  degradationAlpha: z.number().gt(0).max(0.2).default(0.01),
+  degradationMinSamples: z.number().int().min(4).max(1000).default(8),
   /** Phase 2: a metric this many standard deviations from its baseline escalates (alert, no rollback). */
   escalationSigma: z.number().gt(0).max(100).default(2),
   /** How many breaching samples in a row fire a trigger; 1 reacts at once. */
@@ -26,7 +35,8 @@ export type Thresholds = z.infer<typeof thresholdsSchema>;
 
 /** How long each strategy watches the agent. */
 export const timingsSchema = z.strictObject({
-  baselineSamples: z.number().int().min(1).max(100).default(5),
+  /** Ten by default: the degradation judge needs degradationMinSamples (8) of them. */
+  baselineSamples: z.number().int().min(1).max(100).default(10),
   /** rapid: one verification after the last stage. */
   rapidVerificationMs: durationMs.default(10_000),
   /** staged/framework: a verification window after each stage. */

@@ -4,6 +4,7 @@ import { agentCategory, riskFactors, type Agent } from '../../config/schema/inve
 import { selectAgents } from '../../config/select';
 import { planBatches } from '../../decisions/batches';
 import { migrationSteps } from '../../decisions/migration-steps';
+import { maxControlCandidates } from '../../decisions/controls';
 import { assessRisk } from '../../decisions/risk';
 import type { EstimateContext, Fleet, FieldIssue, StepKind } from './kind';
 
@@ -51,6 +52,12 @@ export const inventoryAgentSchema = z.strictObject({
   risk: riskFactors,
   source: z.strictObject({ sizeKb: z.number().min(0).max(1_000_000) }).optional(),
   riskOverride: z.strictObject({ score: z.number().min(0).max(40), reason: z.string().min(3).max(500) }).optional(),
+  /**
+   * Unchanged agents on the same machine that may be probed beside this one, so that degradation
+   * is judged against them (decisions/controls.ts, decisions/judge.ts); names only: the
+   * machine's own configuration says how to reach them. The baseline keeps the closest in speed.
+   */
+  controls: z.array(identifier).max(maxControlCandidates).optional(),
 });
 
 /** What a migration carries of an inventory entry: what risk scoring needs, nothing of how to reach it (that stays in the machine's own configuration). */

@@ -104,16 +104,47 @@ describe('machine activities against the simulator, without a Temporal server', 
     }
   });
 
-  it('degradation: slower than the baseline by over 15 % and the minimum delta', async () => {
-    await sim.fault('ResponderAgent', { latencyMs: 400 });
+  it('degradation: the window is judged against the baseline ticks and the controls measured beside it', async () => {
+    // ResponderAgent and its controls answer in about 100 ms; after the "change" it answers in 200.
+    const controls = ['ChitchatAgent', 'GoalManagerAgent'];
+    const settle = async (ms: Record<string, number>) => Promise.all(Object.entries(ms).map(([a, l]) => sim.fault(a, { latencyMs: l })));
+    await settle({ ResponderAgent: 100, ChitchatAgent: 80, GoalManagerAgent: 120 });
     try {
-      // The median of at least three samples counts: a window long enough for three.
-      const w = await window('mainpc', 'ResponderAgent', { p50: 5, p95: 8 }, 3000);
-      assert.equal(w.verdict, 'fail');
-      assert.equal(w.trigger?.kind, 'degradation');
+      const b = await run(() => acts.mainpc.measureBaseline({ agent: 'ResponderAgent', samples: 10, intervalMs: 100, responseThresholdMs: 5000, controls }));
+      assert.equal(b.baseline.ticks?.length, 10);
+      // Both kept (three may be), closest in speed first: GoalManagerAgent (120 ms) before ChitchatAgent (80 ms).
+      assert.deepEqual(b.baseline.controls, ['GoalManagerAgent', 'ChitchatAgent']);
+      assert.ok(b.baseline.ticks!.every((t) => t.controlsMs.length === 2 && t.controlsMs.every((c) => c >= 80)), JSON.stringify(b.baseline.ticks));
+      const judged = (durationMs: number) =>
+        run(() => acts.mainpc.verifyWindow({ agent: 'ResponderAgent', durationMs, sampleIntervalMs: 100, thresholds, baseline: b.baseline, checkIntegration: false }));
+      const same = await judged(3000);
+      assert.equal(same.verdict, 'pass', JSON.stringify(same.degradation));
+      assert.equal(same.degradation?.verdict, 'not-degraded');
+      assert.equal(same.degradation?.method, 'against-controls');
+      // Every agent on the machine 100 ms slower: a busy machine, not a bad change.
+      await settle({ ResponderAgent: 200, ChitchatAgent: 180, GoalManagerAgent: 220 });
+      const busy = await judged(3000);
+      assert.equal(busy.verdict, 'pass', JSON.stringify(busy.degradation));
+      // Only the agent slower: degraded, with the judge's figures as the evidence.
+      await settle({ ResponderAgent: 200, ChitchatAgent: 80, GoalManagerAgent: 120 });
+      const slow = await judged(3000);
+      assert.equal(slow.verdict, 'fail', JSON.stringify(slow.degradation));
+      assert.equal(slow.trigger?.kind, 'degradation');
+      assert.ok(slow.trigger!.measured > 80 && slow.trigger!.measured < 120, String(slow.trigger!.measured));
+      assert.match(slow.trigger!.detail, /against 2 unchanged agent\(s\) on its machine/);
+      // A window too short for the judge says so, and passes on degradation.
+      const short = await judged(400);
+      assert.equal(short.degradation?.verdict, 'insufficient');
+      assert.match(short.degradation!.detail, /needs 8/);
     } finally {
-      await sim.fault('ResponderAgent', { latencyMs: 0 });
+      await settle({ ResponderAgent: 0, ChitchatAgent: 0, GoalManagerAgent: 0 });
     }
+  });
+
+  it('controls the machine does not have are ignored: the worker probes only its own agents', async () => {
+    const b = await run(() => acts.mainpc.measureBaseline({ agent: 'ResponderAgent', samples: 2, intervalMs: 100, responseThresholdMs: 5000, controls: ['NotificationAgent', 'no-such-agent'] }));
+    assert.equal(b.baseline.controls, undefined);
+    assert.ok(b.baseline.ticks!.every((t) => t.controlsMs.length === 0));
   });
 
   it('a probe that cannot measure is no data, and enough of it makes the window inconclusive, not failed', async () => {

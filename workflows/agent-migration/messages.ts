@@ -13,7 +13,7 @@ export type { UndoResolution } from '../rollback/engine';
 /** Input of agentMigrationWorkflow, version 1. */
 export interface AgentMigrationInput {
   version: 1;
-  agent: RiskInput & { name: string; machine: string };
+  agent: RiskInput & { name: string; machine: string; controls?: string[] };
   /** The change being rolled out; part of every idempotency key and marker. */
   change: string;
   /** The trigger thresholds, and how often the probes sample. */

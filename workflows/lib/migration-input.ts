@@ -15,6 +15,8 @@ export interface InventoryAgent {
   risk: AgentMigrationInput['agent']['risk'];
   source?: { sizeKb?: number };
   riskOverride?: { score: number; reason: string };
+  /** Unchanged agents on its machine, probed beside it (decisions/controls.ts). */
+  controls?: string[];
 }
 
 /** Builds the versioned input of one agent's migration from its entry in a week's step (plan/steps/migrate.ts) and the plan. */

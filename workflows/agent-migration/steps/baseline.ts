@@ -10,6 +10,7 @@ export async function baseline(run: MigrationRun): Promise<StepsEnd | null> {
     samples: input.timings.baselineSamples,
     intervalMs: Math.min(1000, input.thresholds.sampleIntervalMs),
     responseThresholdMs: input.thresholds.responseTimeMs,
+    ...(input.agent.controls?.length ? { controls: input.agent.controls } : {}),
   });
   run.status.baseline = b.baseline;
   run.notify.emit('baseline.measured', { baseline: b.baseline });

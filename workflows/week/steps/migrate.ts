@@ -1,5 +1,6 @@
 import { ParentClosePolicy, log, startChild, workflowInfo } from '@temporalio/workflow';
 import { budgetExceeded, planBatches } from '../../../decisions/batches';
+import { unchangedControls } from '../../../decisions/controls';
 import type { StageNumber } from '../../../decisions/migration-steps';
 import { agentMigrationWorkflow, type AgentMigrationResult } from '../../agent-migration';
 import { migrationWorkflowId } from '../../lib/ids';
@@ -95,6 +96,15 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
     return null;
   });
 
+  /** The agent with only the controls that this week leaves alone (a week input may be written by hand). */
+  function withUnchangedControls(agent: InventoryAgent): InventoryAgent {
+    if (!agent.controls) return agent;
+    const changed = new Set(input.week.steps.flatMap((s) => s.migrate?.agents.map((a) => a.name) ?? []));
+    const { controls, ...rest } = agent;
+    const kept = unchangedControls(controls, changed);
+    return kept.length ? { ...rest, controls: kept } : rest;
+  }
+
   /** One agent's migration, as a child workflow, to its end; its result goes into the week's record. */
   async function migrateOne(run: WeekRun, step: WeekMigrateStep, agent: InventoryAgent, p: AgentProgress): Promise<void> {
     p.state = 'running';
@@ -103,7 +113,7 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
     try {
       handle = await startChild(agentMigrationWorkflow, {
         workflowId: p.workflowId,
-        args: [migrationInput(agent, input.settings, step.change, { phase: input.phase, week: input.week.id, ...(step.whenAgentBusy ? { whenAgentBusy: step.whenAgentBusy } : {}) })],
+        args: [migrationInput(withUnchangedControls(agent), input.settings, step.change, { phase: input.phase, week: input.week.id, ...(step.whenAgentBusy ? { whenAgentBusy: step.whenAgentBusy } : {}) })],
         // A week closed for good (terminated) leaves no migration half-done: each one is
         // asked to cancel, which it takes as an abort and rolls itself back.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
