@@ -124,7 +124,7 @@ function breachesOf(readings: readonly Reading[], t: TriggerThresholds): Trigger
         if (r.value === 0) out.push({ kind: 'integration-failure', measured: 0, threshold: 1, unit: 'pass', detail: r.detail ?? 'integration check failed' });
         break;
       case 'gpuMemoryPct':
-        if (r.value > t.gpuMemoryPct) out.push({ kind: 'gpu-memory', measured: round(r.value), threshold: t.gpuMemoryPct, unit: '%', detail: `GPU memory ${round(r.value)} % used, over ${t.gpuMemoryPct} %` });
+        if (r.value > t.gpuMemoryPct) out.push({ kind: 'gpu-memory', measured: round(r.value), threshold: t.gpuMemoryPct, unit: '%', detail: `GPU memory ${round(r.value)} % used, over ${t.gpuMemoryPct} %${r.detail ? ` (${r.detail})` : ''}` });
         break;
       case 'load':
         if (r.value > t.load) out.push({ kind: 'system-load', measured: round(r.value, 2), threshold: t.load, unit: 'load', detail: `1-minute load average ${round(r.value, 2)}, over ${t.load}` });

@@ -112,8 +112,10 @@ export class Stack {
   }
 
   async startMachineWorker(machine: string, place: Placement = {}): Promise<void> {
+    // The simulated machine's nvidia-smi (simulator/nvidia-smi.ts) answers from the simulator's
+    // GPU model; a test's own PATH entry (a fake that fails or hangs) comes before it.
     const extra = this.opts.machinePath?.[machine];
-    const env = extra ? { ...process.env, PATH: `${extra}${path.delimiter}${process.env.PATH ?? ''}` } : process.env;
+    const env = { ...process.env, PATH: [extra, path.join(projectRoot, 'simulator', 'bin'), process.env.PATH ?? ''].filter(Boolean).join(path.delimiter), PHASEGATE_NODE: process.execPath };
     const args = [path.join(projectRoot, 'dist/workers/machine-worker.js'), '--machine', machine, '--config', place.configDir ?? this.config.configDir, '--exit-with-parent'];
     await this.spawnPlaced(`worker-${machine}`, args, place, { waitForReadyLine: true, env });
   }

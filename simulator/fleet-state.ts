@@ -9,6 +9,8 @@ export interface AgentFaults {
    * stage of `change` is applied, gone once it is undone (the degradation judge's drills).
    */
   slowerWhileApplied?: { change: string; ms: number } | null;
+  /** GPU memory the agent's process holds (MiB), in place of its category's usual amount. */
+  gpuMemoryMiB?: number | null;
   /** Health endpoint answers with this HTTP status instead of 200. */
   errorStatus?: number;
   /** Process gone: the health port refuses connections, no heartbeats. */
@@ -54,6 +56,9 @@ export const noFaults = (): AgentFaults => ({
 export interface SimAgent {
   name: string;
   machine: string;
+  category: string;
+  /** The process id the agent reports on its health endpoint (made up, unique in the fleet). */
+  pid: number;
   baseVersion: string;
   hub: string;
   failoverHub: string;
@@ -117,10 +122,17 @@ export interface AgentView {
   version: string;
   changes: Record<string, number[]>;
   activeHub: string | null;
+  pid: number;
   faults: AgentFaults;
 }
 
 export const stagesPerChange = 3;
+
+/** The simulated machines' GPU: 24 GiB, as an RTX 4090 or 3090 has. */
+export const simulatedGpuTotalMiB = 24_576;
+const simulatedDriverMiB = 300;
+/** What an agent's process holds on the GPU, by category (MiB); other categories use none. */
+const gpuMiBByCategory: Record<string, number> = { 'model-loading': 600, 'gpu-compute': 400, 'gpu-monitoring': 50 };
 
 /**
  * The state of the simulated fleet: versions, stage markers, faults and hub status. The
@@ -139,10 +151,12 @@ export class FleetState {
   journal: ((entry: JournalEntry) => void) | null = null;
 
   constructor(agents: Agent[], hubs: Hub[], now: () => number = Date.now) {
-    for (const a of agents) {
+    agents.forEach((a, i) => {
       this.agents.set(a.name, {
         name: a.name,
         machine: a.machine,
+        category: a.category,
+        pid: 40_000 + i,
         baseVersion: a.version,
         hub: a.hub,
         failoverHub: a.failoverHub,
@@ -151,8 +165,23 @@ export class FleetState {
         faults: noFaults(),
         startedAt: now(),
       });
-    }
+    });
     for (const h of hubs) this.hubsUp.set(h.name, true);
+  }
+
+  /**
+   * The machine's GPU as its nvidia-smi would report it (simulator/nvidia-smi.ts): one GPU per
+   * machine, of simulatedGpuTotalMiB, holding what its running agents' processes hold (by
+   * category, or an injected gpuMemoryMiB), plus the driver's own share.
+   */
+  gpu(machine: string): { gpus: Array<{ uuid: string; usedMiB: number; totalMiB: number }>; apps: Array<{ pid: number; usedMiB: number; gpuUuid: string }> } {
+    const uuid = `GPU-sim-${machine}-0`;
+    const apps = [...this.agents.values()]
+      .filter((a) => a.machine === machine && !a.faults.crashed)
+      .map((a) => ({ pid: a.pid, usedMiB: a.faults.gpuMemoryMiB ?? gpuMiBByCategory[a.category] ?? 0, gpuUuid: uuid }))
+      .filter((p) => p.usedMiB > 0);
+    const usedMiB = Math.min(simulatedGpuTotalMiB, simulatedDriverMiB + apps.reduce((s, p) => s + p.usedMiB, 0));
+    return { gpus: [{ uuid, usedMiB, totalMiB: simulatedGpuTotalMiB }], apps };
   }
 
   get(name: string): SimAgent {
@@ -183,6 +212,7 @@ export class FleetState {
       version: this.version(agent),
       changes: Object.fromEntries(Object.entries(agent.changes).map(([c, s]) => [c, [...s]])),
       activeHub: this.activeHub(agent),
+      pid: agent.pid,
       faults: { ...agent.faults },
     };
   }

@@ -257,6 +257,11 @@ export class FleetSimulator {
         await this.setHub(decodeURIComponent(parts[1]!), body.up === true);
         return json(res, 200, { hub: parts[1], up: body.up === true });
       }
+      if (parts[0] === 'machines' && parts[2] === 'gpu' && parts.length === 3 && method === 'GET') {
+        const machine = decodeURIComponent(parts[1]!);
+        if (!this.opts.machines.includes(machine)) throw new SimulatorError(404, `machine "${machine}" is not simulated here`);
+        return json(res, 200, { machine, ...this.state.gpu(machine) });
+      }
       if (parts[0] === 'machines' && parts[2] === 'load' && parts.length === 3) {
         const machine = decodeURIComponent(parts[1]!);
         if (!this.opts.machines.includes(machine)) throw new SimulatorError(404, `machine "${machine}" is not simulated here`);

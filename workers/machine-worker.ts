@@ -3,6 +3,7 @@ import { Runtime, Worker } from '@temporalio/worker';
 import path from 'node:path';
 import { createMachineActivities } from '../activities/machine';
 import { useCommandLedger } from '../activities/machine/process-group';
+import { findGpuCommandProblem } from '../activities/machine/probes';
 import { configDirFrom } from '../config/environment';
 import { ConfigError, loadConfig } from '../config/load';
 import { createLogger } from '../lib/logger';
@@ -25,6 +26,10 @@ async function main(): Promise<void> {
   if (!machine || !known.includes(machine)) {
     throw new ConfigError('--machine', [{ field: 'machine', reason: `${machine ? `unknown machine "${machine}"` : 'missing'} (known: ${known.join(', ')})` }]);
   }
+  // A catalogue that asks for GPU probes on a machine without nvidia-smi would read "no data"
+  // in every window: refuse to start, naming the file and the field, before taking any task.
+  const gpuProblem = findGpuCommandProblem(config.catalogues[machine]!);
+  if (gpuProblem) throw new ConfigError(path.join(config.configDir, config.deployment.catalogues[machine]!), [{ field: 'probes.gpu', reason: gpuProblem.replace(/^probes\.gpu: /, '') }]);
   const logger = createLogger(`worker-${machine}`, config.deployment.logLevel);
   const metricsAt = installRuntime(logger, config.deployment, machine);
   // Commands a previous run of this worker left running (it was SIGKILLed mid-command) are
@@ -32,6 +37,11 @@ async function main(): Promise<void> {
   const { reaped } = useCommandLedger(path.resolve(projectRoot, config.deployment.dataDir, 'run', `commands-${machine}.json`));
   if (reaped) logger.warn({ reaped }, 'stopped command process groups left running by a previous run of this worker');
   const sim = config.deployment.simulator;
+  // For the simulated fleet's own commands (simulator/nvidia-smi.ts): which simulator and machine.
+  if (sim.enabled) {
+    process.env.PHASEGATE_SIMULATOR_ADMIN ??= `http://${sim.adminHost}:${sim.adminPort}`;
+    process.env.PHASEGATE_MACHINE ??= machine;
+  }
   // Connected on first use: a worker starts (and runs actions) while NATS is away.
   let nats: Promise<NatsConnection> | null = null;
   const natsOnce = () => (nats ??= connectNats(config.deployment, `phasegate-worker-${machine}`));

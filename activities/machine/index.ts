@@ -22,7 +22,7 @@ import { createHeartbeatSummarizer } from './heartbeat-summary';
 import { defaultJudgeSettings, judgeDegradation, type DegradationVerdict, type JudgeSettings, type Tick } from '../../decisions/judge';
 import { closestControls, maxControlCandidates, maxControls } from '../../decisions/controls';
 import { probeTimer } from './probe-metrics';
-import { readGpuMemory, readIntegration, readLoad, readResponse, type LoadSource } from './probes';
+import { probeHealth, readGpuMemory, readIntegration, readLoad, readResponse, type LoadSource } from './probes';
 
 export type { ActionRequest } from './catalogue-runner';
 export type { HeartbeatSummaryRequest } from './heartbeat-summary';
@@ -176,15 +176,23 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   };
 
   const timed = probeTimer(deps.meter ?? null, deps.machine);
+  /** The process ids each agent last named on its health endpoint (an agent down a moment keeps its last). */
+  const pidsSeen = new Map<string, number[]>();
 
   async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean): Promise<Reading[]> {
-    const [response, gpu, load, integration] = await Promise.all([
-      timed('response', () => readResponse(healthUrl(agent), responseThresholdMs)),
-      timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot)),
+    // The GPU reading follows the health answer: it names the agent's processes.
+    const healthThenGpu = async () => {
+      const health = await timed('response', () => probeHealth(healthUrl(agent), responseThresholdMs));
+      if (health.pids.length) pidsSeen.set(agent, health.pids);
+      const gpu = await timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pidsSeen.get(agent) ?? null));
+      return [...health.readings, gpu];
+    };
+    const [healthAndGpu, load, integration] = await Promise.all([
+      healthThenGpu(),
       timed('load', () => readLoad(loadSource)),
       checkIntegration ? timed('integration', () => readIntegration(runner, agent)) : Promise.resolve(null),
     ]);
-    return [...response, gpu, ...load, ...(integration ? [integration] : [])];
+    return [...healthAndGpu, ...load, ...(integration ? [integration] : [])];
   }
 
   /** Names a workflow gave as controls, kept only if this machine's own inventory has them on this machine. */

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import type { Catalogue } from '../../config/schema/catalogue';
 import type { Reading } from '../../decisions/triggers';
@@ -8,32 +9,132 @@ import { runCommand, type CatalogueRunner } from './catalogue-runner';
  * never judges. Judging is decisions/triggers.ts; acting is the workflow.
  */
 
-/** GPU memory through the catalogue's fixed nvidia-smi query; the highest-used GPU counts. */
-export async function readGpuMemory(catalogue: Catalogue, cwd: string): Promise<Reading> {
-  const spec = catalogue.probes.gpu;
-  if (!spec) return { metric: 'gpuMemoryPct', status: 'not-applicable', detail: 'no GPU probe configured for this machine' };
-  const result = await runCommand(spec.command, spec.args, spec.timeoutMs, cwd);
-  if (result.exitCode === null && /ENOENT/.test(result.stderr)) {
-    return { metric: 'gpuMemoryPct', status: 'not-applicable', detail: `${spec.command} not found: no GPU here, so the GPU trigger does not apply` };
-  }
-  if (result.timedOut) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `${spec.command} timed out after ${spec.timeoutMs} ms` };
-  if (result.exitCode !== 0) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `${spec.command} exited ${result.exitCode ?? result.signal}: ${result.stderr.slice(0, 200)}` };
-  const pct = parseNvidiaSmiMemory(result.stdout);
-  if (pct === null) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `cannot parse ${spec.command} output: ${result.stdout.slice(0, 200)}` };
-  return { metric: 'gpuMemoryPct', status: 'measured', value: pct };
+/** One GPU as nvidia-smi's --query-gpu reports it; null where it printed [N/A] or [Not Supported]. */
+export interface GpuRow {
+  id: string;
+  usedMiB: number | null;
+  totalMiB: number | null;
 }
 
-/** Parses `memory.used, memory.total` CSV lines (MiB, no units); returns the highest percentage. */
-export function parseNvidiaSmiMemory(stdout: string): number | null {
-  let worst: number | null = null;
+/** One process on a GPU as --query-compute-apps reports it. */
+export interface GpuApp {
+  pid: number;
+  usedMiB: number | null;
+  gpu: string;
+}
+
+const unavailable = (field: string) => /^\[(N\/A|Not Supported|Unknown Error|Insufficient Permissions)\]$/i.test(field.trim());
+const miB = (field: string | undefined): number | null | undefined => {
+  if (field === undefined) return undefined;
+  if (unavailable(field)) return null;
+  const n = Number(field.trim());
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+};
+
+/**
+ * Parses `--query-gpu=uuid,memory.used,memory.total` lines (or the older two-field
+ * `memory.used,memory.total`, each GPU then named by its line). An unavailable field is null;
+ * a line that is not CSV of this shape makes the whole output unreadable (null).
+ */
+export function parseGpuRows(stdout: string): GpuRow[] | null {
+  const rows: GpuRow[] = [];
   for (const line of stdout.split('\n')) {
     if (!line.trim()) continue;
-    const [used, total] = line.split(',').map((s) => Number(s.trim()));
-    if (used === undefined || total === undefined || !Number.isFinite(used) || !Number.isFinite(total) || total <= 0) return null;
-    const pct = (used / total) * 100;
-    worst = worst === null ? pct : Math.max(worst, pct);
+    const f = line.split(',');
+    const [id, used, total] = f.length >= 3 ? [f[0]!.trim(), miB(f[1]), miB(f[2])] : [`GPU ${rows.length}`, miB(f[0]), miB(f[1])];
+    if (used === undefined || total === undefined || !id) return null;
+    rows.push({ id, usedMiB: used, totalMiB: total });
   }
-  return worst;
+  return rows;
+}
+
+/** Parses `--query-compute-apps=pid,used_memory,gpu_uuid` lines; null when unreadable. */
+export function parseGpuApps(stdout: string): GpuApp[] | null {
+  const apps: GpuApp[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.trim()) continue;
+    if (/no running (compute )?processes found/i.test(line)) continue;
+    const [pid, used, gpu] = line.split(',').map((x) => x.trim());
+    const used2 = miB(used);
+    if (!pid || !/^\d+$/.test(pid) || used2 === undefined || !gpu) return null;
+    apps.push({ pid: Number(pid), usedMiB: used2, gpu });
+  }
+  return apps;
+}
+
+const pct1 = (n: number) => Math.round(n * 10) / 10;
+
+/**
+ * The GPU memory reading for one agent, from what the two queries printed (pure; table-tested
+ * in test/unit/probes.test.ts). With the agent's process ids known: the memory used on the
+ * GPU or GPUs its processes are on (what fills up when it leaks), not applicable when it holds
+ * none. Without them, or without the process list: the machine-wide figure, labelled as such.
+ * A GPU whose figures are [N/A] is no data for an agent on it.
+ */
+export function gpuReadingFor(gpus: GpuRow[], apps: GpuApp[] | null, agentPids: readonly number[] | null): Reading {
+  const pctOf = (g: GpuRow) => (g.usedMiB !== null && g.totalMiB !== null && g.totalMiB > 0 ? (g.usedMiB / g.totalMiB) * 100 : null);
+  const worst = (rows: GpuRow[]) => rows.map((g) => ({ g, pct: pctOf(g) })).reduce<{ g: GpuRow; pct: number } | null>((w, x) => (x.pct !== null && (!w || x.pct > w.pct) ? { g: x.g, pct: x.pct } : w), null);
+  if (gpus.length === 0) return { metric: 'gpuMemoryPct', status: 'no-data', detail: 'nvidia-smi listed no GPU' };
+  if (agentPids && agentPids.length > 0 && apps) {
+    const mine = apps.filter((a) => agentPids.includes(a.pid));
+    if (mine.length === 0) return { metric: 'gpuMemoryPct', status: 'not-applicable', detail: `the agent's processes (${agentPids.join(', ')}) hold no GPU memory` };
+    const onGpus = gpus.filter((g) => mine.some((a) => a.gpu === g.id));
+    if (onGpus.length === 0) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `the agent's processes are on GPU ${mine[0]!.gpu}, which --query-gpu did not list` };
+    const blind = onGpus.find((g) => pctOf(g) === null);
+    if (blind) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `GPU ${blind.id} reports its memory as unavailable ([N/A])` };
+    const w = worst(onGpus)!;
+    const own = mine.map((a) => a.usedMiB);
+    const ownText = own.every((x) => x !== null) ? `${own.reduce<number>((s, x) => s + (x ?? 0), 0)} MiB` : 'an unknown amount ([N/A])';
+    return { metric: 'gpuMemoryPct', status: 'measured', value: w.pct, detail: `GPU ${w.g.id} (the agent's): ${pct1(w.pct)} % used; the agent's processes hold ${ownText} of it` };
+  }
+  const w = worst(gpus);
+  const why = !apps ? 'the process list could not be read' : "the agent's process ids are unknown (its health endpoint gives no pid)";
+  if (!w) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `every GPU reports its memory as unavailable ([N/A]); ${why}` };
+  return { metric: 'gpuMemoryPct', status: 'measured', value: w.pct, detail: `machine-wide: the fullest GPU, ${w.g.id}, ${pct1(w.pct)} % used (${why})` };
+}
+
+/**
+ * GPU memory for one agent through the catalogue's fixed nvidia-smi queries (its memory query,
+ * and the process query when the catalogue gives one). nvidia-smi missing, hung or failing is
+ * no data: the catalogue says this machine has a GPU (the worker refuses to start without the
+ * command, see findGpuCommandProblem), so a missing reading is not "no GPU here".
+ */
+export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids: readonly number[] | null = null): Promise<Reading> {
+  const spec = catalogue.probes.gpu;
+  if (!spec) return { metric: 'gpuMemoryPct', status: 'not-applicable', detail: 'no GPU probe configured for this machine' };
+  const failed = (r: Awaited<ReturnType<typeof runCommand>>, what: string): Reading | null => {
+    if (r.exitCode === null && /ENOENT/.test(r.stderr)) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `${spec.command} not found (${what})` };
+    if (r.timedOut) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `${spec.command} timed out after ${spec.timeoutMs} ms (${what}); its process group was killed` };
+    if (r.exitCode !== 0) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `${spec.command} exited ${r.exitCode ?? r.signal} (${what}): ${r.stderr.slice(0, 200)}` };
+    return null;
+  };
+  const wantApps = spec.appsArgs && agentPids && agentPids.length > 0;
+  const [memory, procs] = await Promise.all([
+    runCommand(spec.command, spec.args, spec.timeoutMs, cwd),
+    wantApps ? runCommand(spec.command, spec.appsArgs!, spec.timeoutMs, cwd) : Promise.resolve(null),
+  ]);
+  const memoryFailed = failed(memory, 'memory query');
+  if (memoryFailed) return memoryFailed;
+  const gpus = parseGpuRows(memory.stdout);
+  if (!gpus) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `cannot parse ${spec.command} output: ${memory.stdout.slice(0, 200)}` };
+  const apps = procs && !failed(procs, 'process query') ? parseGpuApps(procs.stdout) : null;
+  return gpuReadingFor(gpus, apps, agentPids);
+}
+
+/** Why a worker whose catalogue asks for GPU probes cannot serve them (the command is not there), or null. */
+export function findGpuCommandProblem(catalogue: Catalogue, pathEnv = process.env.PATH ?? ''): string | null {
+  const spec = catalogue.probes.gpu;
+  if (!spec) return null;
+  const candidates = spec.command.includes('/') ? [spec.command] : pathEnv.split(':').filter(Boolean).map((d) => `${d}/${spec.command}`);
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return null;
+    } catch {
+      // not here; try the next folder of the PATH
+    }
+  }
+  return `probes.gpu: "${spec.command}" is not ${spec.command.includes('/') ? 'an executable file' : 'on the PATH'}, but this machine's catalogue asks for GPU probes. Install the NVIDIA driver's nvidia-smi, or remove probes.gpu if the machine has no GPU`;
 }
 
 export type LoadSource = { kind: 'load-average' } | { kind: 'simulator'; adminUrl: string; machine: string };
@@ -68,6 +169,17 @@ export async function readLoad(source: LoadSource): Promise<Reading[]> {
   return typeof load1 === 'number' && Number.isFinite(load1) ? both(load1, 'os.loadavg') : noData('os.loadavg gave no figure');
 }
 
+/** The process ids an agent's health answer names (`pid`, or `pids` for an agent of several processes). */
+export function pidsOf(body: string): number[] {
+  try {
+    const j = JSON.parse(body) as { pid?: unknown; pids?: unknown };
+    const all = [...(Array.isArray(j.pids) ? j.pids : []), j.pid].filter((p): p is number => Number.isInteger(p) && (p as number) > 0);
+    return [...new Set(all)];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Times the agent's health endpoint. A refused connection or an error status is a
  * measurement (the agent is down); a request still unanswered past the response-time
@@ -75,26 +187,31 @@ export async function readLoad(source: LoadSource): Promise<Reading[]> {
  * "no data".
  */
 export async function readResponse(url: string, thresholdMs: number): Promise<Reading[]> {
+  return (await probeHealth(url, thresholdMs)).readings;
+}
+
+/** readResponse, and the process ids the agent's answer names (for its GPU reading). */
+export async function probeHealth(url: string, thresholdMs: number): Promise<{ readings: Reading[]; pids: number[] }> {
   const started = performance.now();
   const limitMs = thresholdMs + 500;
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(limitMs) });
-    await res.arrayBuffer();
+    const body = await res.text();
     const ms = performance.now() - started;
     const up: Reading = res.ok
       ? { metric: 'agentUp', status: 'measured', value: 1 }
       : { metric: 'agentUp', status: 'measured', value: 0, detail: `health endpoint answered HTTP ${res.status}` };
-    return [{ metric: 'responseTimeMs', status: 'measured', value: ms }, up];
+    return { readings: [{ metric: 'responseTimeMs', status: 'measured', value: ms }, up], pids: res.ok ? pidsOf(body) : [] };
   } catch (err) {
     const ms = performance.now() - started;
     const e = err as Error & { cause?: { code?: string } };
     if (e.name === 'TimeoutError' || ms >= limitMs) {
-      return [{ metric: 'responseTimeMs', status: 'measured', value: ms, detail: `no answer within ${Math.round(ms)} ms` }];
+      return { readings: [{ metric: 'responseTimeMs', status: 'measured', value: ms, detail: `no answer within ${Math.round(ms)} ms` }], pids: [] };
     }
     if (e.cause?.code === 'ECONNREFUSED' || e.cause?.code === 'ECONNRESET') {
-      return [{ metric: 'agentUp', status: 'measured', value: 0, detail: `health endpoint ${e.cause.code}` }];
+      return { readings: [{ metric: 'agentUp', status: 'measured', value: 0, detail: `health endpoint ${e.cause.code}` }], pids: [] };
     }
-    return [{ metric: 'responseTimeMs', status: 'no-data', detail: `health probe failed: ${e.cause?.code ?? e.message}` }];
+    return { readings: [{ metric: 'responseTimeMs', status: 'no-data', detail: `health probe failed: ${e.cause?.code ?? e.message}` }], pids: [] };
   }
 }
 

@@ -87,8 +87,13 @@ export const catalogueSchema = z.strictObject({
     )
     .default({}),
   probes: z.strictObject({
-    /** Fixed nvidia-smi query; absent means the machine has no GPU and the GPU trigger does not apply. */
-    gpu: commandSchema.optional(),
+    /**
+     * Fixed nvidia-smi queries: `args` for each GPU's memory (uuid,memory.used,memory.total),
+     * `appsArgs` for the processes on them (pid,used_memory,gpu_uuid), so that an agent is judged
+     * on the GPU its own processes use. Absent means the machine has no GPU and the GPU trigger
+     * does not apply; present, the machine worker refuses to start without the command.
+     */
+    gpu: commandSchema.extend({ appsArgs: z.array(argument).max(64).optional() }).optional(),
     /**
      * Where system load comes from: the machine's own 1-minute load average (`load-average`,
      * the kernel's figure that `uptime` prints), or the simulator's injectable value (for

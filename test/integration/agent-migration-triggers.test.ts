@@ -52,14 +52,18 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     assert.deepEqual(view.changes, {});
   }
 
-  it('GPU memory over 95 % (a fake nvidia-smi on the PATH reports 96 %)', async () => {
+  it('GPU memory over 95 % on the GPU the agent\'s process holds (a fake nvidia-smi on the PATH reports 96 %)', async () => {
     try {
+      // The health endpoint names the agent's process; nvidia-smi lists it on the GPU.
+      gpu.apps([{ pid: (await sim.agent('VisionModelAgent')).pid, usedMiB: 6000 }]);
       const result = await drill('VisionModelAgent', async () => gpu.set(78643, 81920));
       await assertRolledBack('VisionModelAgent', result, 'gpu-memory');
       assert.equal(result.trigger!.measured, 96);
       assert.equal(result.trigger!.threshold, 95);
+      assert.match(result.trigger!.detail, /GPU GPU-fake-0 \(the agent's\): 96 % used; the agent's processes hold 6000 MiB of it/);
     } finally {
       gpu.set(40960, 81920);
+      gpu.apps([]);
     }
   });
 
@@ -98,12 +102,12 @@ describe('agent migration on the real dev server: each trigger rolls the stages 
     assert.equal(result.inconclusive[0]?.resolution?.action, 'retry-window');
   });
 
-  it('on pc2, with no GPU, the GPU trigger does not apply and says so; a healthy staged migration completes', async () => {
+  it('on pc2 (the simulated machine\'s nvidia-smi), an agent that holds no GPU memory: the GPU trigger does not apply and says so; a healthy staged migration completes', async () => {
     const handle = await startMigration(env, 'ExperienceTrackerAgent');
     const result = await handle.result();
     assert.equal(result.outcome, 'migrated');
     assert.deepEqual(result.stagesApplied, [1, 2, 3]);
-    assert.ok(result.lastWindow?.notApplicable.some((n) => /gpuMemoryPct: nvidia-smi not found/.test(n)), JSON.stringify(result.lastWindow));
+    assert.ok(result.lastWindow?.notApplicable.some((n) => /gpuMemoryPct: the agent's processes \(\d+\) hold no GPU memory/.test(n)), JSON.stringify(result.lastWindow));
     const view = await sim.agent('ExperienceTrackerAgent');
     assert.match(view.version, /^1\.0\.0\+change\d+$/);
   });

@@ -60,15 +60,21 @@ export async function waitForStatus(
 }
 
 /** A stand-in for nvidia-smi that prints whatever the test writes to its reading file. */
-export function fakeNvidiaSmi(dir: string): { binDir: string; set(usedMiB: number, totalMiB: number): void; fail(): void } {
+export function fakeNvidiaSmi(dir: string): { binDir: string; set(usedMiB: number, totalMiB: number): void; apps(list: Array<{ pid: number; usedMiB: number }>): void; fail(): void } {
   const binDir = path.join(dir, 'fake-gpu-bin');
   mkdirSync(binDir, { recursive: true });
   const reading = path.join(binDir, 'reading.csv');
+  const apps = path.join(binDir, 'apps.csv');
   const script = path.join(binDir, 'nvidia-smi');
-  // An empty reading file means the driver is failing: exit non-zero like a broken nvidia-smi.
-  writeFileSync(script, `#!/bin/sh\n# test double: answers the fixed memory query from a file\n[ -s '${reading}' ] || { echo 'NVIDIA-SMI has failed' >&2; exit 9; }\ncat '${reading}'\n`);
+  // One GPU, GPU-fake-0. An empty reading file means the driver is failing: exit non-zero like a
+  // broken nvidia-smi. The process query answers from apps.csv.
+  writeFileSync(
+    script,
+    `#!/bin/sh\n# test double: answers the fixed memory and process queries from files\n[ -s '${reading}' ] || { echo 'NVIDIA-SMI has failed' >&2; exit 9; }\ncase "$1" in --query-compute-apps=*) cat '${apps}' ;; *) cat '${reading}' ;; esac\n`,
+  );
   chmodSync(script, 0o755);
-  const set = (used: number, total: number) => writeFileSync(reading, `${used}, ${total}\n`);
+  const set = (used: number, total: number) => writeFileSync(reading, `GPU-fake-0, ${used}, ${total}\n`);
   set(40960, 81920);
-  return { binDir, set, fail: () => writeFileSync(reading, '') };
+  writeFileSync(apps, '');
+  return { binDir, set, apps: (list) => writeFileSync(apps, list.map((a) => `${a.pid}, ${a.usedMiB}, GPU-fake-0\n`).join('')), fail: () => writeFileSync(reading, '') };
 }

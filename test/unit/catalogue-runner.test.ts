@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CatalogueRunner, runCommand } from '../../activities/machine/catalogue-runner';
-import { parseNvidiaSmiMemory } from '../../activities/machine/probes';
 import { useCommandLedger } from '../../activities/machine/process-group';
 import { loadConfig } from '../../config/load';
 import { defaultConfigDir } from '../../lib/paths';
@@ -67,17 +66,6 @@ describe('runCommand', () => {
     assert.equal(r.exitCode, null);
     assert.match(r.stderr, /ENOENT/);
   });
-});
-
-describe('nvidia-smi memory parsing', () => {
-  const cases: Array<[string, number | null]> = [
-    ['40960, 81920\n', 50],
-    ['78643, 81920\n', (78643 / 81920) * 100],
-    ['1000, 2000\n1900, 2000\n', 95],
-    ['[N/A], 81920\n', null],
-    ['garbage', null],
-  ];
-  for (const [out, pct] of cases) it(JSON.stringify(out), () => assert.equal(parseNvidiaSmiMemory(out), pct));
 });
 
 describe('commands run in their own process group: nothing they start outlives them', () => {

@@ -72,7 +72,19 @@ describe('machine activities against the simulator, without a Temporal server', 
   });
 
   const triggers: Array<[string, 'mainpc' | 'pc2', string, () => Promise<unknown>, () => Promise<unknown>]> = [
-    ['GPU memory over 95 % (the fake nvidia-smi reports 96 %)', 'mainpc', 'gpu-memory', async () => gpu.set(78643, 81920), async () => gpu.set(40960, 81920)],
+    [
+      'GPU memory over 95 % on the GPU the agent\'s process uses (the fake nvidia-smi reports 96 %)',
+      'mainpc',
+      'gpu-memory',
+      async () => {
+        gpu.set(78643, 81920);
+        gpu.apps([{ pid: (await sim.agent('ChitchatAgent')).pid, usedMiB: 2048 }]);
+      },
+      async () => {
+        gpu.set(40960, 81920);
+        gpu.apps([]);
+      },
+    ],
     ['load over 10 (the simulator reports 12)', 'pc2', 'system-load', () => sim.load('pc2', 12), () => sim.load('pc2', 0.5)],
     ['a failing integration check', 'mainpc', 'integration-failure', () => sim.fault('GoalManagerAgent', { integrationFailing: true }), () => sim.fault('GoalManagerAgent', { integrationFailing: false })],
     ['an agent that is down', 'pc2', 'agent-down', () => sim.fault('TaskQueueAgent', { crashed: true }), () => sim.fault('TaskQueueAgent', { crashed: false })],
@@ -101,6 +113,22 @@ describe('machine activities against the simulator, without a Temporal server', 
       assert.ok(w.trigger!.measured > 300);
     } finally {
       await sim.fault('ChitchatAgent', { latencyMs: 0 });
+    }
+  });
+
+  it('a full GPU is not the concern of an agent whose processes hold none of it: not applicable, and says why', async () => {
+    gpu.set(78643, 81920);
+    gpu.apps([{ pid: (await sim.agent('ModelManagerAgent')).pid, usedMiB: 70000 }]);
+    try {
+      const w = await window('mainpc', 'ChitchatAgent');
+      assert.equal(w.verdict, 'pass', JSON.stringify(w));
+      assert.ok(w.notApplicable.some((n) => /gpuMemoryPct: the agent's processes \(\d+\) hold no GPU memory/.test(n)), JSON.stringify(w.notApplicable));
+      const busy = await window('mainpc', 'ModelManagerAgent');
+      assert.equal(busy.trigger?.kind, 'gpu-memory', JSON.stringify(busy));
+      assert.match(busy.trigger!.detail, /GPU memory 96 % used/);
+    } finally {
+      gpu.set(40960, 81920);
+      gpu.apps([]);
     }
   });
 

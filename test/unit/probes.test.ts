@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { readLoad } from '../../activities/machine/probes';
+import { findGpuCommandProblem, gpuReadingFor, parseGpuApps, parseGpuRows, pidsOf, readGpuMemory, readLoad } from '../../activities/machine/probes';
+import type { Catalogue } from '../../config/schema/catalogue';
+import type { Reading } from '../../decisions/triggers';
+import { projectRoot } from '../../lib/paths';
+import { makeTestConfig } from '../support/harness';
 
 describe('the load probe reads what the seeds mean', () => {
   it('the 1-minute load average of the machine, not divided by its cores, and the per-core figure beside it', async () => {
@@ -32,5 +39,102 @@ describe('the catalogue names the load source', () => {
     assert.equal(catalogueSchema.parse(raw).probes.load, 'load-average');
     assert.equal(catalogueSchema.parse({ ...raw, probes: { ...raw.probes, load: 'systeminformation' } }).probes.load, 'load-average');
     assert.ok(!catalogueSchema.safeParse({ ...raw, probes: { ...raw.probes, load: 'uptime' } }).success);
+  });
+});
+
+describe('GPU memory per agent: the GPU its own processes use', () => {
+  const gpus = (text: string) => parseGpuRows(text)!;
+  const two = gpus('GPU-a, 1000, 24000\nGPU-b, 23500, 24000\n');
+  const apps = parseGpuApps('4001, 900, GPU-a\n4002, 23000, GPU-b\n4003, [N/A], GPU-a\n')!;
+  const cases: Array<[string, ReturnType<typeof parseGpuRows> & object, ReturnType<typeof parseGpuApps>, number[] | null, Reading['status'], number | null, RegExp]> = [
+    ['an agent on the full GPU of two: that GPU counts', two, apps, [4002], 'measured', (23500 / 24000) * 100, /GPU GPU-b \(the agent's\): 97.9 % used; the agent's processes hold 23000 MiB/],
+    ['an agent on the quiet GPU of two: the other one does not count', two, apps, [4001], 'measured', (1000 / 24000) * 100, /GPU GPU-a/],
+    ['an agent of several processes on both GPUs: the fuller', two, apps, [4001, 4002], 'measured', (23500 / 24000) * 100, /GPU-b/],
+    ['an agent that holds no GPU memory: not applicable, with why', two, apps, [5000], 'not-applicable', null, /processes \(5000\) hold no GPU memory/],
+    ['its own use [N/A] (no per-process accounting): the GPU still counts, the detail says so', two, apps, [4003], 'measured', (1000 / 24000) * 100, /an unknown amount \(\[N\/A\]\)/],
+    ['its GPU reports memory [N/A]: no data', gpus('GPU-a, [N/A], [N/A]\nGPU-b, 100, 24000\n'), apps, [4001], 'no-data', null, /GPU GPU-a reports its memory as unavailable/],
+    ['[Not Supported] reads as [N/A]', gpus('GPU-a, [Not Supported], 24000\n'), apps, [4001], 'no-data', null, /unavailable/],
+    ['no pid from the agent: machine-wide, labelled', two, apps, null, 'measured', (23500 / 24000) * 100, /^machine-wide: the fullest GPU, GPU-b, .*health endpoint gives no pid/],
+    ['process list unreadable: machine-wide, labelled', two, null, [4001], 'measured', (23500 / 24000) * 100, /machine-wide.*process list could not be read/],
+    ['machine-wide with one GPU [N/A]: the GPUs that answer', gpus('GPU-a, [N/A], 24000\nGPU-b, 12000, 24000\n'), null, null, 'measured', 50, /GPU-b/],
+    ['every GPU [N/A] and no pid: no data', gpus('GPU-a, [N/A], [N/A]\n'), null, null, 'no-data', null, /every GPU reports its memory as unavailable/],
+    ['no GPU listed: no data', [], apps, [4001], 'no-data', null, /listed no GPU/],
+  ];
+  for (const [name, g, a, pids, status, value, detail] of cases) {
+    it(name, () => {
+      const r = gpuReadingFor(g, a, pids);
+      assert.equal(r.status, status, JSON.stringify(r));
+      if (value !== null) assert.ok(r.status === 'measured' && Math.abs(r.value - value) < 1e-9, JSON.stringify(r));
+      assert.match(r.detail ?? '', detail);
+    });
+  }
+
+  it('parses the older two-field memory query and refuses what is not CSV', () => {
+    assert.deepEqual(parseGpuRows('40960, 81920\n'), [{ id: 'GPU 0', usedMiB: 40960, totalMiB: 81920 }]);
+    assert.equal(parseGpuRows('NVIDIA-SMI has failed\n'), null);
+    assert.deepEqual(parseGpuApps('No running processes found\n'), []);
+    assert.equal(parseGpuApps('garbage\n'), null);
+  });
+
+  it('the agent names its processes on its health endpoint (pid, or pids)', () => {
+    assert.deepEqual(pidsOf('{"status":"ok","pid":4001}'), [4001]);
+    assert.deepEqual(pidsOf('{"pids":[4001,4002],"pid":4001}'), [4001, 4002]);
+    assert.deepEqual(pidsOf('{"pid":"4001"}'), []);
+    assert.deepEqual(pidsOf('not json'), []);
+  });
+});
+
+describe('nvidia-smi itself: missing, hung, failing, answering', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-smi-'));
+  const script = (name: string, body: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, `#!/bin/sh\n${body}\n`);
+    chmodSync(p, 0o755);
+    return p;
+  };
+  const catalogue = (command: string, timeoutMs = 1000): Catalogue =>
+    ({ probes: { gpu: { command, args: ['--query-gpu=uuid,memory.used,memory.total', '--format=csv,noheader,nounits'], appsArgs: ['--query-compute-apps=pid,used_memory,gpu_uuid', '--format=csv,noheader,nounits'], timeoutMs }, load: 'load-average' } }) as unknown as Catalogue;
+
+  it('two GPUs and the agent on the second: its GPU, from the real probe code', async () => {
+    const smi = script('two-gpus', 'case "$1" in --query-compute-apps=*) echo "77, 5000, GPU-b" ;; *) printf "GPU-a, 100, 24000\\nGPU-b, 23000, 24000\\n" ;; esac');
+    const r = await readGpuMemory(catalogue(smi), dir, [77]);
+    assert.ok(r.status === 'measured' && Math.abs(r.value - (23000 / 24000) * 100) < 1e-9, JSON.stringify(r));
+  });
+
+  it('hung: no data once its timeout kills it', async () => {
+    const r = await readGpuMemory(catalogue(script('hung', 'sleep 30'), 300), dir, [77]);
+    assert.equal(r.status, 'no-data');
+    assert.match(r.detail ?? '', /timed out after 300 ms/);
+  });
+
+  it('failing driver: no data with its exit code', async () => {
+    const r = await readGpuMemory(catalogue(script('failing', 'echo "NVIDIA-SMI has failed" >&2; exit 9')), dir, null);
+    assert.equal(r.status, 'no-data');
+    assert.match(r.detail ?? '', /exited 9/);
+  });
+
+  it('missing at probe time: no data, not "no GPU" (the catalogue says there is one)', async () => {
+    const r = await readGpuMemory(catalogue(path.join(dir, 'absent')), dir, null);
+    assert.equal(r.status, 'no-data');
+    assert.match(r.detail ?? '', /not found/);
+  });
+
+  it('a worker whose catalogue asks for GPU probes and finds no nvidia-smi says what to do', () => {
+    assert.match(findGpuCommandProblem(catalogue('nvidia-smi'), '/nonexistent-bin') ?? '', /"nvidia-smi" is not on the PATH, but this machine's catalogue asks for GPU probes/);
+    assert.equal(findGpuCommandProblem(catalogue('nvidia-smi'), `${dir}:${path.join(projectRoot, 'simulator', 'bin')}`), null);
+    assert.equal(findGpuCommandProblem({ probes: { load: 'load-average' } } as unknown as Catalogue, '/nonexistent-bin'), null);
+  });
+});
+
+describe('the machine worker refuses to start without the nvidia-smi its catalogue asks for', () => {
+  it('exits 1 naming the catalogue file and probes.gpu, before it connects to anything', async () => {
+    const test = await makeTestConfig();
+    const r = spawnSync(process.execPath, [path.join(projectRoot, 'dist/workers/machine-worker.js'), '--machine', 'mainpc', '--config', test.configDir], {
+      env: { ...process.env, PATH: '/nonexistent-bin' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /catalogues\/mainpc\.json: probes\.gpu: "nvidia-smi" is not on the PATH/);
   });
 });
