@@ -114,6 +114,9 @@ describe('docker-compose.yml and docker-compose.machine.yml (production)', () =>
     for (const w of Object.values(machine.project!.services)) {
       assert.equal(w.network_mode, 'host', 'machine workers probe local agents');
       assert.deepEqual(w.extra_hosts, ['control-host=10.0.0.5'], 'control-host is the address given');
+      // The catalogues ask for GPU probes: the worker gets the driver's nvidia-smi, or it refuses to start.
+      const gpu = (w as { deploy?: { resources?: { reservations?: { devices?: Array<{ driver?: string; capabilities?: string[] }> } } } }).deploy?.resources?.reservations?.devices ?? [];
+      assert.ok(gpu.some((d) => d.driver === 'nvidia' && d.capabilities?.includes('utility')), 'nvidia-smi (utility) reaches the machine worker');
     }
   });
 
