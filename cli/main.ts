@@ -10,7 +10,7 @@ import { runDemo, runStack } from './demo';
 import { report, standaloneValidationInput, startValidation } from './report';
 import { describeStarted, startPhase } from './start';
 import { showStatus } from './status';
-import { answerStage, answerUndo, answerWindow } from './person';
+import { answerStage, answerUndo, answerPreflight, answerWindow } from './person';
 import { decideGate, gateDecisions, steer } from './steer';
 import { OperatorError } from './temporal-client';
 
@@ -44,6 +44,9 @@ usage:
       is (recorded as accepted-as-is and still counted as applied); ID: whatever waits, or its week or phase
   phasegate window retry|accept|rollback ID --reason TEXT [--by NAME]
       after a verification that could not measure: run it again, accept the stage, or roll back
+  phasegate preflight retry|skip|proceed ID --reason TEXT [--by NAME]
+      after a failed pre-flight check (the agent or its machine already unhealthy before stage 1):
+      check again, leave the agent alone (refused, nothing applied), or migrate it anyway
   phasegate plan input FILE [--config DIR]
       print the phaseWorkflow input for a plan (agents selected now), for \`temporal workflow start --input-file\`
   phasegate report ID [--json]
@@ -128,8 +131,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'stage':
     case 'undo':
-    case 'window': {
-      const verbs = { stage: ['approve', 'reject'], undo: ['retry', 'accept'], window: ['retry', 'accept', 'rollback'] }[command];
+    case 'window':
+    case 'preflight': {
+      const verbs = { stage: ['approve', 'reject'], undo: ['retry', 'accept'], window: ['retry', 'accept', 'rollback'], preflight: ['retry', 'skip', 'proceed'] }[command];
       if (!arg || !verbs.includes(sub ?? '')) break;
       const stage = values.stage === undefined ? undefined : Number(values.stage);
       if (stage !== undefined && ![1, 2, 3].includes(stage)) throw new OperatorError(`--stage ${values.stage}: give 1, 2 or 3`);
@@ -139,7 +143,9 @@ async function main(argv: string[]): Promise<number> {
           ? await answerStage(sub as 'approve' | 'reject', arg, o)
           : command === 'undo'
             ? await answerUndo(sub as 'retry' | 'accept', arg, o)
-            : await answerWindow(sub as 'retry' | 'accept' | 'rollback', arg, o);
+            : command === 'window'
+              ? await answerWindow(sub as 'retry' | 'accept' | 'rollback', arg, o)
+              : await answerPreflight(sub as 'retry' | 'skip' | 'proceed', arg, o);
       process.stdout.write(`${out}\n`);
       return 0;
     }

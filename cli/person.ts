@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
-import { agentMigrationStatusQuery, approveStageUpdate, resolveFailedUndoUpdate, resolveInconclusiveUpdate } from '../workflows/agent-migration';
+import { agentMigrationStatusQuery, approveStageUpdate, resolveFailedUndoUpdate, resolveInconclusiveUpdate, resolvePreflightUpdate } from '../workflows/agent-migration';
 import type { PersonWait, PersonWaitKind } from '../workflows/lib/person';
 import { phaseStatusQuery } from '../workflows/phase';
 import { weekStatusQuery } from '../workflows/week';
@@ -98,6 +98,25 @@ export async function answerWindow(action: 'retry' | 'accept' | 'rollback', id: 
         throw new OperatorError(`${wait.workflowId} refused: ${cause(err)}`);
       });
     return `inconclusive verification of ${wait.agent ?? wait.workflowId}: ${resolution.action} by ${resolution.by}`;
+  } finally {
+    await close();
+  }
+}
+
+/** After a failed pre-flight check: check again, leave the agent alone, or migrate it anyway. */
+export async function answerPreflight(action: 'retry' | 'skip' | 'proceed', id: string, o: PersonOptions): Promise<string> {
+  if (!o.reason) throw new OperatorError('give --reason: the resolution of a failed pre-flight check is recorded with why');
+  const { client, close } = await connect(o.config);
+  try {
+    const wait = await findWait(client, id, ['pre-flight']);
+    const resolution = { action, by: who(o), reason: o.reason };
+    await client.workflow
+      .getHandle(wait.workflowId)
+      .executeUpdate(resolvePreflightUpdate, { args: [resolution] })
+      .catch((err: unknown) => {
+        throw new OperatorError(`${wait.workflowId} refused: ${cause(err)}`);
+      });
+    return `failed pre-flight check of ${wait.agent ?? wait.workflowId}: ${action} by ${resolution.by}`;
   } finally {
     await close();
   }

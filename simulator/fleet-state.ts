@@ -34,8 +34,10 @@ export interface AgentFaults {
   /** The next N undo-stage requests fail, later ones work (an undo that fails once). */
   undoFailures: number;
   /**
-   * The fault was caused by the change: it goes away once every stage is undone, as a real
-   * regression would. Lets drills check that the agent is healthy after a rollback.
+   * The fault was caused by the change: it shows only while a stage of a change is applied (so
+   * the pre-flight check before stage 1 finds the agent healthy) and goes away once every stage
+   * is undone, as a real regression would. Lets drills check that the agent is healthy after a
+   * rollback.
    */
   clearOnUndo: boolean;
 }
@@ -182,6 +184,17 @@ export class FleetState {
       .filter((p) => p.usedMiB > 0);
     const usedMiB = Math.min(simulatedGpuTotalMiB, simulatedDriverMiB + apps.reduce((s, p) => s + p.usedMiB, 0));
     return { gpus: [{ uuid, usedMiB, totalMiB: simulatedGpuTotalMiB }], apps };
+  }
+
+  /**
+   * The faults the agent shows now: a fault caused by the change (clearOnUndo) lies dormant
+   * while no stage of any change is applied. A crash is the process's state and always shows.
+   */
+  effectiveFaults(agent: SimAgent): AgentFaults {
+    const changed = Object.values(agent.changes).some((stages) => stages.length > 0);
+    if (!agent.faults.clearOnUndo || changed) return agent.faults;
+    const { errorStatus: _e, ...rest } = agent.faults;
+    return { ...rest, latencyMs: 0, hung: false, garbledHealth: false, integrationFailing: false };
   }
 
   get(name: string): SimAgent {
@@ -337,7 +350,7 @@ export class FleetState {
         break;
       }
       case 'integration-check': {
-        ok = !agent.faults.integrationFailing && !agent.faults.crashed;
+        ok = !this.effectiveFaults(agent).integrationFailing && !agent.faults.crashed;
         outcome = ok ? 'ok' : 'failed';
         if (!ok) detail = agent.faults.crashed ? 'agent is down' : 'integration check failed (injected fault)';
         break;

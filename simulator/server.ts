@@ -130,14 +130,15 @@ export class FleetSimulator {
 
   private handleHealth(name: string, _req: http.IncomingMessage, res: http.ServerResponse): void {
     const agent = this.state.get(name);
-    if (agent.faults.hung) return; // never answers; the prober's timeout decides
-    if (agent.faults.garbledHealth) return void res.socket?.end('garbage, not HTTP\r\n\r\n');
+    const faults = this.state.effectiveFaults(agent);
+    if (faults.hung) return; // never answers; the prober's timeout decides
+    if (faults.garbledHealth) return void res.socket?.end('garbage, not HTTP\r\n\r\n');
     const answer = () => {
-      if (agent.faults.errorStatus) return json(res, agent.faults.errorStatus, { agent: name, status: 'error' });
+      if (faults.errorStatus) return json(res, faults.errorStatus, { agent: name, status: 'error' });
       json(res, 200, { status: 'ok', ...this.state.view(agent), uptimeS: Math.round((Date.now() - agent.startedAt) / 1000) });
     };
-    const slower = agent.faults.slowerWhileApplied;
-    const latencyMs = agent.faults.latencyMs + (slower && (agent.changes[slower.change]?.length ?? 0) > 0 ? slower.ms : 0);
+    const slower = faults.slowerWhileApplied;
+    const latencyMs = faults.latencyMs + (slower && (agent.changes[slower.change]?.length ?? 0) > 0 ? slower.ms : 0);
     if (latencyMs > 0) setTimeout(answer, latencyMs);
     else answer();
   }

@@ -21,6 +21,7 @@ import { CatalogueRunner, type ActionRequest, type CommandResult, type MachineVa
 import { createHeartbeatSummarizer } from './heartbeat-summary';
 import { defaultJudgeSettings, judgeDegradation, type DegradationVerdict, type JudgeSettings, type Tick } from '../../decisions/judge';
 import { closestControls, maxControlCandidates, maxControls } from '../../decisions/controls';
+import type { PreflightReadings } from '../../decisions/preflight';
 import { probeTimer } from './probe-metrics';
 import { probeHealth, readGpuMemory, readIntegration, readLoad, readResponse, type LoadSource } from './probes';
 
@@ -65,6 +66,8 @@ export interface BaselineRequest {
   responseThresholdMs: number;
   /** Candidate controls: unchanged agents of this machine probed in the same ticks; the closest in speed are kept (decisions/controls.ts). */
   controls?: string[];
+  /** Run the agent's integration check once (the pre-flight check, decisions/preflight.ts). */
+  checkIntegration?: boolean;
 }
 
 export interface BaselineResult {
@@ -72,6 +75,8 @@ export interface BaselineResult {
   gpu: Reading;
   samples: number;
   probeErrors: number;
+  /** What the pre-flight check judges (decisions/preflight.ts). */
+  preflight: PreflightReadings;
 }
 
 export interface WindowRequest {
@@ -254,8 +259,11 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       let lastGpu: Reading = { metric: 'gpuMemoryPct', status: 'no-data', detail: 'not sampled' };
       const candidates = controlsHere(req.controls, maxControlCandidates);
       const ticks: Tick[] = [];
+      const perCore: number[] = [];
+      let integration: Reading | null = null;
       for (let i = 0; i < req.samples; i++) {
-        const { readings, tick: t } = await probeTick(req.agent, candidates, req.responseThresholdMs, false);
+        // The integration check runs once, with the first sample: the pre-flight check reads it.
+        const { readings, tick: t } = await probeTick(req.agent, candidates, req.responseThresholdMs, i === 0 && req.checkIntegration === true);
         if (t) ticks.push({ agentMs: round2(t.agentMs), controlsMs: t.controlsMs.map(round2) });
         for (const r of readings) {
           if (r.status === 'no-data') probeErrors++;
@@ -264,7 +272,9 @@ export function createMachineActivities(deps: MachineActivityDeps) {
           if (r.metric === 'responseTimeMs') response.push(r.value);
           if (r.metric === 'gpuMemoryPct') gpu.push(r.value);
           if (r.metric === 'load') loads.push(r.value);
+          if (r.metric === 'loadPerCore') perCore.push(r.value);
         }
+        integration = readings.find((r) => r.metric === 'integration') ?? integration;
         Context.current().heartbeat({ sampled: i + 1 });
         if (i + 1 < req.samples) await Context.current().sleep(req.intervalMs);
       }
@@ -276,7 +286,13 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       const controls = closestControls(medianOf(response), candidates.map((name, i) => ({ name, medianMs: medianOfCandidate(i) })));
       const kept = controls.map((c) => candidates.indexOf(c));
       const baselineTicks = ticks.map((t) => ({ agentMs: t.agentMs, controlsMs: kept.map((i) => t.controlsMs[i]!) }));
-      return { baseline: { ...computeBaseline(response, gpu, loads), ticks: baselineTicks, ...(controls.length ? { controls } : {}) }, gpu: lastGpu, samples: req.samples, probeErrors };
+      const preflight: PreflightReadings = {
+        integration,
+        gpuMemoryPct: gpu.length ? medianOf(gpu) : null,
+        load: loads.length ? medianOf(loads) : null,
+        loadPerCore: perCore.length ? medianOf(perCore) : null,
+      };
+      return { baseline: { ...computeBaseline(response, gpu, loads), ticks: baselineTicks, ...(controls.length ? { controls } : {}) }, gpu: lastGpu, samples: req.samples, probeErrors, preflight };
     },
 
     /**

@@ -1,6 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { phaseInput } from '../../plan/compile';
-import { agentMigrationStatusQuery, approveStageUpdate, resolveFailedUndoUpdate, resolveInconclusiveUpdate } from '../../workflows/agent-migration';
+import { agentMigrationStatusQuery, approveStageUpdate, resolveFailedUndoUpdate, resolveInconclusiveUpdate, resolvePreflightUpdate } from '../../workflows/agent-migration';
 import type { PersonWait } from '../../workflows/lib/person';
 import { abortSignal, pauseSignal, resumeSignal } from '../../workflows/lib/steering';
 import { phaseStatusQuery, phaseWorkflow } from '../../workflows/phase';
@@ -142,6 +142,10 @@ export async function runSchedule(env: TestStack, s: Schedule, o: { settleLimitM
         const action = s.policy.undo === 'accept' ? 'accept' : 'retry-undo';
         await h.executeUpdate(resolveFailedUndoUpdate, { args: [{ action, by: 'checker', reason: `policy of seed ${s.seed}` }] });
         note(`${action} for ${w.agent ?? w.machine} (${w.what}: ${w.detail.slice(0, 160)}) on ${w.workflowId}`);
+      } else if (w.what === 'pre-flight') {
+        // Nothing of this run's schedule makes an agent unhealthy before its change; leave it alone if one is.
+        await h.executeUpdate(resolvePreflightUpdate, { args: [{ action: 'skip', by: 'checker', reason: `policy of seed ${s.seed}` }] });
+        note(`skip ${w.agent} at its failed pre-flight check (${w.detail.slice(0, 160)})`);
       } else if (w.what === 'stage-approval') {
         const stage = (await h.query(agentMigrationStatusQuery)).awaitingApprovalFor;
         if (!stage) return false;

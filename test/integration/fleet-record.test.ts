@@ -155,7 +155,8 @@ describe('the fleet and the record agree', () => {
   it('a failed undo a person accepts is reported as accepted as is, listed while it waits, and undone by a later week rollback', async () => {
     const [bad, good] = ['SessionMemoryAgent', 'ChitchatAgent'];
     const p = plan('accept-undo', [{ agents: [bad, good] }]);
-    await sim.fault(bad, { integrationFailing: true, undoFails: true });
+    // Caused by the change (clearOnUndo): the pre-flight check finds the agent healthy.
+    await sim.fault(bad, { integrationFailing: true, undoFails: true, clearOnUndo: true });
     faults++;
     const phase = await startPhase(p);
     const waiting = await until('the failed undo to wait for a person', 90_000, async () => {

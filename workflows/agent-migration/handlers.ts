@@ -1,7 +1,7 @@
 import { CancellationScope, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
 import { leaseFreedSignal, leaseHeldSignal } from '../agent-lease';
 import { abortSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
-import { agentMigrationStatusQuery, approveStageUpdate, checkUndoResolution, checkWho, resolveFailedUndoUpdate, resolveInconclusiveUpdate } from './messages';
+import { agentMigrationStatusQuery, approveStageUpdate, checkUndoResolution, checkWho, resolveFailedUndoUpdate, resolveInconclusiveUpdate, resolvePreflightUpdate } from './messages';
 import type { MigrationRun } from './run';
 
 /**
@@ -65,6 +65,21 @@ export function registerHandlers(run: MigrationRun): void {
         requireObject(r, 'a resolution');
         if (status.state !== 'inconclusive') throw new Error(`no inconclusive verification of ${agent} waits (state: ${status.state})`);
         if (!['retry-window', 'accept', 'rollback'].includes(r.action)) throw new Error('action must be "retry-window", "accept" or "rollback"');
+        checkWho(r.by, r.reason, true);
+      },
+    },
+  );
+  setHandler(
+    resolvePreflightUpdate,
+    (r) => {
+      run.pendingPreflight = r;
+      return status;
+    },
+    {
+      validator: (r) => {
+        requireObject(r, 'a resolution');
+        if (status.state !== 'pre-flight-failed') throw new Error(`no failed pre-flight check of ${agent} waits (state: ${status.state})`);
+        if (!['retry', 'skip', 'proceed'].includes(r.action)) throw new Error('action must be "retry", "skip" or "proceed"');
         checkWho(r.by, r.reason, true);
       },
     },

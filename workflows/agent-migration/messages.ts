@@ -52,6 +52,7 @@ export type MigrationState =
   | 'starting'
   | 'waiting-for-agent'
   | 'baseline'
+  | 'pre-flight-failed'
   | 'paused'
   | 'machine-unreachable'
   | 'awaiting-approval'
@@ -69,6 +70,16 @@ export interface StageDecision {
   decision: 'approve' | 'reject';
   by: string;
   reason?: string;
+}
+
+/**
+ * A human's decision on a failed pre-flight check (the agent or its machine already unhealthy
+ * before stage 1): check again, leave the agent alone (outcome refused), or migrate anyway.
+ */
+export interface PreflightResolution {
+  action: 'retry' | 'skip' | 'proceed';
+  by: string;
+  reason: string;
 }
 
 /**
@@ -101,6 +112,8 @@ export interface AgentMigrationStatus {
   /** The level-1 rollback (rollback/engine.ts), once one started. */
   rollback: RollbackRecord | null;
   inconclusive: Array<{ reason: string; probeErrors: number; at: string; resolution?: InconclusiveResolution }>;
+  /** Pre-flight checks before stage 1 that found the agent or its machine already unhealthy, and what a person decided. */
+  preflight: Array<{ problems: string[]; at: string; resolution?: PreflightResolution }>;
   /** While the machine is unreachable: the step that could not start, and since when. */
   unreachable: { machine: string; what: string; since: string } | null;
   /** What this migration waits for a person for, with the command that resolves it. */
@@ -126,6 +139,8 @@ export const approveStageUpdate = defineUpdate<AgentMigrationStatus, [StageDecis
 export const resolveFailedUndoUpdate = defineUpdate<AgentMigrationStatus, [UndoResolution]>('resolveFailedUndo');
 /** Decide what to do after an inconclusive verification (validated: only while one waits). */
 export const resolveInconclusiveUpdate = defineUpdate<AgentMigrationStatus, [InconclusiveResolution]>('resolveInconclusive');
+/** Decide what to do after a failed pre-flight check (validated: only while one waits). */
+export const resolvePreflightUpdate = defineUpdate<AgentMigrationStatus, [PreflightResolution]>('resolvePreflight');
 
 /** Who decided, and why: strings of sensible length (an update validator's check). */
 export function checkWho(by: unknown, reason: unknown, reasonRequired = false): void {

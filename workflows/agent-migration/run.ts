@@ -9,7 +9,7 @@ import { PersonWaits, tellParent } from '../lib/person';
 import { machineUnreachableSignal } from '../lib/steering';
 import { searchAttributes } from '../lib/visibility';
 import type { UndoResolution } from '../rollback/engine';
-import type { AgentMigrationInput, AgentMigrationStatus, InconclusiveResolution, MigrationState } from './messages';
+import type { AgentMigrationInput, AgentMigrationStatus, InconclusiveResolution, MigrationState, PreflightResolution } from './messages';
 
 /**
  * Everything one migration run shares: its input and status, its notifier, the operator's
@@ -26,6 +26,7 @@ export class MigrationRun {
   readonly compensations: StageNumber[] = [];
   pendingUndo: UndoResolution | null = null;
   pendingInconclusive: InconclusiveResolution | null = null;
+  pendingPreflight: PreflightResolution | null = null;
   paused = false;
   readonly lease: LeaseWaitState = { heldBy: null, freed: false };
   /** The steps; an abort from the week cancels them (the in-flight command is waited for), then the rollback runs. */
@@ -56,6 +57,7 @@ export class MigrationRun {
       trigger: null,
       rollback: null,
       inconclusive: [],
+      preflight: [],
       unreachable: null,
       waitingForPerson: [],
       agentHeldBy: null,

@@ -70,6 +70,9 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
         if (end.kind === 'migrated') {
           status.currentStage = null;
           outcome = 'migrated';
+        } else if (end.kind === 'skipped') {
+          status.refusedBecause = end.why;
+          outcome = 'refused';
         } else if (end.kind === 'aborted' && run.compensations.length === 0) outcome = 'cancelled';
         else outcome = await rollBackMigration(run, end);
       }

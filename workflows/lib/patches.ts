@@ -17,3 +17,10 @@ export const runScopedPatch = 'run-scoped-rollback-engine';
  * second run of the same plan neither claims it nor undoes it under the first one's record.
  */
 export const changeAlreadyOnAgentPatch = 'refuse-change-already-on-agent';
+
+/**
+ * The baseline runs the integration check and compares GPU memory and load with the limits
+ * before stage 1 (decisions/preflight.ts); an agent or machine already unhealthy waits for a
+ * person (retry, skip, proceed) instead of being migrated and rolled back for what it did not cause.
+ */
+export const preflightPatch = 'preflight-before-stage-1';

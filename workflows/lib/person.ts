@@ -9,7 +9,7 @@ import { searchAttributes } from './visibility';
  * Web UI lists every workflow waiting for a person with `PhasegateWaitingFor IS NOT NULL`.
  */
 
-export type PersonWaitKind = 'stage-approval' | 'inconclusive' | 'failed-undo' | 'read-back';
+export type PersonWaitKind = 'stage-approval' | 'inconclusive' | 'failed-undo' | 'read-back' | 'pre-flight';
 
 export interface PersonWait {
   /** The workflow that waits, and that the resolving command or update goes to. */
@@ -35,6 +35,8 @@ export function resolveCommand(what: PersonWaitKind, workflowId: string, stage?:
       return `phasegate stage approve|reject ${workflowId} --stage ${stage ?? '<n>'} --reason "..."`;
     case 'inconclusive':
       return `phasegate window retry|accept|rollback ${workflowId} --reason "..."`;
+    case 'pre-flight':
+      return `phasegate preflight retry|skip|proceed ${workflowId} --reason "..."`;
     case 'failed-undo':
     case 'read-back':
       return `phasegate undo retry|accept ${workflowId} --reason "..."`;
