@@ -7,12 +7,12 @@
 
 import type { Tick } from './judge';
 
-export type Metric = 'gpuMemoryPct' | 'load' | 'loadPerCore' | 'responseTimeMs' | 'integration' | 'agentUp';
+export type Metric = 'gpuMemoryPct' | 'load' | 'loadPerCore' | 'responseTimeMs' | 'integration' | 'agentUp' | 'query';
 
 export type Reading =
-  | { metric: Metric; status: 'measured'; value: number; detail?: string }
-  | { metric: Metric; status: 'no-data'; detail: string }
-  | { metric: Metric; status: 'not-applicable'; detail: string };
+  | { metric: Metric; status: 'measured'; value: number; detail?: string; probe?: string }
+  | { metric: Metric; status: 'no-data'; detail: string; probe?: string }
+  | { metric: Metric; status: 'not-applicable'; detail: string; probe?: string };
 
 export type TriggerKind =
   | 'gpu-memory'
@@ -20,7 +20,8 @@ export type TriggerKind =
   | 'response-time'
   | 'degradation'
   | 'integration-failure'
-  | 'agent-down';
+  | 'agent-down'
+  | 'prometheus-query';
 
 /** Why a rollback fired: what was measured against which threshold. */
 export interface TriggerEvidence {
@@ -37,6 +38,8 @@ export interface TriggerThresholds {
   load: number;
   /** The same per core; checked only when a plan sets it. */
   loadPerCore?: number;
+  /** The plan's PromQL queries (config/schema/plan.ts): a result over `above` fires. */
+  queries?: ReadonlyArray<{ name: string; query: string; above: number }>;
   responseTimeMs: number;
   degradationPct: number;
   /** Degradation is ignored below this absolute slow-down; loopback latencies of 1-2 ms are noise. */
@@ -129,6 +132,11 @@ function breachesOf(readings: readonly Reading[], t: TriggerThresholds): Trigger
       case 'load':
         if (r.value > t.load) out.push({ kind: 'system-load', measured: round(r.value, 2), threshold: t.load, unit: 'load', detail: `1-minute load average ${round(r.value, 2)}, over ${t.load}` });
         break;
+      case 'query': {
+        const q = t.queries?.find((x) => x.name === r.probe);
+        if (q && r.value > q.above) out.push({ kind: 'prometheus-query', measured: round(r.value, 4), threshold: q.above, unit: q.name, detail: `query ${q.name} = ${round(r.value, 4)}, over ${q.above} (${r.detail ?? q.query})` });
+        break;
+      }
       case 'loadPerCore':
         if (t.loadPerCore !== undefined && r.value > t.loadPerCore) {
           out.push({ kind: 'system-load', measured: round(r.value, 2), threshold: t.loadPerCore, unit: 'load per core', detail: `${r.detail ?? '1-minute load average per core'}: ${round(r.value, 2)} per core, over ${t.loadPerCore}` });

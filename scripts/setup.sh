@@ -127,25 +127,32 @@ WRAPPER
   fi
   ln -sfn "$dest/bin/temporal-test-server" "$link_dir/temporal-test-server"
 
-  # The Web UI test drives Debian's chromium headless (a browser cannot be downloaded here;
-  # puppeteer-core never tries). Installed with apt-get when missing.
-  step "chromium (headless, for the Web UI test)"
-  if ! command -v chromium >/dev/null 2>&1; then
-    apt=(apt-get)
+  # Debian packages the tests run as ordinary processes, installed with apt-get when missing:
+  # chromium (the Web UI test drives it headless; a browser cannot be downloaded here and
+  # puppeteer-core never tries) and prometheus (the Prometheus probe's test scrapes the
+  # simulator with a real server, test/integration/prometheus-probe.test.ts).
+  apt_install() { # package command
+    local pkg=$1 cmd=$2 apt=(apt-get)
+    command -v "$cmd" >/dev/null 2>&1 && return 0
     if (( EUID != 0 )); then
-      command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || fail "chromium is not installed and installing it needs root: run 'sudo apt-get install chromium' (Debian's package)"
+      command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || fail "$pkg is not installed and installing it needs root: run 'sudo apt-get install $pkg' (Debian's package)"
       apt=(sudo -n apt-get)
     fi
-    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends chromium >/tmp/phasegate-apt.$$.log 2>&1; then
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$pkg" >/tmp/phasegate-apt.$$.log 2>&1; then
       DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >>/tmp/phasegate-apt.$$.log 2>&1 || true
-      if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends chromium >>/tmp/phasegate-apt.$$.log 2>&1; then
+      if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$pkg" >>/tmp/phasegate-apt.$$.log 2>&1; then
         tail -n 20 /tmp/phasegate-apt.$$.log >&2
-        fail "could not install Debian's chromium with apt-get; are Debian's package mirrors reachable?"
+        fail "could not install Debian's $pkg with apt-get; are Debian's package mirrors reachable?"
       fi
     fi
     rm -f /tmp/phasegate-apt.$$.log
-  fi
+  }
+  step "chromium (headless, for the Web UI test)"
+  apt_install chromium chromium
   done_step "$(chromium --version 2>/dev/null | head -n 1) at $(command -v chromium)"
+  step "prometheus (a real server for the Prometheus probe's test)"
+  apt_install prometheus prometheus
+  done_step "$(prometheus --version 2>&1 | head -n 1) at $(command -v prometheus)"
 
   # compose-check: docker-compose*.yml loaded by compose-go, the loader `docker compose` uses
   # (no Docker engine here). A small Go program of ours, keyed by the pin and its own source.

@@ -11,6 +11,8 @@ export interface AgentFaults {
   slowerWhileApplied?: { change: string; ms: number } | null;
   /** GPU memory the agent's process holds (MiB), in place of its category's usual amount. */
   gpuMemoryMiB?: number | null;
+  /** Share of its requests the agent fails (0-1), served as a Prometheus gauge on the simulator's /metrics. */
+  errorRatio?: number;
   /** Health endpoint answers with this HTTP status instead of 200. */
   errorStatus?: number;
   /** Process gone: the health port refuses connections, no heartbeats. */
@@ -194,7 +196,7 @@ export class FleetState {
     const changed = Object.values(agent.changes).some((stages) => stages.length > 0);
     if (!agent.faults.clearOnUndo || changed) return agent.faults;
     const { errorStatus: _e, ...rest } = agent.faults;
-    return { ...rest, latencyMs: 0, hung: false, garbledHealth: false, integrationFailing: false };
+    return { ...rest, latencyMs: 0, hung: false, garbledHealth: false, integrationFailing: false, errorRatio: 0 };
   }
 
   get(name: string): SimAgent {

@@ -8,6 +8,19 @@
  * A field it does not model prints [N/A], as the real one does for unsupported fields.
  */
 async function main(): Promise<number> {
+  // --loop-ms=N: print the query every N ms until killed, as nvidia-smi's looping mode does.
+  const loopMs = Number(process.argv.find((a) => a.startsWith('--loop-ms='))?.slice('--loop-ms='.length) ?? 0);
+  if (loopMs > 0) {
+    for (;;) {
+      const code = await once();
+      if (code !== 0) return code;
+      await new Promise((r) => setTimeout(r, loopMs));
+    }
+  }
+  return once();
+}
+
+async function once(): Promise<number> {
   const admin = process.env.PHASEGATE_SIMULATOR_ADMIN;
   const machine = process.env.PHASEGATE_MACHINE;
   const arg = (name: string) => process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);

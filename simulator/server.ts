@@ -35,6 +35,9 @@ const maxBodyBytes = 64 * 1024;
  * Stands in for the fleet: one real HTTP health endpoint per agent and per hub on the
  * agent's machine address, heartbeats on NATS, and an admin API to act and inject faults.
  */
+/** The 1-minute load average a simulated machine reports when no drill set one. */
+const simulatedIdleLoad = 0.5;
+
 export class FleetSimulator {
   readonly state: FleetState;
   private readonly agentServers = new Map<string, http.Server>();
@@ -258,6 +261,18 @@ export class FleetSimulator {
         await this.setHub(decodeURIComponent(parts[1]!), body.up === true);
         return json(res, 200, { hub: parts[1], up: body.up === true });
       }
+      if (parts[0] === 'metrics' && parts.length === 1 && method === 'GET') {
+        // Per-agent metrics a user's own Prometheus would scrape from the agents: here from the
+        // simulator, for the plan's PromQL probes (activities/machine/prometheus.ts).
+        const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+        const lines = ['# HELP phasegate_sim_agent_error_ratio Share of requests the simulated agent fails.', '# TYPE phasegate_sim_agent_error_ratio gauge'];
+        for (const a of this.state.agents.values()) {
+          if (!this.opts.machines.includes(a.machine)) continue;
+          lines.push(`phasegate_sim_agent_error_ratio{agent="${esc(a.name)}",machine="${esc(a.machine)}"} ${this.state.effectiveFaults(a).errorRatio ?? 0}`);
+        }
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        return void res.end(`${lines.join('\n')}\n`);
+      }
       if (parts[0] === 'machines' && parts[2] === 'gpu' && parts.length === 3 && method === 'GET') {
         const machine = decodeURIComponent(parts[1]!);
         if (!this.opts.machines.includes(machine)) throw new SimulatorError(404, `machine "${machine}" is not simulated here`);
@@ -272,7 +287,8 @@ export class FleetSimulator {
           this.state.setMachineLoad(machine, load);
         }
         const load = this.state.machineLoad.get(machine);
-        return json(res, 200, { machine, load: load ?? null });
+        // A simulated machine at rest unless a drill says otherwise (not the host's own load).
+        return json(res, 200, { machine, load: load ?? simulatedIdleLoad });
       }
       if (parts[0] === 'clock' && method === 'GET') {
         return json(res, 200, { mode: this.clockMode, now: this.heartbeats.now, published: this.published });

@@ -28,8 +28,13 @@ async function main(): Promise<void> {
   }
   // A catalogue that asks for GPU probes on a machine without nvidia-smi would read "no data"
   // in every window: refuse to start, naming the file and the field, before taking any task.
+  const catalogueFile = path.join(config.configDir, config.deployment.catalogues[machine]!);
   const gpuProblem = findGpuCommandProblem(config.catalogues[machine]!);
-  if (gpuProblem) throw new ConfigError(path.join(config.configDir, config.deployment.catalogues[machine]!), [{ field: 'probes.gpu', reason: gpuProblem.replace(/^probes\.gpu: /, '') }]);
+  if (gpuProblem) throw new ConfigError(catalogueFile, [{ field: 'probes.gpu', reason: gpuProblem.replace(/^probes\.gpu: /, '') }]);
+  // A simulated machine's load, on a deployment without the simulator, would be no data in every window.
+  if (config.catalogues[machine]!.probes.load === 'simulator' && !config.deployment.simulator.enabled) {
+    throw new ConfigError(catalogueFile, [{ field: 'probes.load', reason: `"simulator", but this deployment runs no simulator (${config.deploymentFile}: simulator.enabled is false); a real machine reads "load-average"` }]);
+  }
   const logger = createLogger(`worker-${machine}`, config.deployment.logLevel);
   const metricsAt = installRuntime(logger, config.deployment, machine);
   // Commands a previous run of this worker left running (it was SIGKILLed mid-command) are

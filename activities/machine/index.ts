@@ -23,7 +23,12 @@ import { defaultJudgeSettings, judgeDegradation, type DegradationVerdict, type J
 import { closestControls, maxControlCandidates, maxControls } from '../../decisions/controls';
 import type { PreflightReadings } from '../../decisions/preflight';
 import { probeTimer } from './probe-metrics';
-import { probeHealth, readGpuMemory, readIntegration, readLoad, readResponse, type LoadSource } from './probes';
+import { readPromQuery } from './prometheus';
+import { GpuMemoryReader } from './gpu-reader';
+import { probeHealth, readGpuMemory, readIntegration, readLoad, readResponse, type GpuProbeState, type LoadSource } from './probes';
+
+/** A plan's PromQL probes (thresholds.queries). */
+type QueryProbes = ReadonlyArray<{ name: string; query: string }>;
 
 export type { ActionRequest } from './catalogue-runner';
 export type { HeartbeatSummaryRequest } from './heartbeat-summary';
@@ -183,30 +188,46 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   const timed = probeTimer(deps.meter ?? null, deps.machine);
   /** The process ids each agent last named on its health endpoint (an agent down a moment keeps its last). */
   const pidsSeen = new Map<string, number[]>();
+  // The looping nvidia-smi, when the catalogue asks for it (probes.gpu.loopMs).
+  const gpuSpec = deps.catalogue.probes.gpu;
+  const gpuState: GpuProbeState = { reader: null, apps: null };
+  if (gpuSpec?.loopMs) {
+    const reader = new GpuMemoryReader({ ...gpuSpec, loopMs: gpuSpec.loopMs }, deps.values.projectRoot);
+    reader.start();
+    gpuState.reader = reader;
+  }
 
-  async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean): Promise<Reading[]> {
+  async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes = []): Promise<Reading[]> {
     // The GPU reading follows the health answer: it names the agent's processes.
     const healthThenGpu = async () => {
       const health = await timed('response', () => probeHealth(healthUrl(agent), responseThresholdMs));
       if (health.pids.length) pidsSeen.set(agent, health.pids);
-      const gpu = await timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pidsSeen.get(agent) ?? null));
+      const gpu = await timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pidsSeen.get(agent) ?? null, gpuState));
       return [...health.readings, gpu];
     };
-    const [healthAndGpu, load, integration] = await Promise.all([
+    const [healthAndGpu, load, integration, asked] = await Promise.all([
       healthThenGpu(),
       timed('load', () => readLoad(loadSource)),
       checkIntegration ? timed('integration', () => readIntegration(runner, agent)) : Promise.resolve(null),
+      Promise.all(queries.map((q) => timed('query', () => readQuery(agent, q)))),
     ]);
-    return [...healthAndGpu, ...load, ...(integration ? [integration] : [])];
+    return [...healthAndGpu, ...load, ...(integration ? [integration] : []), ...asked];
+  }
+
+  /** A plan's PromQL probe, asked of this machine's Prometheus (its catalogue's probes.prometheus). */
+  function readQuery(agent: string, q: { name: string; query: string }): Promise<Reading> {
+    const prom = deps.catalogue.probes.prometheus;
+    if (!prom) return Promise.resolve({ metric: 'query', probe: q.name, status: 'no-data', detail: `query ${q.name}: the plan asks Prometheus, but ${deps.machine}'s catalogue names none (probes.prometheus)` });
+    return readPromQuery(prom.url, prom.timeoutMs, q, { agent, machine: deps.machine });
   }
 
   /** Names a workflow gave as controls, kept only if this machine's own inventory has them on this machine. */
   const controlsHere = (names: readonly string[] | undefined, max: number) => (names ?? []).filter((n) => deps.inventory.agents.some((a) => a.name === n && a.machine === deps.machine)).slice(0, max);
 
   /** One sample of the agent, with its controls' response times measured at the same moment. */
-  async function probeTick(agent: string, controls: readonly string[], responseThresholdMs: number, checkIntegration: boolean): Promise<{ readings: Reading[]; tick: Tick | null }> {
+  async function probeTick(agent: string, controls: readonly string[], responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes = []): Promise<{ readings: Reading[]; tick: Tick | null }> {
     const [readings, ...controlReadings] = await Promise.all([
-      sample(agent, responseThresholdMs, checkIntegration),
+      sample(agent, responseThresholdMs, checkIntegration, queries),
       ...controls.map((c) => timed('response', () => readResponse(healthUrl(c), responseThresholdMs))),
     ]);
     const responseOf = (rs: Reading[]) => {
@@ -321,7 +342,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         const tick = Date.now();
         let readings: Reading[];
         try {
-          const sampled = await probeTick(req.agent, controls, req.thresholds.responseTimeMs, req.checkIntegration);
+          const sampled = await probeTick(req.agent, controls, req.thresholds.responseTimeMs, req.checkIntegration, req.thresholds.queries ?? []);
           readings = sampled.readings;
           if (sampled.tick) ticks.push({ agentMs: round2(sampled.tick.agentMs), controlsMs: sampled.tick.controlsMs.map(round2) });
           if (ticks.length > maxWindowTicks) ticks = ticks.filter((_, i) => i % 2 === 1);

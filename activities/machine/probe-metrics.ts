@@ -1,6 +1,6 @@
 import type { MetricMeter } from '@temporalio/common';
 
-export type ProbeName = 'response' | 'gpu' | 'load' | 'integration';
+export type ProbeName = 'response' | 'gpu' | 'load' | 'integration' | 'query';
 
 /**
  * Times each probe of a machine worker into `phasegate_probe_latency_ms` (labels machine,

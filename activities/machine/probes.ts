@@ -99,7 +99,14 @@ export function gpuReadingFor(gpus: GpuRow[], apps: GpuApp[] | null, agentPids: 
  * no data: the catalogue says this machine has a GPU (the worker refuses to start without the
  * command, see findGpuCommandProblem), so a missing reading is not "no GPU here".
  */
-export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids: readonly number[] | null = null): Promise<Reading> {
+/** What a machine worker keeps between GPU readings: the looping reader, and the last process list (asked at most every appsMaxAgeMs). */
+export interface GpuProbeState {
+  reader: { latest(): { rows: GpuRow[] } | { stale: string } } | null;
+  apps: { list: GpuApp[] | null; at: number } | null;
+}
+const appsMaxAgeMs = 10_000;
+
+export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids: readonly number[] | null = null, state: GpuProbeState | null = null): Promise<Reading> {
   const spec = catalogue.probes.gpu;
   if (!spec) return { metric: 'gpuMemoryPct', status: 'not-applicable', detail: 'no GPU probe configured for this machine' };
   const failed = (r: Awaited<ReturnType<typeof runCommand>>, what: string): Reading | null => {
@@ -109,15 +116,25 @@ export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids
     return null;
   };
   const wantApps = spec.appsArgs && agentPids && agentPids.length > 0;
+  // With the looping reader: its latest lines, and the process list of the last 10 s.
+  const looped = state?.reader?.latest();
+  const cachedApps = state?.reader && state.apps && Date.now() - state.apps.at < appsMaxAgeMs ? state.apps.list : undefined;
   const [memory, procs] = await Promise.all([
-    runCommand(spec.command, spec.args, spec.timeoutMs, cwd),
-    wantApps ? runCommand(spec.command, spec.appsArgs!, spec.timeoutMs, cwd) : Promise.resolve(null),
+    looped && 'rows' in looped ? Promise.resolve(null) : runCommand(spec.command, spec.args, spec.timeoutMs, cwd),
+    wantApps && cachedApps === undefined ? runCommand(spec.command, spec.appsArgs!, spec.timeoutMs, cwd) : Promise.resolve(null),
   ]);
-  const memoryFailed = failed(memory, 'memory query');
-  if (memoryFailed) return memoryFailed;
-  const gpus = parseGpuRows(memory.stdout);
-  if (!gpus) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `cannot parse ${spec.command} output: ${memory.stdout.slice(0, 200)}` };
-  const apps = procs && !failed(procs, 'process query') ? parseGpuApps(procs.stdout) : null;
+  let gpus: GpuRow[] | null;
+  if (memory) {
+    const memoryFailed = failed(memory, 'memory query');
+    if (memoryFailed) return memoryFailed;
+    gpus = parseGpuRows(memory.stdout);
+    if (!gpus) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `cannot parse ${spec.command} output: ${memory.stdout.slice(0, 200)}` };
+  } else gpus = (looped as { rows: GpuRow[] }).rows;
+  let apps: GpuApp[] | null = cachedApps ?? null;
+  if (procs) {
+    apps = !failed(procs, 'process query') ? parseGpuApps(procs.stdout) : null;
+    if (state) state.apps = { list: apps, at: Date.now() };
+  }
   return gpuReadingFor(gpus, apps, agentPids);
 }
 

@@ -264,3 +264,45 @@ export function runInGroup(command: string, args: string[], o: { timeoutMs: numb
     child.once('exit', (code, signal) => void finish(code, signal));
   });
 }
+
+/**
+ * A long-lived command (no shell) in its own process group, its output line by line: for a
+ * reader that serves many probes from one process (activities/machine/gpu-reader.ts). Recorded
+ * in the ledger like any command, so a worker's crash or exit leaves nothing running; `stop`
+ * kills the whole group.
+ */
+export function spawnLongLived(
+  command: string,
+  args: string[],
+  o: { cwd: string; onLine: (line: string) => void; onExit: (why: string) => void },
+): { stop(): void } {
+  const child = spawn(command, args, { cwd: o.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+  const pgid = child.pid;
+  if (pgid !== undefined) defaultLedger.add(pgid, command);
+  let partial = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    partial += d.toString('utf8');
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) o.onLine(line);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    if (err.length < 2000) err += d.toString('utf8');
+  });
+  let stopped = false;
+  child.once('error', (e: NodeJS.ErrnoException) => o.onExit(`${command} could not start: ${e.code ?? e.message}`));
+  child.once('exit', (code, signal) => {
+    if (pgid !== undefined) {
+      killGroup(pgid, 'SIGKILL');
+      defaultLedger.remove(pgid);
+    }
+    if (!stopped) o.onExit(`${command} ended (${code ?? signal})${err ? `: ${err.trim().slice(0, 200)}` : ''}`);
+  });
+  return {
+    stop() {
+      stopped = true;
+      if (pgid !== undefined) killGroup(pgid, 'SIGKILL');
+    },
+  };
+}

@@ -93,13 +93,30 @@ export const catalogueSchema = z.strictObject({
      * on the GPU its own processes use. Absent means the machine has no GPU and the GPU trigger
      * does not apply; present, the machine worker refuses to start without the command.
      */
-    gpu: commandSchema.extend({ appsArgs: z.array(argument).max(64).optional() }).optional(),
+    gpu: commandSchema
+      .extend({
+        appsArgs: z.array(argument).max(64).optional(),
+        /**
+         * Opt-in: one long-lived `command args --loop-ms=<loopMs>` per worker serves every
+         * reading (activities/machine/gpu-reader.ts), and the process query is asked at most
+         * every 10 s, instead of processes per sample.
+         */
+        loopMs: z.number().int().min(100).max(60_000).optional(),
+      })
+      .optional(),
     /**
      * Where system load comes from: the machine's own 1-minute load average (`load-average`,
-     * the kernel's figure that `uptime` prints), or the simulator's injectable value (for
-     * drills and tests of the load trigger). `systeminformation` is the old name of
+     * the default: the kernel's figure that `uptime` prints), or the simulator's (the simulated
+     * fleet's machines, as the shipped catalogues say: at rest unless a drill sets a value). `systeminformation` is the old name of
      * `load-average` (it used to read the largest of the 1-, 5- and 15-minute averages per core).
      */
+    /** The Prometheus that a plan's queries (thresholds.queries) are asked, from this machine. */
+    prometheus: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/ }).max(400),
+        timeoutMs: z.number().int().min(100).max(60_000).default(2000),
+      })
+      .optional(),
     load: z
       .enum(['load-average', 'systeminformation', 'simulator'])
       .default('load-average')

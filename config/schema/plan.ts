@@ -30,6 +30,33 @@ export const thresholdsSchema = z.strictObject({
   /** Probe errors and timeouts in a row after which the window is inconclusive (not failed). */
   maxConsecutiveProbeErrors: z.number().int().min(1).max(1000).default(5),
   sampleIntervalMs: z.number().int().min(100).max(5000, 'probes must sample every 5 s or faster').default(1000),
+  /**
+   * Probes of the plan's own: PromQL instant queries against the Prometheus the machine's
+   * catalogue names (probes.prometheus), `{agent}` and `{machine}` replaced by the agent's
+   * labels; a result over `above` is a trigger, no result or an error is no data
+   * (activities/machine/prometheus.ts).
+   */
+  queries: z
+    .array(
+      z.strictObject({
+        name: identifier,
+        query: z
+          .string()
+          .min(1)
+          .max(2000)
+          .refine((q) => !/[\n\r]/.test(q), 'one line of PromQL'),
+        above: z.number().finite(),
+      }),
+    )
+    .max(10)
+    .default([])
+    .superRefine((qs, ctx) => {
+      const seen = new Set<string>();
+      qs.forEach((q, i) => {
+        if (seen.has(q.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate query name "${q.name}"` });
+        seen.add(q.name);
+      });
+    }),
 });
 export type Thresholds = z.infer<typeof thresholdsSchema>;
 

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { findGpuCommandProblem, gpuReadingFor, parseGpuApps, parseGpuRows, pidsOf, readGpuMemory, readLoad } from '../../activities/machine/probes';
+import { GpuMemoryReader } from '../../activities/machine/gpu-reader';
+import { findGpuCommandProblem, gpuReadingFor, parseGpuApps, parseGpuRows, pidsOf, readGpuMemory, readLoad, type GpuProbeState } from '../../activities/machine/probes';
 import type { Catalogue } from '../../config/schema/catalogue';
 import type { Reading } from '../../decisions/triggers';
 import { projectRoot } from '../../lib/paths';
+import { until } from '../support/drills';
 import { makeTestConfig } from '../support/harness';
 
 describe('the load probe reads what the seeds mean', () => {
@@ -36,7 +38,10 @@ describe('the catalogue names the load source', () => {
     const { catalogueSchema } = await import('../../config/schema/catalogue');
     const { projectRoot } = await import('../../lib/paths');
     const raw = JSON.parse(readFileSync(`${projectRoot}/config/defaults/catalogues/mainpc.json`, 'utf8'));
-    assert.equal(catalogueSchema.parse(raw).probes.load, 'load-average');
+    // The shipped catalogues are the simulated fleet's: its machines' load is the simulator's.
+    assert.equal(catalogueSchema.parse(raw).probes.load, 'simulator');
+    const { load: _load, ...probes } = raw.probes;
+    assert.equal(catalogueSchema.parse({ ...raw, probes }).probes.load, 'load-average', 'a catalogue that says nothing reads the real load average');
     assert.equal(catalogueSchema.parse({ ...raw, probes: { ...raw.probes, load: 'systeminformation' } }).probes.load, 'load-average');
     assert.ok(!catalogueSchema.safeParse({ ...raw, probes: { ...raw.probes, load: 'uptime' } }).success);
   });
@@ -138,3 +143,61 @@ describe('the machine worker refuses to start without the nvidia-smi its catalog
     assert.match(r.stderr, /catalogues\/mainpc\.json: probes\.gpu: "nvidia-smi" is not on the PATH/);
   });
 });
+
+describe('the looping nvidia-smi: one process serves every reading (probes.gpu.loopMs)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-smi-loop-'));
+  const calls = path.join(dir, 'calls.log');
+  const smi = path.join(dir, 'nvidia-smi');
+  writeFileSync(
+    smi,
+    `#!/bin/sh\necho "$*" >> '${calls}'\ncase "$*" in\n  *--query-compute-apps=*) echo "88, 900, GPU-b" ;;\n  *--loop-ms=*) while true; do echo "GPU-a, 100, 1000"; echo "GPU-b, 990, 1000"; sleep 0.2; done ;;\n  *) echo "GPU-a, 100, 1000" ;;\nesac\n`,
+  );
+  chmodSync(smi, 0o755);
+  const spec = { command: smi, args: ['--query-gpu=uuid,memory.used,memory.total', '--format=csv,noheader,nounits'], appsArgs: ['--query-compute-apps=pid,used_memory,gpu_uuid', '--format=csv,noheader,nounits'], timeoutMs: 1000, loopMs: 200 };
+  const catalogue = { probes: { gpu: spec, load: 'load-average' } } as unknown as Catalogue;
+  const started = () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').length : 0);
+
+  it('ten readings start two processes (the loop and one process query), not twenty', async () => {
+    const reader = new GpuMemoryReader(spec, dir);
+    reader.start();
+    try {
+      const state: GpuProbeState = { reader, apps: null };
+      await until('the loop to print every GPU', 5000, async () => ('rows' in reader.latest() ? true : undefined));
+      for (let i = 0; i < 10; i++) {
+        const r = await readGpuMemory(catalogue, dir, [88], state);
+        assert.ok(r.status === 'measured' && r.value === 99, JSON.stringify(r));
+      }
+      assert.equal(started(), 2, readFileSync(calls, 'utf8'));
+    } finally {
+      reader.stop();
+    }
+  });
+
+  it('stopped, its process group is gone; a reader whose loop died says why and falls back to a process per reading', async () => {
+    const marker = `${dir}/nvidia-smi`;
+    await until('the looping process to be gone', 5000, async () => (pgrepFull(marker).length === 0 ? true : undefined));
+    const broken = new GpuMemoryReader({ ...spec, command: path.join(dir, 'absent') }, dir);
+    broken.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const l = broken.latest();
+    assert.ok('stale' in l && /could not start: ENOENT/.test(l.stale), JSON.stringify(l));
+    broken.stop();
+    const before = started();
+    const r = await readGpuMemory(catalogue, dir, null, { reader: broken, apps: null });
+    assert.ok(r.status === 'measured' && r.value === 10, JSON.stringify(r));
+    assert.equal(started(), before + 1, 'one process for the reading');
+  });
+});
+
+/** Live processes whose command line contains `marker`. */
+function pgrepFull(marker: string): string[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes(marker) && !/\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+}
