@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { planSchema, type Plan } from '../../config/schema/plan';
 import type { WindowDegradation } from '../../activities/machine';
@@ -54,7 +55,7 @@ describe('the degradation judge on the real stack: a busy machine is not a bad c
       title: id,
       // The load trigger is not under test: a hog on a 2-core machine may take its load average past 10.
       thresholds: { sampleIntervalMs: 250, degradationPct: pct, degradationMinDeltaMs: minDeltaMs, load: 200 },
-      timings: { baselineSamples: 24, rapidVerificationMs: 8000, stageVerificationMs: 8000, observationMs: 0 },
+      timings: { baselineSamples: 24, rapidVerificationMs: 16_000, stageVerificationMs: 16_000, observationMs: 0 },
       weeks: [
         {
           id: 'week1',
@@ -107,8 +108,8 @@ describe('the degradation judge on the real stack: a busy machine is not a bad c
     const hogs: ChildProcess[] = [];
     try {
       const { week, windows } = await runPhase('judge-hog', () => {
-        // As many spinning processes as there are cores here, and one more.
-        for (let i = 0; i < 3; i++) hogs.push(spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
+        // As many spinning processes as there are cores: every core busy for the rest of the batch.
+        for (let i = 0; i < os.cpus().length; i++) hogs.push(spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
       });
       for (const h of hogs) h.kill('SIGKILL');
       assert.deepEqual(
