@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CatalogueRunner, runCommand } from '../../activities/machine/catalogue-runner';
 import { useCommandLedger } from '../../activities/machine/process-group';
+import { liveProcessesMatching } from '../support/procs';
 import { loadConfig } from '../../config/load';
 import { defaultConfigDir } from '../../lib/paths';
 
@@ -69,16 +70,7 @@ describe('runCommand', () => {
 });
 
 describe('commands run in their own process group: nothing they start outlives them', () => {
-  const alive = (marker: string) =>
-    readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes(marker) && !/\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
-        } catch {
-          return false;
-        }
-      });
+  const alive = liveProcessesMatching;
 
   it('a wrapper script that hangs on a child of its own: the timeout kills the child too', async () => {
     const r = await runCommand('/bin/sh', ['-c', 'sleep 41.3 & wait'], 300, '/');

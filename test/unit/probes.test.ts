@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import type { Catalogue } from '../../config/schema/catalogue';
 import type { Reading } from '../../decisions/triggers';
 import { projectRoot } from '../../lib/paths';
 import { until } from '../support/drills';
+import { liveProcessesMatching } from '../support/procs';
 import { makeTestConfig } from '../support/harness';
 
 describe('the load probe reads what the seeds mean', () => {
@@ -175,7 +176,7 @@ describe('the looping nvidia-smi: one process serves every reading (probes.gpu.l
 
   it('stopped, its process group is gone; a reader whose loop died says why and falls back to a process per reading', async () => {
     const marker = `${dir}/nvidia-smi`;
-    await until('the looping process to be gone', 5000, async () => (pgrepFull(marker).length === 0 ? true : undefined));
+    await until('the looping process to be gone', 5000, async () => (liveProcessesMatching(marker).length === 0 ? true : undefined));
     const broken = new GpuMemoryReader({ ...spec, command: path.join(dir, 'absent') }, dir);
     broken.start();
     await new Promise((r) => setTimeout(r, 300));
@@ -188,16 +189,3 @@ describe('the looping nvidia-smi: one process serves every reading (probes.gpu.l
     assert.equal(started(), before + 1, 'one process for the reading');
   });
 });
-
-/** Live processes whose command line contains `marker`. */
-function pgrepFull(marker: string): string[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes(marker) && !/\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
-      } catch {
-        return false;
-      }
-    });
-}
