@@ -198,19 +198,14 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   }
 
   async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes = []): Promise<Reading[]> {
-    // The GPU reading needs the agent's processes, which its health answer names: the first
-    // sample waits for that answer; later ones use the last ones named and run beside it.
+    // The GPU reading follows the health answer: it names the agent's processes, and a process
+    // started while the agent's answer is being timed would be timed with it (a real-stack
+    // CPU-hog run saw the agent look 40 ms slower than its controls when both ran at once).
     const healthThenGpu = async () => {
-      const known = pidsSeen.get(agent);
-      const gpuOf = (pids: number[] | null) => timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pids, gpuState));
-      if (known) {
-        const [health, gpu] = await Promise.all([timed('response', () => probeHealth(healthUrl(agent), responseThresholdMs)), gpuOf(known)]);
-        if (health.pids.length) pidsSeen.set(agent, health.pids);
-        return [...health.readings, gpu];
-      }
       const health = await timed('response', () => probeHealth(healthUrl(agent), responseThresholdMs));
       if (health.pids.length) pidsSeen.set(agent, health.pids);
-      return [...health.readings, await gpuOf(pidsSeen.get(agent) ?? null)];
+      const gpu = await timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pidsSeen.get(agent) ?? null, gpuState));
+      return [...health.readings, gpu];
     };
     const [healthAndGpu, load, integration, asked] = await Promise.all([
       healthThenGpu(),

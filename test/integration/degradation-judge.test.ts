@@ -55,7 +55,7 @@ describe('the degradation judge on the real stack: a busy machine is not a bad c
       title: id,
       // The load trigger is not under test: a hog on a 2-core machine may take its load average past 10.
       thresholds: { sampleIntervalMs: 250, degradationPct: pct, degradationMinDeltaMs: minDeltaMs, load: 200 },
-      timings: { baselineSamples: 24, rapidVerificationMs: 16_000, stageVerificationMs: 16_000, observationMs: 0 },
+      timings: { baselineSamples: 24, rapidVerificationMs: 24_000, stageVerificationMs: 24_000, observationMs: 0 },
       weeks: [
         {
           id: 'week1',
