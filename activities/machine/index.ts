@@ -25,7 +25,7 @@ import type { PreflightReadings } from '../../decisions/preflight';
 import { probeTimer } from './probe-metrics';
 import { readPromQuery } from './prometheus';
 import { GpuMemoryReader } from './gpu-reader';
-import { probeHealth, readGpuMemory, readIntegration, readLoad, readResponse, type GpuProbeState, type LoadSource } from './probes';
+import { newGpuProbeState, probeHealth, readGpuMemory, readIntegration, readLoad, readResponse, type GpuProbeState, type LoadSource } from './probes';
 
 /** A plan's PromQL probes (thresholds.queries). */
 type QueryProbes = ReadonlyArray<{ name: string; query: string }>;
@@ -190,7 +190,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   const pidsSeen = new Map<string, number[]>();
   // The looping nvidia-smi, when the catalogue asks for it (probes.gpu.loopMs).
   const gpuSpec = deps.catalogue.probes.gpu;
-  const gpuState: GpuProbeState = { reader: null, apps: null };
+  const gpuState: GpuProbeState = newGpuProbeState();
   if (gpuSpec?.loopMs) {
     const reader = new GpuMemoryReader({ ...gpuSpec, loopMs: gpuSpec.loopMs }, deps.values.projectRoot);
     reader.start();

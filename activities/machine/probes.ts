@@ -1,8 +1,9 @@
 import { accessSync, constants } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import type { Catalogue } from '../../config/schema/catalogue';
 import type { Reading } from '../../decisions/triggers';
-import { runCommand, type CatalogueRunner } from './catalogue-runner';
+import { runCommand, type CatalogueRunner, type CommandResult } from './catalogue-runner';
 
 /**
  * Measuring only: each probe returns a Reading (measured, no data, or not applicable) and
@@ -94,22 +95,47 @@ export function gpuReadingFor(gpus: GpuRow[], apps: GpuApp[] | null, agentPids: 
 }
 
 /**
+ * What a machine worker keeps between GPU readings: the looping reader, and the last memory
+ * query and process query started. Every window on the machine reads the same GPUs, so a
+ * reading asked while a query is under way, or within sharedForMs of one, shares it: a machine
+ * with forty agents under watch starts two nvidia-smi processes a second, not eighty
+ * (bench/probe-overhead.ts measures it). The process list changes less often than memory does:
+ * it is kept for appsForMs, but asked again (once that second) when an agent's processes are
+ * not on it, as after a restart.
+ */
+export interface GpuProbeState {
+  reader: { latest(): { rows: GpuRow[] } | { stale: string } } | null;
+  memory?: { at: number; result: Promise<CommandResult> } | null;
+  apps?: { at: number; result: Promise<CommandResult> } | null;
+}
+export const gpuSharedForMs = 1000;
+export const appsForMs = 10_000;
+
+export function newGpuProbeState(reader: GpuProbeState['reader'] = null): GpuProbeState {
+  return { reader, memory: null, apps: null };
+}
+
+/** The query of this slot started within maxAgeMs (or still running), or a new one. */
+function sharedQuery(state: GpuProbeState | null, slot: 'memory' | 'apps', maxAgeMs: number, start: () => Promise<CommandResult>): Promise<CommandResult> {
+  if (!state) return start();
+  const last = state[slot];
+  const now = Date.now();
+  if (last && now - last.at < maxAgeMs) return last.result;
+  const result = start();
+  state[slot] = { at: now, result };
+  return result;
+}
+
+/**
  * GPU memory for one agent through the catalogue's fixed nvidia-smi queries (its memory query,
  * and the process query when the catalogue gives one). nvidia-smi missing, hung or failing is
  * no data: the catalogue says this machine has a GPU (the worker refuses to start without the
  * command, see findGpuCommandProblem), so a missing reading is not "no GPU here".
  */
-/** What a machine worker keeps between GPU readings: the looping reader, and the last process list (asked at most every appsMaxAgeMs). */
-export interface GpuProbeState {
-  reader: { latest(): { rows: GpuRow[] } | { stale: string } } | null;
-  apps: { list: GpuApp[] | null; at: number } | null;
-}
-const appsMaxAgeMs = 10_000;
-
 export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids: readonly number[] | null = null, state: GpuProbeState | null = null): Promise<Reading> {
   const spec = catalogue.probes.gpu;
   if (!spec) return { metric: 'gpuMemoryPct', status: 'not-applicable', detail: 'no GPU probe configured for this machine' };
-  const failed = (r: Awaited<ReturnType<typeof runCommand>>, what: string): Reading | null => {
+  const failed = (r: CommandResult, what: string): Reading | null => {
     if (r.exitCode === null && /ENOENT/.test(r.stderr)) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `${spec.command} not found (${what})` };
     if (r.timedOut) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `${spec.command} timed out after ${spec.timeoutMs} ms (${what}); its process group was killed` };
     if (r.exitCode !== 0) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `${spec.command} exited ${r.exitCode ?? r.signal} (${what}): ${r.stderr.slice(0, 200)}` };
@@ -118,10 +144,10 @@ export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids
   const wantApps = spec.appsArgs && agentPids && agentPids.length > 0;
   // With the looping reader: its latest lines, and the process list of the last 10 s.
   const looped = state?.reader?.latest();
-  const cachedApps = state?.reader && state.apps && Date.now() - state.apps.at < appsMaxAgeMs ? state.apps.list : undefined;
+  const askApps = (maxAgeMs: number) => sharedQuery(state, 'apps', maxAgeMs, () => runCommand(spec.command, spec.appsArgs!, spec.timeoutMs, cwd));
   const [memory, procs] = await Promise.all([
-    looped && 'rows' in looped ? Promise.resolve(null) : runCommand(spec.command, spec.args, spec.timeoutMs, cwd),
-    wantApps && cachedApps === undefined ? runCommand(spec.command, spec.appsArgs!, spec.timeoutMs, cwd) : Promise.resolve(null),
+    looped && 'rows' in looped ? Promise.resolve(null) : sharedQuery(state, 'memory', gpuSharedForMs, () => runCommand(spec.command, spec.args, spec.timeoutMs, cwd)),
+    wantApps ? askApps(appsForMs) : Promise.resolve(null),
   ]);
   let gpus: GpuRow[] | null;
   if (memory) {
@@ -130,11 +156,10 @@ export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids
     gpus = parseGpuRows(memory.stdout);
     if (!gpus) return { metric: 'gpuMemoryPct', status: 'no-data', detail: `cannot parse ${spec.command} output: ${memory.stdout.slice(0, 200)}` };
   } else gpus = (looped as { rows: GpuRow[] }).rows;
-  let apps: GpuApp[] | null = cachedApps ?? null;
-  if (procs) {
-    apps = !failed(procs, 'process query') ? parseGpuApps(procs.stdout) : null;
-    if (state) state.apps = { list: apps, at: Date.now() };
-  }
+  const appsOf = (r: CommandResult | null) => (r && !failed(r, 'process query') ? parseGpuApps(r.stdout) : null);
+  let apps = appsOf(procs);
+  // The agent's processes are not on a list older than a second: it may have restarted since.
+  if (wantApps && state?.apps && Date.now() - state.apps.at >= gpuSharedForMs && !apps?.some((a) => agentPids.includes(a.pid))) apps = appsOf(await askApps(gpuSharedForMs));
   return gpuReadingFor(gpus, apps, agentPids);
 }
 
@@ -162,7 +187,7 @@ export type LoadSource = { kind: 'load-average' } | { kind: 'simulator'; adminUr
  * cores, as its own reading. Each reading says what it is.
  */
 export async function readLoad(source: LoadSource): Promise<Reading[]> {
-  const cores = Math.max(1, os.cpus().length);
+  const cores = Math.max(1, os.availableParallelism());
   const both = (load: number, from: string): Reading[] => [
     { metric: 'load', status: 'measured', value: load, detail: `1-minute load average (${from})` },
     { metric: 'loadPerCore', status: 'measured', value: load / cores, detail: `1-minute load average ${Math.round(load * 100) / 100} over ${cores} cores (${from})` },
@@ -207,28 +232,49 @@ export async function readResponse(url: string, thresholdMs: number): Promise<Re
   return (await probeHealth(url, thresholdMs)).readings;
 }
 
+/**
+ * One GET with node:http, a fresh connection each time (no keep-alive: a socket kept from
+ * before an agent's restart would fail its first probe after it), ended at limitMs. node:http
+ * costs about half the CPU of fetch per request (bench/probe-overhead.ts), and a machine
+ * worker makes one per agent under watch and per control every sample.
+ */
+function getOnce(url: string, limitMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < 65_536) body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${limitMs} ms`), { name: 'TimeoutError' })), limitMs);
+    req.on('error', reject);
+    req.on('close', () => clearTimeout(timer));
+  });
+}
+
 /** readResponse, and the process ids the agent's answer names (for its GPU reading). */
 export async function probeHealth(url: string, thresholdMs: number): Promise<{ readings: Reading[]; pids: number[] }> {
   const started = performance.now();
   const limitMs = thresholdMs + 500;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(limitMs) });
-    const body = await res.text();
+    const res = await getOnce(url, limitMs);
     const ms = performance.now() - started;
-    const up: Reading = res.ok
-      ? { metric: 'agentUp', status: 'measured', value: 1 }
-      : { metric: 'agentUp', status: 'measured', value: 0, detail: `health endpoint answered HTTP ${res.status}` };
-    return { readings: [{ metric: 'responseTimeMs', status: 'measured', value: ms }, up], pids: res.ok ? pidsOf(body) : [] };
+    const ok = res.status >= 200 && res.status < 300;
+    const up: Reading = ok ? { metric: 'agentUp', status: 'measured', value: 1 } : { metric: 'agentUp', status: 'measured', value: 0, detail: `health endpoint answered HTTP ${res.status}` };
+    return { readings: [{ metric: 'responseTimeMs', status: 'measured', value: ms }, up], pids: ok ? pidsOf(res.body) : [] };
   } catch (err) {
     const ms = performance.now() - started;
-    const e = err as Error & { cause?: { code?: string } };
+    const e = err as Error & { code?: string };
     if (e.name === 'TimeoutError' || ms >= limitMs) {
       return { readings: [{ metric: 'responseTimeMs', status: 'measured', value: ms, detail: `no answer within ${Math.round(ms)} ms` }], pids: [] };
     }
-    if (e.cause?.code === 'ECONNREFUSED' || e.cause?.code === 'ECONNRESET') {
-      return { readings: [{ metric: 'agentUp', status: 'measured', value: 0, detail: `health endpoint ${e.cause.code}` }], pids: [] };
+    if (e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET') {
+      return { readings: [{ metric: 'agentUp', status: 'measured', value: 0, detail: `health endpoint ${e.code}` }], pids: [] };
     }
-    return { readings: [{ metric: 'responseTimeMs', status: 'no-data', detail: `health probe failed: ${e.cause?.code ?? e.message}` }], pids: [] };
+    return { readings: [{ metric: 'responseTimeMs', status: 'no-data', detail: `health probe failed: ${e.code ?? e.message}` }], pids: [] };
   }
 }
 

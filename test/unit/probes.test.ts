@@ -5,7 +5,7 @@ import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { GpuMemoryReader } from '../../activities/machine/gpu-reader';
-import { findGpuCommandProblem, gpuReadingFor, parseGpuApps, parseGpuRows, pidsOf, readGpuMemory, readLoad, type GpuProbeState } from '../../activities/machine/probes';
+import { appsForMs, findGpuCommandProblem, gpuReadingFor, gpuSharedForMs, newGpuProbeState, parseGpuApps, parseGpuRows, pidsOf, readGpuMemory, readLoad, type GpuProbeState } from '../../activities/machine/probes';
 import type { Catalogue } from '../../config/schema/catalogue';
 import type { Reading } from '../../decisions/triggers';
 import { projectRoot } from '../../lib/paths';
@@ -129,6 +129,34 @@ describe('nvidia-smi itself: missing, hung, failing, answering', () => {
     assert.match(findGpuCommandProblem(catalogue('nvidia-smi'), '/nonexistent-bin') ?? '', /"nvidia-smi" is not on the PATH, but this machine's catalogue asks for GPU probes/);
     assert.equal(findGpuCommandProblem(catalogue('nvidia-smi'), `${dir}:${path.join(projectRoot, 'simulator', 'bin')}`), null);
     assert.equal(findGpuCommandProblem({ probes: { load: 'load-average' } } as unknown as Catalogue, '/nonexistent-bin'), null);
+  });
+});
+
+describe('without the looping reader, readings on one machine share their nvidia-smi processes', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-smi-shared-'));
+  const calls = path.join(dir, 'calls.log');
+  const smi = path.join(dir, 'nvidia-smi');
+  writeFileSync(smi, `#!/bin/sh\necho "$*" >> '${calls}'\nsleep 0.1\ncase "$*" in\n  *--query-compute-apps=*) printf "1, 100, GPU-a\\n2, 200, GPU-a\\n" ;;\n  *) echo "GPU-a, 500, 1000" ;;\nesac\n`);
+  chmodSync(smi, 0o755);
+  const catalogue = { probes: { gpu: { command: smi, args: ['--query-gpu=uuid,memory.used,memory.total', '--format=csv,noheader,nounits'], appsArgs: ['--query-compute-apps=pid,used_memory,gpu_uuid', '--format=csv,noheader,nounits'], timeoutMs: 2000 }, load: 'load-average' } } as unknown as Catalogue;
+  const started = () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').length : 0);
+
+  it('forty agents read at once start one memory query and one process query; a second later, a new memory query; the process list again only for an agent not on it', async () => {
+    const state = newGpuProbeState();
+    const readings = await Promise.all(Array.from({ length: 40 }, (_, i) => readGpuMemory(catalogue, dir, [(i % 3) + 1], state)));
+    assert.equal(started(), 2, readFileSync(calls, 'utf8'));
+    // Each agent's own reading from the shared process list: pids 1 and 2 hold memory, 3 none.
+    assert.ok(readings.every((r, i) => ((i % 3) + 1 === 3 ? r.status === 'not-applicable' : r.status === 'measured' && r.value === 50)), JSON.stringify(readings.slice(0, 3)));
+    await new Promise((r) => setTimeout(r, gpuSharedForMs + 50));
+    await readGpuMemory(catalogue, dir, [1], state);
+    assert.equal(started(), 3, 'the memory query again; the process list is kept (pid 1 is on it)');
+    // pid 3 is not on a list over a second old: it may be a restarted agent's new process.
+    const r3 = await readGpuMemory(catalogue, dir, [3], state);
+    assert.equal(r3.status, 'not-applicable');
+    assert.equal(started(), 4, 'the process list asked again once');
+    await readGpuMemory(catalogue, dir, [3], state);
+    assert.equal(started(), 4, 'and not again within the second');
+    assert.ok(appsForMs > gpuSharedForMs);
   });
 });
 
