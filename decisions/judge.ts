@@ -238,3 +238,35 @@ export function judgeDegradation(baseline: readonly Tick[], window: readonly Tic
   const medians = { baselineAgentMs: round(agentBaselineMs, 2), windowAgentMs: round(medianOf(w.map((t) => t.agentMs)), 2), baselineControlsMs: controlsMedian(b), windowControlsMs: controlsMedian(w) };
   return { verdict: degraded ? 'degraded' : 'not-degraded', method, p, slowdownPct: round(slowdownPct, 2), slowdownMs: round(slowdownMs, 2), baselineTicks: b.length, windowTicks: w.length, medians, detail };
 }
+
+/**
+ * How often the judge, against controls on a quiet machine at its default settings, caught an
+ * agent exactly as slow as the limit (15 %) in one window, by usable samples in the window:
+ * measured by bench/judge.ts (figures in bench/RESULTS.md, 2,000 windows a row up to 64 samples,
+ * 1,000 beyond). A busy machine lowers it (the same file); `plan check` shows the row for each
+ * verification window of a plan so that a window too short to catch its own limit is seen
+ * before the phase starts.
+ */
+const measuredCatchAtLimit: ReadonlyArray<readonly [samples: number, pct: number]> = [
+  [8, 20.2],
+  [12, 28.2],
+  [16, 34.9],
+  [24, 46.6],
+  [32, 59.4],
+  [48, 79.3],
+  [64, 91.6],
+  [80, 96.5],
+  [96, 99.3],
+  [128, 100],
+];
+
+/** The measured share of windows of this many samples that catch a slow-down at the limit (the largest row not above it); 0 under minSamples. */
+export function catchAtLimitPct(samples: number, minSamples = defaultJudgeSettings.minSamples): number {
+  if (samples < minSamples) return 0;
+  let pct = 0;
+  for (const [n, p] of measuredCatchAtLimit) if (samples >= n) pct = p;
+  return pct;
+}
+
+/** Samples per window at the default settings for which the measured catch rate reaches 99 %. */
+export const samplesFor99PctAtLimit = measuredCatchAtLimit.find(([, p]) => p >= 99)![0];

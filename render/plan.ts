@@ -20,5 +20,7 @@ export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory
     lines.push(`    gate: ${w.gate.join(', ') || 'a human decides'}`);
   }
   lines.push(`longest it can take, gates aside: ${formatDuration(p.longestMs)}`);
+  lines.push('degradation judge (against unchanged agents on the same machine):');
+  for (const j of p.judge) lines.push(`  ${j.window} of ${formatDuration(j.ms)}, ${j.samples} samples: ${j.note}`);
   return lines.join('\n');
 }

@@ -97,6 +97,9 @@ export async function runSchedule(env: TestStack, s: Schedule, o: { settleLimitM
       case 'probe-blind':
         await sim.fault(a.agent, { garbledHealth: true });
         return;
+      case 'sick-before-change':
+        await sim.fault(a.agent, { integrationFailing: true });
+        return;
       case 'kill-machine-worker':
         downUntil = Math.max(downUntil, Date.now() + a.downMs + 15_000);
         await onStack(async () => {
@@ -143,9 +146,12 @@ export async function runSchedule(env: TestStack, s: Schedule, o: { settleLimitM
         await h.executeUpdate(resolveFailedUndoUpdate, { args: [{ action, by: 'checker', reason: `policy of seed ${s.seed}` }] });
         note(`${action} for ${w.agent ?? w.machine} (${w.what}: ${w.detail.slice(0, 160)}) on ${w.workflowId}`);
       } else if (w.what === 'pre-flight') {
-        // Nothing of this run's schedule makes an agent unhealthy before its change; leave it alone if one is.
-        await h.executeUpdate(resolvePreflightUpdate, { args: [{ action: 'skip', by: 'checker', reason: `policy of seed ${s.seed}` }] });
-        note(`skip ${w.agent} at its failed pre-flight check (${w.detail.slice(0, 160)})`);
+        // Left waiting a while first: a pause, an abort or a fault may land during the wait.
+        if (Date.now() - Date.parse(w.since) < s.policy.preflightAnswerAfterMs) return false;
+        if (s.policy.preflight === 'retry-after-fix' && w.agent) await sim.fault(w.agent, { integrationFailing: false });
+        const action = s.policy.preflight === 'retry-after-fix' ? 'retry' : s.policy.preflight;
+        await h.executeUpdate(resolvePreflightUpdate, { args: [{ action, by: 'checker', reason: `policy of seed ${s.seed}` }] });
+        note(`${action} for ${w.agent} at its failed pre-flight check (${w.detail.slice(0, 160)})`);
       } else if (w.what === 'stage-approval') {
         const stage = (await h.query(agentMigrationStatusQuery)).awaitingApprovalFor;
         if (!stage) return false;

@@ -19,7 +19,8 @@ export type Action =
   | { kind: 'kill-control-worker'; downMs: number }
   | { kind: 'nats-outage'; downMs: number }
   | { kind: 'restart-temporal' }
-  | { kind: 'start-again' };
+  | { kind: 'start-again' }
+  | { kind: 'sick-before-change'; agent: string };
 
 export interface TimedAction {
   atMs: number;
@@ -31,6 +32,9 @@ export interface Policy {
   undo: 'retry-after-fix' | 'accept';
   approval: 'approve' | 'reject';
   inconclusive: 'retry-after-fix' | 'accept' | 'rollback';
+  /** A failed pre-flight check: cure the agent and retry, skip it, or change it anyway; answered only after a while, so other actions land during the wait. */
+  preflight: 'retry-after-fix' | 'skip' | 'proceed';
+  preflightAnswerAfterMs: number;
 }
 
 export interface Schedule {
@@ -89,7 +93,7 @@ export function makeSchedule(seed: number): Schedule {
     timings: { baselineSamples: 1, rapidVerificationMs: 600, stageVerificationMs: 600, observationMs: 0, machineQueueWaitMs: 4000, actionAttempts: 3, actionRetryMaxIntervalMs: 500 },
     weeks: weekDefs,
   });
-  const policy: Policy = {
+  const policy: Omit<Policy, 'preflight' | 'preflightAnswerAfterMs'> = {
     gate: pick(['go', 'go', 'hold-then-go', 'rollback-week'] as const),
     undo: pick(['retry-after-fix', 'accept'] as const),
     approval: pick(['approve', 'approve', 'reject'] as const),
@@ -124,8 +128,14 @@ export function makeSchedule(seed: number): Schedule {
     if (action.kind === 'undo-fails-until-fixed' || action.kind === 'undo-fails-for-a-while') actions.push({ atMs: Math.max(0, atMs - 100), action: { kind: 'trigger', agent } });
     actions.push({ atMs, action });
   }
+  // Drawn after everything else, so that a seed's earlier schedule is what it was before these
+  // were added. An agent already failing its integration check when the phase starts: its
+  // migration stops at the pre-flight check and waits for the policy's answer.
+  const preflight = pick(['retry-after-fix', 'skip', 'proceed'] as const);
+  const preflightAnswerAfterMs = int(0, 4000);
+  if (chance(0.35)) actions.push({ atMs: 0, action: { kind: 'sick-before-change', agent: pick(planned) } });
   actions.sort((a, b) => a.atMs - b.atMs);
-  return { seed, plan, policy, actions };
+  return { seed, plan, policy: { ...policy, preflight, preflightAnswerAfterMs }, actions };
 }
 
 export function describeAction(a: Action): string {

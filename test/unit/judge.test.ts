@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultJudgeSettings, judgeDegradation, mannWhitneyGreater, upperNormalTail, type Tick } from '../../decisions/judge';
+import { catchAtLimitPct, defaultJudgeSettings, judgeDegradation, mannWhitneyGreater, samplesFor99PctAtLimit, upperNormalTail, type Tick } from '../../decisions/judge';
+import { loadConfig } from '../../config/load';
+import { planSchema } from '../../config/schema/plan';
+import { defaultConfigDir } from '../../lib/paths';
+import { planPreview } from '../../plan/preview';
 
 describe('one-sided Mann-Whitney U test against known values', () => {
   // Reference p-values from scipy.stats.mannwhitneyu(x, y, alternative="greater") with
@@ -97,5 +101,39 @@ describe('the degradation judge: a busy machine is not a bad change', () => {
     assert.ok(v.slowdownPct > 25 && v.slowdownPct < 35, String(v.slowdownPct));
     assert.ok(v.p < 0.01);
     assert.match(v.detail, /slower than its baseline median .* against 3 unchanged agent\(s\) on its machine; Mann-Whitney p .* \(ratio\) and .* \(difference\) .*under 0.01 that it is over 0.25 of the limits: 15 %, 50 ms\)/);
+  });
+});
+
+describe('what a verification window of a plan can catch (plan check)', () => {
+  for (const [samples, pct] of [
+    [4, 0],
+    [7, 0],
+    [8, 20.2],
+    [11, 20.2],
+    [60, 79.3],
+    [95, 96.5],
+    [96, 99.3],
+    [301, 100],
+  ] as const) {
+    it(`${samples} samples: ${pct} % of quiet windows catch a slow-down at the limit`, () => assert.equal(catchAtLimitPct(samples), pct));
+  }
+
+  it('plan check names a rapid window too short to catch its limit, and how long one must be', () => {
+    const config = loadConfig(defaultConfigDir);
+    const base = { version: 1, id: 'p', title: 'p', weeks: [{ id: 'w1', title: 'w', steps: [{ id: 's', migrate: { change: 'c1', select: { agents: ['ChitchatAgent'] } } }], gate: { criteria: [] } }] };
+    const short = planPreview(planSchema.parse({ ...base, timings: { rapidVerificationMs: 10_000, stageVerificationMs: 120_000 } }), config).judge;
+    assert.deepEqual(
+      short.map((j) => [j.window, j.samples, j.catchAtLimitPct]),
+      [
+        ['rapid verification', 11, 20.2],
+        ['stage verification', 121, 99.3],
+      ],
+    );
+    assert.match(short[0]!.note, new RegExp(`${samplesFor99PctAtLimit} samples \\(95 s at this interval\\) catch 99 %`));
+    const tiny = planPreview(planSchema.parse({ ...base, timings: { rapidVerificationMs: 3000 } }), config).judge[0]!;
+    assert.equal(tiny.catchAtLimitPct, 0);
+    assert.match(tiny.note, /not judged in this window/);
+    const other = planPreview(planSchema.parse({ ...base, thresholds: { degradationAlpha: 0.05 } }), config).judge[0]!;
+    assert.equal(other.catchAtLimitPct, null);
   });
 });
