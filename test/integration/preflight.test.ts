@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../lib/paths';
 import { agentMigrationStatusQuery, resolvePreflightUpdate } from '../../workflows/agent-migration';
+import { abortSignal, pauseSignal, resumeSignal } from '../../workflows/lib/steering';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 import { startMigration, waitForStatus } from '../support/migration';
 
@@ -82,6 +83,47 @@ describe('pre-flight: an agent or machine already unhealthy is not migrated unti
       assert.deepEqual((await sim.agent(agent)).changes, {});
       assert.ok((await changesDone(agent)).some((a) => a.action === 'apply-stage'), 'the change was applied after "proceed"');
       assert.equal((await handle.query(agentMigrationStatusQuery)).preflight[0]?.resolution?.by, 'gina');
+    } finally {
+      await sim.fault(agent, { integrationFailing: false });
+    }
+  });
+
+  it('an abort while it waits at the pre-flight check ends it cancelled, the wait withdrawn, nothing applied', async () => {
+    const agent = 'SessionMemoryAgent';
+    await sim.fault(agent, { integrationFailing: true });
+    try {
+      const handle = await startMigration(env, agent);
+      await waitForStatus(handle, (s) => s.state === 'pre-flight-failed' && s.waitingForPerson.length === 1, 'the failed pre-flight check');
+      await handle.signal(abortSignal, { level: 1, by: 'hana', reason: 'incident on the machine' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'cancelled');
+      assert.deepEqual(result.stagesApplied, []);
+      assert.deepEqual((await handle.query(agentMigrationStatusQuery)).waitingForPerson, [], 'nobody is asked any more');
+      assert.deepEqual(await changesDone(agent), [], 'no backup, apply or undo reached the agent');
+      // An answer after the end is refused: the workflow is closed.
+      await assert.rejects(handle.executeUpdate(resolvePreflightUpdate, { args: [{ action: 'proceed', by: 'x', reason: 'late' }] }));
+      assert.deepEqual(await changesDone(agent), []);
+    } finally {
+      await sim.fault(agent, { integrationFailing: false });
+    }
+  });
+
+  it('paused while it waits: "proceed" applies nothing until the resume', async () => {
+    const agent = 'TaskSchedulerAgent';
+    await sim.fault(agent, { integrationFailing: true });
+    try {
+      const handle = await startMigration(env, agent);
+      await waitForStatus(handle, (s) => s.state === 'pre-flight-failed', 'the failed pre-flight check');
+      await handle.signal(pauseSignal, { by: 'ivan', reason: 'hold everything' });
+      await sim.fault(agent, { integrationFailing: false });
+      await handle.executeUpdate(resolvePreflightUpdate, { args: [{ action: 'proceed', by: 'ivan', reason: 'cured, go on later' }] });
+      await waitForStatus(handle, (s) => s.state === 'paused', 'the pause to hold it before stage 1');
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.deepEqual((await changesDone(agent)).filter((a) => a.action === 'apply-stage'), [], 'no stage applied while paused');
+      await handle.signal(resumeSignal, { by: 'ivan' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'migrated');
+      assert.deepEqual([...((await sim.agent(agent)).changes[result.change] ?? [])].sort(), [1, 2, 3]);
     } finally {
       await sim.fault(agent, { integrationFailing: false });
     }
