@@ -16,7 +16,7 @@ export function phaseInput(plan: Plan, inventory: Inventory): PhaseInput {
     version: 1,
     phase: plan.id,
     title: plan.title,
-    settings: { thresholds: plan.thresholds, timings: plan.timings, watchLinks: plan.watchLinks },
+    settings: { thresholds: plan.thresholds, timings: plan.timings, watchLinks: plan.watchLinks, history: plan.history },
     weeks: plan.weeks.map((w) => ({
       id: w.id,
       title: w.title,

@@ -88,6 +88,18 @@ export const timingsSchema = z.strictObject({
 });
 export type Timings = z.infer<typeof timingsSchema>;
 
+/**
+ * How long a week's own history may grow: past `newRunAfterEvents` events the week carries on
+ * in a new run of itself (continue-as-new, with its state), between two rounds of migrations of
+ * at most `migrationsPerRound` agents; each migration adds about 7 events. The defaults keep
+ * every run under the server's 10,240-event warning at any fleet size.
+ */
+export const historySchema = z.strictObject({
+  newRunAfterEvents: z.number().int().min(100).max(40_000).default(5000),
+  migrationsPerRound: z.number().int().min(1).max(1000).default(400),
+});
+export type HistoryLimits = z.infer<typeof historySchema>;
+
 type KindFields = { [K in StepKindName]: z.ZodOptional<(typeof stepKinds)[K]['schema']> };
 const kindFields = Object.fromEntries(stepKindNames.map((k) => [k, stepKinds[k].schema.optional()])) as unknown as KindFields;
 
@@ -166,6 +178,7 @@ export const planSchema = z
     title: z.string().min(1).max(200),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
     timings: timingsSchema.default(timingsSchema.parse({})),
+    history: historySchema.default(historySchema.parse({})),
     /**
      * Watch the cross-machine links while migrations and operations run (a link silent for
      * over inventory.heartbeats.linkSilentAfterMs pauses the week). Off only for runs on the

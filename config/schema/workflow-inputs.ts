@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { stepKindNames, stepKinds, type StepKindName } from '../../plan/steps';
 import { inventoryAgentSchema } from '../../plan/steps/migrate';
 import { identifier } from './common';
-import { gateCriterionSchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
+import { gateCriterionSchema, historySchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
 
 /**
  * The inputs of the workflows, checked by the same rules as the plan they come from
@@ -34,6 +34,7 @@ const settings = z.strictObject({
   thresholds: thresholdsSchema,
   timings: timingsSchema,
   watchLinks: z.boolean().optional(),
+  history: historySchema.optional(),
 });
 
 type KindInputs = { [K in StepKindName]: z.ZodOptional<(typeof stepKinds)[K]['inputSchema']> };
@@ -82,6 +83,18 @@ export const weekInputSchema = z
     settings,
     autoApproveGate: z.strictObject({ by: z.string().min(1).max(200) }).optional(),
     gateReminderMs: z.number().int().min(1000).optional(),
+    // Written by the week itself when it continues as new (workflows/week/messages.ts, WeekResume).
+    resume: z
+      .strictObject({
+        status: z.record(z.string(), z.unknown()),
+        paused: z.boolean(),
+        step: z.number().int().min(0),
+        round: z.number().int().min(0),
+        failedInBatch: z.number().int().min(0),
+        runsBefore: z.number().int().min(1),
+        largestRunEvents: z.number().int().min(0),
+      })
+      .optional(),
   })
   .superRefine((input, ctx) => checkSettings(input.settings, ctx));
 

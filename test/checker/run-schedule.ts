@@ -235,7 +235,7 @@ export async function runSchedule(env: TestStack, s: Schedule, o: { settleLimitM
 }
 
 /** Where the event and alert streams stand, so a schedule reads only what it published. */
-async function streamMarks(env: TestStack): Promise<Record<string, number>> {
+export async function streamMarks(env: TestStack): Promise<Record<string, number>> {
   const jsm = await natsRetrying('JetStream manager', () => env.nats.jetstreamManager());
   const marks: Record<string, number> = {};
   for (const name of ['PHASEGATE_EVENTS', 'PHASEGATE_ALERTS']) marks[name] = (await natsRetrying(`stream ${name}`, () => jsm.streams.info(name))).state.last_seq;

@@ -11,6 +11,7 @@ import { searchAttributeRegistrations } from '../../workflows/lib/visibility';
 import { freePort, Stack } from '../../lib/stack';
 import type { ActionRecord, AgentFaults, AgentView } from '../../simulator/fleet-state';
 import { temporalTarget } from '../../lib/temporal';
+import type { GeneratedFleet } from '../../simulator/generate-fleet';
 
 // A test process stopped by a signal still runs its 'exit' handlers, which kill its stacks.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
@@ -22,6 +23,8 @@ export interface TestStackOptions {
   edit?: (files: { deployment: any; inventory: any; catalogues: Record<string, any> }) => void;
   machinePath?: Record<string, string>;
   startWorkers?: boolean;
+  /** A generated fleet (simulator/generate-fleet.ts) in place of the shipped inventory and catalogues. */
+  fleet?: GeneratedFleet;
 }
 
 export interface TestStack {
@@ -50,7 +53,7 @@ export interface TestConfig {
  * (127.x.y.1 for mainpc, 127.x.y.2 for pc2), so agents' fixed ports never collide with a
  * demo or another test run on the same machine.
  */
-export async function makeTestConfig(opts: Pick<TestStackOptions, 'edit' | 'temporal'> = {}): Promise<TestConfig> {
+export async function makeTestConfig(opts: Pick<TestStackOptions, 'edit' | 'temporal' | 'fleet'> = {}): Promise<TestConfig> {
   const runId = `${Date.now()}-${randomBytes(3).toString('hex')}`;
   const dataDir = path.join(projectRoot, '.data', 'test-runs', runId);
   const configDir = path.join(dataDir, 'config');
@@ -58,8 +61,13 @@ export async function makeTestConfig(opts: Pick<TestStackOptions, 'edit' | 'temp
   cpSync(defaultConfigDir, configDir, { recursive: true });
   const read = (f: string) => JSON.parse(readFileSync(path.join(configDir, f), 'utf8'));
   const deployment = read('deployment.json');
-  const inventory = read('inventory.json');
-  const catalogues: Record<string, any> = { mainpc: read('catalogues/mainpc.json'), pc2: read('catalogues/pc2.json') };
+  let inventory = read('inventory.json');
+  let catalogues: Record<string, any> = { mainpc: read('catalogues/mainpc.json'), pc2: read('catalogues/pc2.json') };
+  if (opts.fleet) {
+    inventory = structuredClone(opts.fleet.inventory);
+    catalogues = structuredClone(opts.fleet.catalogues);
+    deployment.catalogues = Object.fromEntries(Object.keys(catalogues).map((m) => [m, `catalogues/${m}.json`]));
+  }
 
   const [temporalPort, uiPort, natsPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   deployment.temporal = { ...deployment.temporal, port: temporalPort, uiPort };

@@ -7,6 +7,8 @@ export interface PlanSettings {
   timings: AgentMigrationInput['timings'];
   /** Watch the cross-machine links while a week's migrations and operations run (default true). */
   watchLinks?: boolean;
+  /** How long a week's own history may grow before it carries on in a new run (config/schema/plan.ts). */
+  history?: { newRunAfterEvents: number; migrationsPerRound: number };
 }
 
 export interface InventoryAgent {

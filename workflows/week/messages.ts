@@ -25,6 +25,22 @@ export interface WeekInput {
   autoApproveGate?: { by: string };
   /** How often a waiting gate reminds the on-call (level-1 alert). */
   gateReminderMs?: number;
+  /** Set only by the week itself when it carries on in a new run (continue-as-new): where it was and what it knew. */
+  resume?: WeekResume;
+}
+
+/** What a run of a week hands to the next (workflows/week/workflow.ts): its whole status, and where to carry on. */
+export interface WeekResume {
+  status: WeekStatus;
+  paused: boolean;
+  /** The step to carry on with (index in week.steps), and in a migrate step the first round not run yet. */
+  step: number;
+  round: number;
+  /** Failures counted so far in the batch that round belongs to. */
+  failedInBatch: number;
+  /** Runs before this one, and the longest history among them. */
+  runsBefore: number;
+  largestRunEvents: number;
 }
 
 export type GateDecisionKind = 'go' | 'hold' | 'rollback-week';
@@ -78,6 +94,8 @@ export interface WeekStatus {
   outcome: 'passed' | 'rolled-back' | 'aborted' | null;
   /** The week's validation, once it has ended: its verdict and the system uptime it measured. */
   validation: { workflowId: string; verdict: string; uptimePercent: number | null; reason: string; kpis: NonNullable<WeekFacts['validationKpis']> } | null;
+  /** The runs of this week so far (it continues as new once its history is long) and the longest history among the runs that ended. */
+  history?: { runs: number; largestRunEvents: number };
 }
 
 /** Progress of the week: batches, agents, the gate and its report. */

@@ -1,3 +1,4 @@
+import { historySchema } from '../../config/schema/plan';
 import { CancellationScope, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { agentMigrationWorkflow } from '../agent-migration';
 import { setAgentsByState } from '../lib/metrics';
@@ -6,6 +7,8 @@ import { PersonWaits } from '../lib/person';
 import { searchAttributes } from '../lib/visibility';
 import type { UndoResolution } from '../rollback/engine';
 import type { GateDecision, WeekInput, WeekStatus } from './messages';
+
+const defaultHistoryLimits = historySchema.parse({});
 
 /**
  * Everything one run of a week shares: its input and status, its notifier, the operator's
@@ -28,9 +31,19 @@ export class WeekRun {
   /** Waits an abort ends by cancellation (an observation's timer, the validation). */
   readonly interruptible = new CancellationScope();
 
+  /** Rounds of migrations started in this run: a new run is started only after one (workflows/week/steps/migrate.ts). */
+  roundsThisRun = 0;
+
   constructor(readonly input: WeekInput) {
     this.gateId = `${input.phase}.${input.week.id}.gate`;
     this.notify = new Notifier({ phase: input.phase, week: input.week.id });
+    if (input.resume) {
+      // The run before this one handed over its status: the week goes on where it was.
+      this.status = input.resume.status;
+      this.paused = input.resume.paused;
+      this.persons = new PersonWaits(this.status.waitingForPerson);
+      return;
+    }
     this.status = {
       phase: input.phase,
       week: input.week.id,
@@ -50,6 +63,7 @@ export class WeekRun {
       rollback: null,
       outcome: null,
       validation: null,
+      history: { runs: 1, largestRunEvents: 0 },
     };
     this.persons = new PersonWaits(this.status.waitingForPerson);
   }
@@ -65,6 +79,11 @@ export class WeekRun {
   setState(state: WeekStatus['state']): void {
     this.status.state = state;
     upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
+  }
+
+  /** The history limits of the plan (config/schema/plan.ts); older inputs have none and get the defaults. */
+  get history(): { newRunAfterEvents: number; migrationsPerRound: number } {
+    return this.input.settings.history ?? defaultHistoryLimits;
   }
 
   agentsChanged(): void {

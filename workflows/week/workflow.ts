@@ -9,6 +9,7 @@ import { runGate, type GateEnd } from './gate';
 import { registerHandlers } from './handlers';
 import { waitWhilePaused } from './holds';
 import type { WeekInput, WeekStatus } from './messages';
+import { startNewRun } from './new-run';
 import { rollBackWeek } from './rollback';
 import { WeekRun } from './run';
 import { runStep } from './steps';
@@ -28,8 +29,8 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   const run = new WeekRun(parsed.value as WeekInput);
   const { status, notify } = run;
   registerHandlers(run);
-  // A week its phase started was checked with the phase; one started by hand is checked here.
-  if (!workflowInfo().parent) await refuseStepsUnknownToFleet('weekWorkflow', [parsed.value.week]);
+  // A week its phase started was checked with the phase; one started by hand is checked here (once, not again in a new run).
+  if (!workflowInfo().parent && !run.input.resume) await refuseStepsUnknownToFleet('weekWorkflow', [parsed.value.week]);
   upsertSearchAttributes([
     { key: searchAttributes.phase, value: run.input.phase },
     { key: searchAttributes.week, value: run.input.week.id },
@@ -39,6 +40,7 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
 
   return CancellationScope.nonCancellable(async () => {
     const rolledOut = await rollOut(run);
+    if (rolledOut.kind === 'new-run') return startNewRun(run, rolledOut);
     // A gate decided "go" and an abort in the same workflow task: the abort wins, since the
     // operator who sent it expects the week undone, not passed.
     const end: GateEnd = rolledOut.kind === 'go' && run.aborted ? { kind: 'aborted' } : rolledOut;
@@ -60,6 +62,7 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
       }
     }
     status.outcome = outcome;
+    if (status.history) status.history.largestRunEvents = Math.max(status.history.largestRunEvents, workflowInfo().historyLength);
     run.setState('done');
     upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }, { key: searchAttributes.openGate, value: null }]);
     await notify.flush();
@@ -68,16 +71,26 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   });
 }
 
-/** The steps in order, then the gate; an abort stops at the next step boundary. */
-async function rollOut(run: WeekRun): Promise<GateEnd> {
-  for (const step of run.input.week.steps) {
+/**
+ * The steps in order, then the gate; an abort stops at the next step boundary. A new run of
+ * the week starts at the step and round the last run handed over (new-run.ts).
+ */
+async function rollOut(run: WeekRun): Promise<GateEnd | { kind: 'new-run'; step: number; round: number; failedInBatch: number }> {
+  const resume = run.input.resume;
+  const steps = run.input.week.steps;
+  for (let si = resume?.step ?? 0; si < steps.length; si++) {
+    const step = steps[si]!;
+    const from = resume && si === resume.step ? { round: resume.round, failedInBatch: resume.failedInBatch } : null;
     if (run.aborted) return { kind: 'aborted' };
     run.status.currentStep = step.id;
-    await waitWhilePaused(run);
+    if (!from) {
+      await waitWhilePaused(run);
+      if (run.aborted) return { kind: 'aborted' };
+      run.notify.emit('step.started', { step: step.id, title: step.title });
+    }
+    const end = await runStep(run, step, from);
     if (run.aborted) return { kind: 'aborted' };
-    run.notify.emit('step.started', { step: step.id, title: step.title });
-    const end = await runStep(run, step);
-    if (run.aborted) return { kind: 'aborted' };
+    if (end?.kind === 'new-run') return { ...end, step: si };
     if (end) return end;
   }
   run.status.currentStep = null;

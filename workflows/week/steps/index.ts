@@ -7,14 +7,17 @@ import { observe } from './observe';
 import { operation } from './operation';
 import { validate } from './validate';
 
-/** How a step ended: null to carry on, or a reason to roll the week back. */
-export type StepEnd = null | { kind: 'rollback-week'; reason: string };
+/**
+ * How a step ended: null to carry on, a reason to roll the week back, or (a migrate step, between
+ * two rounds) the week's history is long: carry on from this round in a new run (workflow.ts).
+ */
+export type StepEnd = null | { kind: 'rollback-week'; reason: string } | { kind: 'new-run'; round: number; failedInBatch: number };
 
 /**
  * What runs each kind of step (plan/steps/ has the rest of each kind: schema, compile,
  * estimate); a step has exactly one kind. The type makes a kind without a runner a build error.
  */
-const runners: Record<StepKindName, (run: WeekRun, step: WeekStep) => Promise<StepEnd>> = {
+const runners: Record<StepKindName, (run: WeekRun, step: WeekStep, from: { round: number; failedInBatch: number } | null) => Promise<StepEnd>> = {
   migrate,
   operation,
   observe,
@@ -22,7 +25,7 @@ const runners: Record<StepKindName, (run: WeekRun, step: WeekStep) => Promise<St
   check,
 };
 
-/** Runs a step by its kind. */
-export function runStep(run: WeekRun, step: WeekStep): Promise<StepEnd> {
-  return runners[kindOf(step)](run, step);
+/** Runs a step by its kind; `from`: where a new run of the week carries on in it (only a migrate step is ever left midway). */
+export function runStep(run: WeekRun, step: WeekStep, from: { round: number; failedInBatch: number } | null = null): Promise<StepEnd> {
+  return runners[kindOf(step)](run, step, from);
 }

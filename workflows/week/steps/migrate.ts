@@ -1,5 +1,5 @@
-import { ParentClosePolicy, log, startChild, workflowInfo } from '@temporalio/workflow';
-import { budgetExceeded, planBatches } from '../../../decisions/batches';
+import { ParentClosePolicy, log, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import { budgetExceeded, planBatches, planRounds } from '../../../decisions/batches';
 import { unchangedControls } from '../../../decisions/controls';
 import type { StageNumber } from '../../../decisions/migration-steps';
 import { agentMigrationWorkflow, type AgentMigrationResult } from '../../agent-migration';
@@ -7,6 +7,7 @@ import { migrationWorkflowId } from '../../lib/ids';
 import { migrationInput, type InventoryAgent } from '../../lib/migration-input';
 import { abortSignal, forwardedAbort, pauseSignal } from '../../lib/steering';
 import { waitWhilePaused } from '../holds';
+import { historyIsLong, newRunBetweenRoundsPatch } from '../new-run';
 import type { WeekRun } from '../run';
 import { withLinkWatch } from '../link-watch';
 import type { AgentProgress, WeekMigrateStep, WeekStep } from '../messages';
@@ -21,31 +22,49 @@ const failures: ReadonlySet<AgentProgress['state']> = new Set(['rolled-back', 'a
  * step never leaves a migration behind: every lane waits for its migration's result, an abort
  * included, and whatever a migration leaves applied is added to the week's applied changes.
  */
-export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
+export async function migrate(run: WeekRun, step: WeekStep, from: { round: number; failedInBatch: number } | null = null): Promise<StepEnd> {
   const m = step.migrate!;
   const { status, input } = run;
   const batches = planBatches(m.agents, m.pilots, m.batchSize);
-  status.batches.total += batches.length;
+  const rounds = planRounds(batches, run.history.migrationsPerRound);
   const weekId = workflowInfo().workflowId;
   const progress = new Map<InventoryAgent, AgentProgress>();
-  batches.forEach((batch, bi) =>
-    batch.forEach((a) => {
-      const p: AgentProgress = { agent: a.name, machine: a.machine, batch: bi + 1, state: 'waiting', workflowId: migrationWorkflowId(weekId, a.name, m.change) };
-      progress.set(a, p);
-      status.agents.push(p);
-    }),
-  );
+  if (!from) {
+    status.batches.total += batches.length;
+    batches.forEach((batch, bi) =>
+      batch.forEach((a) => {
+        const p: AgentProgress = { agent: a.name, machine: a.machine, batch: bi + 1, state: 'waiting', workflowId: migrationWorkflowId(weekId, a.name, m.change) };
+        progress.set(a, p);
+        status.agents.push(p);
+      }),
+    );
+  } else {
+    // A new run of the week: its agents' progress came with the status.
+    for (const a of m.agents) {
+      const p = status.agents.find((x) => x.workflowId === migrationWorkflowId(weekId, a.name, m.change));
+      if (p) progress.set(a, p);
+    }
+  }
   run.agentsChanged();
   let failedInWeek = status.agents.filter((a) => failures.has(a.state)).length;
+  let failedInBatch = from?.failedInBatch ?? 0;
 
   return withLinkWatch(run, async () => {
-    for (const [i, batch] of batches.entries()) {
+    for (let ri = from?.round ?? 0; ri < rounds.length; ri++) {
+      const round = rounds[ri]!;
+      // Between two rounds, nothing of the week's own is running: the one moment its history
+      // can be handed to a new run (workflow.ts). Not before this run has done a round.
+      if (run.roundsThisRun > 0 && !run.aborted && historyIsLong(run) && patched(newRunBetweenRoundsPatch)) return { kind: 'new-run', round: ri, failedInBatch };
       await waitWhilePaused(run);
       if (run.aborted) break;
-      run.notify.emit('batch.started', { step: step.id, batch: i + 1, of: batches.length, agents: batch.map((a) => a.name) });
-      let failedInBatch = 0;
+      run.roundsThisRun++;
+      const i = round.batch;
+      if (round.firstOfBatch) {
+        run.notify.emit('batch.started', { step: step.id, batch: i + 1, of: batches.length, agents: batches[i]!.map((a) => a.name) });
+        failedInBatch = 0;
+      }
       const byMachine = new Map<string, InventoryAgent[]>();
-      for (const a of batch) byMachine.set(a.machine, [...(byMachine.get(a.machine) ?? []), a]);
+      for (const a of round.agents) byMachine.set(a.machine, [...(byMachine.get(a.machine) ?? []), a]);
       const lanes: Promise<void>[] = [];
       for (const agents of byMachine.values()) {
         const queue = [...agents];
@@ -74,6 +93,7 @@ export async function migrate(run: WeekRun, step: WeekStep): Promise<StepEnd> {
       }
       await Promise.all(lanes);
       run.agentsChanged();
+      if (!round.lastOfBatch) continue;
       status.batches.done++;
       if (run.aborted) break;
       const over = budgetExceeded({ failedInBatch, failedInWeek }, m.failureBudget);

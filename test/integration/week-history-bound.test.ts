@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadPlan } from '../../config/load';
+import { phaseInput } from '../../plan/compile';
+import { generateFleet } from '../../simulator/generate-fleet';
+import { phaseWorkflow } from '../../workflows/phase';
+import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
+import { checkInvariants } from '../checker/invariants';
+import { streamMarks } from '../checker/run-schedule';
+import type { Schedule } from '../checker/schedule';
+import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+
+/**
+ * The week's own history stays bounded at any fleet size (workflows/week/new-run.ts): a
+ * generated fleet of 200 agents on 5 machines (simulator/generate-fleet.ts), with the plan's
+ * history limit lowered so that the week must carry on in new runs several times (400 events,
+ * rounds of 25 migrations; the defaults are 5,000 and 400). Pilots, batches, four agents that
+ * fail after their change, and the gate decided by a person. Then every history of the phase
+ * is measured, and the simulator's record is held against phasegate's with the randomized
+ * checker's invariants (test/checker/invariants.ts).
+ */
+describe('a week of 200 agents on 5 machines carries on in new runs, its histories bounded, the fleet as the record says', () => {
+  const limits = { newRunAfterEvents: 400, migrationsPerRound: 25 };
+  const fleet = generateFleet({ agents: 200, machines: 5, actions: 'curl', pilots: 3, batchSize: 70, maxConcurrentPerMachine: 4, history: limits });
+  let env: TestStack;
+
+  before(async () => {
+    env = await startTestStack({ fleet });
+  });
+  after(async () => env?.stop());
+
+  it('every run under its bound, four rollbacks and 196 migrations on the machines as in the record', { timeout: 15 * 60_000 }, async () => {
+    const planFile = path.join(env.config.configDir, 'plans', 'scale.json');
+    writeFileSync(planFile, JSON.stringify(fleet.plan));
+    const plan = loadPlan(planFile, env.config);
+    const sim = simulatorClient(env.simulatorAdmin);
+    // Four agents of later batches fail their integration check once changed.
+    const failing = ['Agent00050', 'Agent00101', 'Agent00152', 'Agent00199'];
+    for (const a of failing) await sim.fault(a, { integrationFailing: true, clearOnUndo: true });
+    const since = await streamMarks(env);
+    const started = Date.now();
+    const handle = await env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.scale.${started}`, args: [phaseInput(plan, env.config.inventory)] });
+    const weekId = `${handle.workflowId}.week1`;
+
+    // The person at the gate: go, once it opens.
+    let week: WeekStatus | null = null;
+    for (;;) {
+      week = await env.client.workflow.getHandle(weekId).query(weekStatusQuery).catch(() => null);
+      if (week?.gate.open) break;
+      assert.ok(Date.now() - started < 12 * 60_000, `the gate did not open: ${JSON.stringify(week?.batches)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const atGate = Date.now();
+    await env.client.workflow.getHandle(weekId).executeUpdate(decideGateUpdate, { args: [{ gate: week.gate.id, decision: 'go', by: 'scale-test' }] });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'completed');
+
+    const final = await env.client.workflow.getHandle(weekId).query(weekStatusQuery);
+    const byState = final.agents.reduce<Record<string, number>>((m, a) => ((m[a.state] = (m[a.state] ?? 0) + 1), m), {});
+    assert.deepEqual(byState, { migrated: 196, 'rolled-back': 4 }, JSON.stringify(byState));
+    assert.deepEqual(final.agents.filter((a) => a.state === 'rolled-back').map((a) => a.agent).sort(), failing);
+    assert.ok((final.history?.runs ?? 1) >= 3, `the week should have carried on in new runs: ${JSON.stringify(final.history)}`);
+
+    // Every run of every workflow of the phase, its history measured.
+    const sizes: Array<{ id: string; type: string; status: string; events: number }> = [];
+    for await (const w of env.client.workflow.list({ query: `PhasegatePhase="${plan.id}"` })) {
+      const h = await env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+      sizes.push({ id: w.workflowId, type: w.type, status: w.status.name, events: h.events?.length ?? 0 });
+    }
+    const weekRuns = sizes.filter((x) => x.id === weekId);
+    assert.equal(weekRuns.length, final.history!.runs, 'one visible run per run the status counts');
+    assert.equal(weekRuns.filter((x) => x.status === 'CONTINUED_AS_NEW').length, weekRuns.length - 1);
+    // The limit, then the round under way (about 7 events a migration, 25 a round), then the gate and the end.
+    const bound = limits.newRunAfterEvents + limits.migrationsPerRound * 10 + 150;
+    const largest = sizes.reduce((m, x) => (x.events > m.events ? x : m));
+    assert.ok(weekRuns.every((x) => x.events <= bound), `a run of the week over ${bound} events: ${weekRuns.map((x) => x.events).join(', ')}`);
+    assert.ok(largest.events <= bound, `largest history ${largest.events} (${largest.type} ${largest.id}) over ${bound}`);
+
+    // The fleet against the record: the simulator's every action and every agent's stages.
+    const schedule: Schedule = { seed: 0, plan, policy: { gate: 'go', undo: 'accept', approval: 'approve', inconclusive: 'accept', preflight: 'skip', preflightAnswerAfterMs: 0 }, actions: [] };
+    const report = await checkInvariants(env, schedule, [handle.workflowId], since, true);
+    assert.deepEqual(report.violations, []);
+    const agents = await sim.agents();
+    const changed = agents.filter((a) => (a.changes['scale-change'] ?? []).length === 3).map((a) => a.name);
+    assert.equal(changed.length, 196);
+    assert.ok(failing.every((f) => !(agents.find((a) => a.name === f)!.changes['scale-change'] ?? []).length), 'the four failing agents hold no stage');
+
+    const rolloutMs = atGate - started;
+    process.stdout.write(
+      `# 200 agents on 5 machines: to the gate in ${(rolloutMs / 1000).toFixed(1)} s (${Math.round(rolloutMs / 200)} ms per agent); the week ran in ${weekRuns.length} runs of ${weekRuns.map((x) => x.events).join(', ')} events (bound ${bound}); largest history of the phase ${largest.events} (${largest.type}); ${report.actionsChecked} simulator actions checked\n`,
+    );
+  });
+});
