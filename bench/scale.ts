@@ -1,0 +1,128 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadPlan } from '../config/load';
+import { projectRoot } from '../lib/paths';
+import { phaseInput } from '../plan/compile';
+import { generateFleet } from '../simulator/generate-fleet';
+import { startTestStack } from '../test/support/harness';
+import { phaseWorkflow } from '../workflows/phase';
+import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
+
+/**
+ * phasegate at fleet sizes beyond the seeds' 77 agents: a generated fleet (simulator/generate-fleet.ts,
+ * one curl call to the simulator per action) on the embedded stack (dev server, nats-server,
+ * a machine worker per machine, the simulator), one phase of pilots and batches, the gate
+ * decided "go" (or, with --rollback, "rollback-week", timed against the 5-minute budget of a
+ * week rollback). Prints the time per agent, every workflow's largest history, the week's runs,
+ * and the peak resident memory of the control worker and of the largest machine worker.
+ *
+ * node dist/bench/scale.js --agents 1000 --machines 10 [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400]
+ */
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      agents: { type: 'string', default: '200' },
+      machines: { type: 'string', default: '5' },
+      concurrency: { type: 'string', default: '4' },
+      rollback: { type: 'boolean', default: false },
+      'new-run-after': { type: 'string' },
+      'per-round': { type: 'string' },
+    },
+  });
+  const agents = Number(values.agents);
+  const machines = Number(values.machines);
+  const history = values['new-run-after'] || values['per-round'] ? { newRunAfterEvents: Number(values['new-run-after'] ?? 5000), migrationsPerRound: Number(values['per-round'] ?? 400) } : undefined;
+  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, batchSize: Math.max(1, Math.ceil(agents / 4)), maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}) });
+  process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}; starting the stack\n`);
+  const env = await startTestStack({ fleet });
+  const peakRss = new Map<string, number>();
+  const sampler = setInterval(() => {
+    for (const [name, p] of env.stack.processes) {
+      if (!p.child.pid || (!name.startsWith('worker-') && name !== 'simulator')) continue;
+      try {
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1] ?? 0);
+        peakRss.set(name, Math.max(peakRss.get(name) ?? 0, kb * 1024));
+      } catch {
+        // exited
+      }
+    }
+  }, 1000);
+  try {
+    const planFile = path.join(env.config.configDir, 'plans', 'scale.json');
+    writeFileSync(planFile, JSON.stringify(fleet.plan));
+    const plan = loadPlan(planFile, env.config);
+    const started = Date.now();
+    const handle = await env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.scale.${started}`, args: [phaseInput(plan, env.config.inventory)] });
+    const weekId = `${handle.workflowId}.week1`;
+    let week: WeekStatus | null = null;
+    let lastPrint = 0;
+    for (;;) {
+      week = await env.client.workflow.getHandle(weekId).query(weekStatusQuery).catch(() => null);
+      if (week?.gate.open) break;
+      if (Date.now() - lastPrint > 30_000 && week) {
+        lastPrint = Date.now();
+        const done = week.agents.filter((a) => a.state !== 'waiting' && a.state !== 'running').length;
+        process.stdout.write(`  ${Math.round((Date.now() - started) / 1000)} s: ${done} of ${agents} agents done, week run ${week.history?.runs ?? 1}\n`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const atGate = Date.now();
+    const decision = values.rollback ? 'rollback-week' : 'go';
+    await env.client.workflow.getHandle(weekId).executeUpdate(decideGateUpdate, { args: [{ gate: week.gate.id, decision, by: 'bench' }] });
+    const result = await handle.result();
+    const ended = Date.now();
+    const final = await env.client.workflow.getHandle(weekId).query(weekStatusQuery);
+    const byState = final.agents.reduce<Record<string, number>>((m, a) => ((m[a.state] = (m[a.state] ?? 0) + 1), m), {});
+
+    const largestByType = new Map<string, { id: string; events: number }>();
+    let weekRuns: number[] = [];
+    for await (const w of env.client.workflow.list({ query: `PhasegatePhase="${plan.id}"` })) {
+      const events = (await env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events?.length ?? 0;
+      const best = largestByType.get(w.type);
+      if (!best || events > best.events) largestByType.set(w.type, { id: w.workflowId, events });
+      if (w.workflowId === weekId) weekRuns.push(events);
+    }
+    weekRuns = weekRuns.reverse();
+    const rolloutMs = atGate - started;
+    const figures = {
+      at: new Date().toISOString(),
+      agents,
+      machines,
+      concurrencyPerMachine: Number(values.concurrency),
+      history: history ?? 'defaults (5000 events, rounds of 400)',
+      phaseOutcome: result.outcome,
+      agentsByState: byState,
+      rolloutMs,
+      msPerAgent: Math.round(rolloutMs / agents),
+      rollback: values.rollback ? { ms: ended - atGate, budgetMs: 5 * 60_000, withinBudget: ended - atGate <= 5 * 60_000, undone: byState['undone-with-week'] ?? 0 } : null,
+      weekRuns,
+      largestHistoryByType: Object.fromEntries(largestByType),
+      peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
+    };
+    const rss = figures.peakRssMb as Record<string, number>;
+    const machineRss = Object.entries(rss).filter(([k]) => k.startsWith('worker-') && k !== 'worker-control');
+    process.stdout.write(
+      `scale: ${agents} agents on ${machines} machines: rollout to the gate ${(rolloutMs / 1000).toFixed(1)} s, ${figures.msPerAgent} ms per agent; phase ${result.outcome}; agents ${JSON.stringify(byState)}\n` +
+        (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'})\n` : '') +
+        `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}\n` +
+        `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB, largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, simulator ${rss.simulator ?? '?'} MB\n`,
+    );
+    const out = path.join(projectRoot, '.data', 'bench');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, `scale-${agents}x${machines}${values.rollback ? '-rollback' : ''}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+    process.stdout.write(`JSON ${JSON.stringify(figures)}\n`);
+  } finally {
+    clearInterval(sampler);
+    await env.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
