@@ -6,6 +6,7 @@ import { loadPlan } from '../../config/load';
 import { phaseInput } from '../../plan/compile';
 import { generateFleet } from '../../simulator/generate-fleet';
 import { phaseWorkflow } from '../../workflows/phase';
+import { abortSignal, pauseSignal } from '../../workflows/lib/steering';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { checkInvariants } from '../checker/invariants';
 import { streamMarks } from '../checker/run-schedule';
@@ -91,5 +92,55 @@ describe('a week of 200 agents on 5 machines carries on in new runs, its histori
     process.stdout.write(
       `# 200 agents on 5 machines: to the gate in ${(rolloutMs / 1000).toFixed(1)} s (${Math.round(rolloutMs / 200)} ms per agent); the week ran in ${weekRuns.length} runs of ${weekRuns.map((x) => x.events).join(', ')} events (bound ${bound}); largest history of the phase ${largest.events} (${largest.type}); ${report.actionsChecked} simulator actions checked\n`,
     );
+  });
+
+  it('paused and then aborted at level 2 after the week has carried on in a new run: the latest run holds, then undoes every change of the week', { timeout: 10 * 60_000 }, async () => {
+    const agents = fleet.inventory.agents.slice(0, 40).map((a) => a.name);
+    const plan = {
+      ...(fleet.plan as object),
+      id: 'scale-abort',
+      title: 'forty agents, a pause and a level-2 abort across new runs',
+      history: { newRunAfterEvents: 100, migrationsPerRound: 5 },
+      weeks: [{ id: 'week1', title: 'forty agents', steps: [{ id: 'forty', migrate: { change: 'abort-change', select: { agents }, pilots: 0, batchSize: 40, maxConcurrentPerMachine: 1, failureBudget: { perBatch: 40, perWeek: 40, onExceeded: 'pause' } } }], gate: { criteria: [{ kind: 'max-rollbacks', count: 40 }] } }],
+    };
+    const planFile = path.join(env.config.configDir, 'plans', 'scale-abort.json');
+    writeFileSync(planFile, JSON.stringify(plan));
+    const loaded = loadPlan(planFile, env.config);
+    const sim = simulatorClient(env.simulatorAdmin);
+    const since = await streamMarks(env);
+    const handle = await env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.scale-abort.${Date.now()}`, args: [phaseInput(loaded, env.config.inventory)] });
+    const week = env.client.workflow.getHandle(`${handle.workflowId}.week1`);
+    const until = async (what: string, ok: (w: WeekStatus) => boolean) => {
+      for (let i = 0; i < 600; i++) {
+        const w = await week.query(weekStatusQuery).catch(() => null);
+        if (w && ok(w)) return w;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    await until('a second run of the week', (w) => (w.history?.runs ?? 1) >= 2);
+    // The phase passes the pause to the week's latest run, which passes it to its migrations.
+    await handle.signal(pauseSignal, { by: 'scale-test', reason: 'hold across runs' });
+    const paused = await until('the week to hold', (w) => w.state === 'paused');
+    const started = (w: WeekStatus) => w.agents.filter((a) => a.state !== 'waiting').length;
+    await new Promise((r) => setTimeout(r, 3000));
+    const still = await week.query(weekStatusQuery);
+    assert.equal(started(still), started(paused), 'no migration started while paused');
+    const doneWhenPaused = still.agents.filter((a) => a.state === 'migrated').length;
+    await handle.signal(abortSignal, { level: 2, by: 'scale-test', reason: 'stop the line' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'aborted');
+    const final = await week.query(weekStatusQuery);
+    assert.equal(final.outcome, 'aborted');
+    assert.ok((final.history?.runs ?? 1) >= 2);
+    assert.ok(doneWhenPaused > 0, 'some agents were migrated before the abort');
+    assert.equal(final.rollback?.level, 2);
+    assert.deepEqual(final.applied, [], 'nothing of the week left applied');
+    const holding = (await sim.agents()).filter((a) => (a.changes['abort-change'] ?? []).length > 0).map((a) => a.name);
+    assert.deepEqual(holding, [], 'no agent holds a stage of the change on the machines');
+    const schedule: Schedule = { seed: 0, plan: loaded, policy: { gate: 'go', undo: 'accept', approval: 'approve', inconclusive: 'accept', preflight: 'skip', preflightAnswerAfterMs: 0 }, actions: [] };
+    const report = await checkInvariants(env, schedule, [handle.workflowId], since, true);
+    assert.deepEqual(report.violations, []);
+    process.stdout.write(`# abort across new runs: ${doneWhenPaused} agents migrated before the pause, the week in ${final.history?.runs} runs, ${final.rollback?.changes.length} changes undone by its level-2 rollback\n`);
   });
 });
