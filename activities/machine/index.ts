@@ -25,7 +25,7 @@ import type { PreflightReadings } from '../../decisions/preflight';
 import { probeTimer } from './probe-metrics';
 import { readPromQuery } from './prometheus';
 import { GpuMemoryReader } from './gpu-reader';
-import { newGpuProbeState, probeHealth, readGpuMemory, readIntegration, readLoad, readResponse, type GpuProbeState, type LoadSource } from './probes';
+import { gpuSharedForMs, newGpuProbeState, probeHealth, readGpuMemory, readIntegration, readLoad, readResponse, type GpuProbeState, type LoadSource } from './probes';
 
 /** A plan's PromQL probes (thresholds.queries). */
 type QueryProbes = ReadonlyArray<{ name: string; query: string }>;
@@ -197,14 +197,19 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     gpuState.reader = reader;
   }
 
-  async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes = []): Promise<Reading[]> {
+  /**
+   * One reading of every probe of the agent. `intervalMs`: how often its window samples; a GPU
+   * reading another window took less than half that long ago is shared (activities/machine/probes.ts).
+   * Without it (a one-off probe, as after a rollback) every reading is fresh.
+   */
+  async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes = [], intervalMs = 0): Promise<Reading[]> {
     // The GPU reading follows the health answer: it names the agent's processes, and a process
     // started while the agent's answer is being timed would be timed with it (a real-stack
     // CPU-hog run saw the agent look 40 ms slower than its controls when both ran at once).
     const healthThenGpu = async () => {
       const health = await timed('response', () => probeHealth(healthUrl(agent), responseThresholdMs));
       if (health.pids.length) pidsSeen.set(agent, health.pids);
-      const gpu = await timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pidsSeen.get(agent) ?? null, gpuState));
+      const gpu = await timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pidsSeen.get(agent) ?? null, gpuState, Math.min(gpuSharedForMs, intervalMs / 2)));
       return [...health.readings, gpu];
     };
     const [healthAndGpu, load, integration, asked] = await Promise.all([
@@ -227,9 +232,9 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   const controlsHere = (names: readonly string[] | undefined, max: number) => (names ?? []).filter((n) => deps.inventory.agents.some((a) => a.name === n && a.machine === deps.machine)).slice(0, max);
 
   /** One sample of the agent, with its controls' response times measured at the same moment. */
-  async function probeTick(agent: string, controls: readonly string[], responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes = []): Promise<{ readings: Reading[]; tick: Tick | null }> {
+  async function probeTick(agent: string, controls: readonly string[], responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes, intervalMs: number): Promise<{ readings: Reading[]; tick: Tick | null }> {
     const [readings, ...controlReadings] = await Promise.all([
-      sample(agent, responseThresholdMs, checkIntegration, queries),
+      sample(agent, responseThresholdMs, checkIntegration, queries, intervalMs),
       ...controls.map((c) => timed('response', () => readResponse(healthUrl(c), responseThresholdMs))),
     ]);
     const responseOf = (rs: Reading[]) => {
@@ -286,7 +291,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       let integration: Reading | null = null;
       for (let i = 0; i < req.samples; i++) {
         // The integration check runs once, with the first sample: the pre-flight check reads it.
-        const { readings, tick: t } = await probeTick(req.agent, candidates, req.responseThresholdMs, i === 0 && req.checkIntegration === true);
+        const { readings, tick: t } = await probeTick(req.agent, candidates, req.responseThresholdMs, i === 0 && req.checkIntegration === true, [], req.intervalMs);
         if (t) ticks.push({ agentMs: round2(t.agentMs), controlsMs: t.controlsMs.map(round2) });
         for (const r of readings) {
           if (r.status === 'no-data') probeErrors++;
@@ -344,7 +349,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         const tick = Date.now();
         let readings: Reading[];
         try {
-          const sampled = await probeTick(req.agent, controls, req.thresholds.responseTimeMs, req.checkIntegration, req.thresholds.queries ?? []);
+          const sampled = await probeTick(req.agent, controls, req.thresholds.responseTimeMs, req.checkIntegration, req.thresholds.queries ?? [], req.sampleIntervalMs);
           readings = sampled.readings;
           if (sampled.tick) ticks.push({ agentMs: round2(sampled.tick.agentMs), controlsMs: sampled.tick.controlsMs.map(round2) });
           if (ticks.length > maxWindowTicks) ticks = ticks.filter((_, i) => i % 2 === 1);

@@ -97,11 +97,13 @@ export function gpuReadingFor(gpus: GpuRow[], apps: GpuApp[] | null, agentPids: 
 /**
  * What a machine worker keeps between GPU readings: the looping reader, and the last memory
  * query and process query started. Every window on the machine reads the same GPUs, so a
- * reading asked while a query is under way, or within sharedForMs of one, shares it: a machine
- * with forty agents under watch starts two nvidia-smi processes a second, not eighty
- * (bench/probe-overhead.ts measures it). The process list changes less often than memory does:
- * it is kept for appsForMs, but asked again (once that second) when an agent's processes are
- * not on it, as after a restart.
+ * reading asked while a query is under way, or within `sharedForMs` of one, shares it: half the
+ * asking window's sample interval, at most gpuSharedForMs (a reading is never older than half a
+ * sample), and none for a one-off probe such as the one after a rollback. A machine with forty
+ * agents under watch at one sample a second starts a few nvidia-smi processes a second, not
+ * eighty (bench/probe-overhead.ts measures it). With the looping reader (probes.gpu.loopMs), the process
+ * list is kept for appsForMs, and asked again sooner when an agent's processes are not on it, as
+ * after a restart: an agent that freed its GPU memory may be judged by its GPU for that long.
  */
 export interface GpuProbeState {
   reader: { latest(): { rows: GpuRow[] } | { stale: string } } | null;
@@ -132,7 +134,7 @@ function sharedQuery(state: GpuProbeState | null, slot: 'memory' | 'apps', maxAg
  * no data: the catalogue says this machine has a GPU (the worker refuses to start without the
  * command, see findGpuCommandProblem), so a missing reading is not "no GPU here".
  */
-export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids: readonly number[] | null = null, state: GpuProbeState | null = null): Promise<Reading> {
+export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids: readonly number[] | null = null, state: GpuProbeState | null = null, sharedForMs = gpuSharedForMs): Promise<Reading> {
   const spec = catalogue.probes.gpu;
   if (!spec) return { metric: 'gpuMemoryPct', status: 'not-applicable', detail: 'no GPU probe configured for this machine' };
   const failed = (r: CommandResult, what: string): Reading | null => {
@@ -146,8 +148,9 @@ export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids
   const looped = state?.reader?.latest();
   const askApps = (maxAgeMs: number) => sharedQuery(state, 'apps', maxAgeMs, () => runCommand(spec.command, spec.appsArgs!, spec.timeoutMs, cwd));
   const [memory, procs] = await Promise.all([
-    looped && 'rows' in looped ? Promise.resolve(null) : sharedQuery(state, 'memory', gpuSharedForMs, () => runCommand(spec.command, spec.args, spec.timeoutMs, cwd)),
-    wantApps ? askApps(appsForMs) : Promise.resolve(null),
+    looped && 'rows' in looped ? Promise.resolve(null) : sharedQuery(state, 'memory', sharedForMs, () => runCommand(spec.command, spec.args, spec.timeoutMs, cwd)),
+    // The process list kept longer only beside the looping reader (which is opted into for its cost).
+    wantApps ? askApps(state?.reader ? appsForMs : sharedForMs) : Promise.resolve(null),
   ]);
   let gpus: GpuRow[] | null;
   if (memory) {
@@ -159,7 +162,7 @@ export async function readGpuMemory(catalogue: Catalogue, cwd: string, agentPids
   const appsOf = (r: CommandResult | null) => (r && !failed(r, 'process query') ? parseGpuApps(r.stdout) : null);
   let apps = appsOf(procs);
   // The agent's processes are not on a list older than a second: it may have restarted since.
-  if (wantApps && state?.apps && Date.now() - state.apps.at >= gpuSharedForMs && !apps?.some((a) => agentPids.includes(a.pid))) apps = appsOf(await askApps(gpuSharedForMs));
+  if (wantApps && state?.apps && Date.now() - state.apps.at >= Math.max(sharedForMs, 1) && !apps?.some((a) => agentPids.includes(a.pid))) apps = appsOf(await askApps(sharedForMs));
   return gpuReadingFor(gpus, apps, agentPids);
 }
 

@@ -141,7 +141,7 @@ describe('without the looping reader, readings on one machine share their nvidia
   const catalogue = { probes: { gpu: { command: smi, args: ['--query-gpu=uuid,memory.used,memory.total', '--format=csv,noheader,nounits'], appsArgs: ['--query-compute-apps=pid,used_memory,gpu_uuid', '--format=csv,noheader,nounits'], timeoutMs: 2000 }, load: 'load-average' } } as unknown as Catalogue;
   const started = () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').length : 0);
 
-  it('forty agents read at once start one memory query and one process query; a second later, a new memory query; the process list again only for an agent not on it', async () => {
+  it('forty agents read at once start one memory query and one process query; a second later, new ones', async () => {
     const state = newGpuProbeState();
     const readings = await Promise.all(Array.from({ length: 40 }, (_, i) => readGpuMemory(catalogue, dir, [(i % 3) + 1], state)));
     assert.equal(started(), 2, readFileSync(calls, 'utf8'));
@@ -149,13 +149,34 @@ describe('without the looping reader, readings on one machine share their nvidia
     assert.ok(readings.every((r, i) => ((i % 3) + 1 === 3 ? r.status === 'not-applicable' : r.status === 'measured' && r.value === 50)), JSON.stringify(readings.slice(0, 3)));
     await new Promise((r) => setTimeout(r, gpuSharedForMs + 50));
     await readGpuMemory(catalogue, dir, [1], state);
-    assert.equal(started(), 3, 'the memory query again; the process list is kept (pid 1 is on it)');
-    // pid 3 is not on a list over a second old: it may be a restarted agent's new process.
-    const r3 = await readGpuMemory(catalogue, dir, [3], state);
-    assert.equal(r3.status, 'not-applicable');
-    assert.equal(started(), 4, 'the process list asked again once');
+    assert.equal(started(), 4, 'both queries again after the sharing time');
     await readGpuMemory(catalogue, dir, [3], state);
-    assert.equal(started(), 4, 'and not again within the second');
+    assert.equal(started(), 4, 'and not again within it');
+  });
+});
+
+describe('with the looping reader, the process list is kept longer, and asked again for an agent not on it', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-smi-apps-'));
+  const calls = path.join(dir, 'calls.log');
+  const smi = path.join(dir, 'nvidia-smi');
+  writeFileSync(smi, `#!/bin/sh\necho "$*" >> '${calls}'\necho "1, 100, GPU-a"\n`);
+  chmodSync(smi, 0o755);
+  const catalogue = { probes: { gpu: { command: smi, args: ['--query-gpu=uuid,memory.used,memory.total', '--format=csv,noheader,nounits'], appsArgs: ['--query-compute-apps=pid,used_memory,gpu_uuid', '--format=csv,noheader,nounits'], timeoutMs: 2000, loopMs: 1000 } } } as unknown as Catalogue;
+  const started = () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').length : 0);
+  // A reader that always has a fresh line: only the process list is asked of nvidia-smi.
+  const reader = { latest: () => ({ rows: [{ id: 'GPU-a', usedMiB: 500, totalMiB: 1000 }] }) };
+
+  it('kept past a second for an agent on it; asked again once for one that is not (a restart), not again within the second', async () => {
+    const state = newGpuProbeState(reader);
+    assert.equal((await readGpuMemory(catalogue, dir, [1], state)).status, 'measured');
+    assert.equal(started(), 1);
+    await new Promise((r) => setTimeout(r, gpuSharedForMs + 50));
+    await readGpuMemory(catalogue, dir, [1], state);
+    assert.equal(started(), 1, 'pid 1 is on the list: kept');
+    assert.equal((await readGpuMemory(catalogue, dir, [7], state)).status, 'not-applicable');
+    assert.equal(started(), 2, 'pid 7 is not: asked again');
+    await readGpuMemory(catalogue, dir, [7], state);
+    assert.equal(started(), 2, 'not again within the second');
     assert.ok(appsForMs > gpuSharedForMs);
   });
 });
