@@ -8,7 +8,8 @@ import { projectRoot } from '../lib/paths';
  * Every benchmark, side by side in one run (this machine is shared and noisy, so figures are
  * compared only within a run), then bench/results.json and bench/RESULTS.md, which are
  * committed with the code they measured. The degradation judge's section of RESULTS.md
- * (bench/judge.ts, run on its own) is kept as it stands between its markers.
+ * (bench/judge.ts) and its scale section (bench/scale.ts), each run on its own, are kept as
+ * they stand between their markers.
  *
  * node dist/bench/all.js [--quick | --report-only]
  *   --quick        fewer runs and shorter probing, for a smoke run
@@ -67,12 +68,13 @@ async function runAll(): Promise<void> {
 }
 
 /**
- * The degradation judge's section of bench/RESULTS.md (bench/judge.ts, run on its own and written
- * up by hand), as it stands between its markers: report() keeps it rather than drop it.
+ * A section of bench/RESULTS.md written up by hand from a benchmark run on its own (`judge`:
+ * bench/judge.ts; `scale`: bench/scale.ts, tens of minutes a run), as it stands between its
+ * markers: report() keeps it rather than drop it.
  */
-function keptJudgeSection(): string[] {
-  const begin = '<!-- judge:begin';
-  const end = '<!-- judge:end -->';
+function keptSection(name: 'judge' | 'scale'): string[] {
+  const begin = `<!-- ${name}:begin`;
+  const end = `<!-- ${name}:end -->`;
   let old = '';
   try {
     old = readFileSync(path.join(projectRoot, 'bench', 'RESULTS.md'), 'utf8');
@@ -196,7 +198,8 @@ function report(run: { commit: string; startedAt: string; durationS: number }): 
     '',
     ...(misses.length ? misses.map((m) => `- ${m}`) : ['- none']),
     '',
-    ...keptJudgeSection(),
+    ...keptSection('judge'),
+    ...keptSection('scale'),
   ].join('\n');
   writeFileSync(path.join(projectRoot, 'bench', 'RESULTS.md'), md);
   process.stdout.write(`\n${md}\nwritten to bench/results.json and bench/RESULTS.md (the run took ${results.durationS} s)\n`);

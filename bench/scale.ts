@@ -17,7 +17,7 @@ import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows
  * week rollback). Prints the time per agent, every workflow's largest history, the week's runs,
  * and the peak resident memory of the control worker and of the largest machine worker.
  *
- * node dist/bench/scale.js --agents 1000 --machines 10 [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400]
+ * node dist/bench/scale.js --agents 1000 --machines 10 [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N]
  */
 
 async function main(): Promise<void> {
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       rollback: { type: 'boolean', default: false },
       'new-run-after': { type: 'string' },
       'per-round': { type: 'string' },
+      'max-cached-workflows': { type: 'string' },
     },
   });
   const agents = Number(values.agents);
@@ -36,7 +37,8 @@ async function main(): Promise<void> {
   const history = values['new-run-after'] || values['per-round'] ? { newRunAfterEvents: Number(values['new-run-after'] ?? 5000), migrationsPerRound: Number(values['per-round'] ?? 400) } : undefined;
   const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, batchSize: Math.max(1, Math.ceil(agents / 4)), maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}) });
   process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}; starting the stack\n`);
-  const env = await startTestStack({ fleet });
+  const cache = values['max-cached-workflows'] ? Number(values['max-cached-workflows']) : undefined;
+  const env = await startTestStack({ fleet, ...(cache ? { edit: ({ deployment }) => (deployment.workers = { ...deployment.workers, maxCachedWorkflows: cache }) } : {}) });
   const peakRss = new Map<string, number>();
   const sampler = setInterval(() => {
     for (const [name, p] of env.stack.processes) {
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
       machines,
       concurrencyPerMachine: Number(values.concurrency),
       history: history ?? 'defaults (5000 events, rounds of 400)',
+      controlWorkerMaxCachedWorkflows: cache ?? 'the SDK default',
       phaseOutcome: result.outcome,
       agentsByState: byState,
       rolloutMs,

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     }),
     identity: `phasegate-control@${process.pid}`,
     shutdownGraceTime: config.deployment.workers.shutdownGraceMs,
+    ...(config.deployment.workers.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.deployment.workers.maxCachedWorkflows } : {}),
   });
   logger.info({ taskQueue: config.deployment.controlTaskQueue, namespace }, 'control worker polling');
   process.stdout.write(`${JSON.stringify({ ready: true, machine: 'control' })}\n`);

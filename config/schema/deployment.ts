@@ -86,7 +86,7 @@ export const deploymentSchema = z.strictObject({
       ports: z.record(identifier, port).default({}),
     })
     .default({ host: '127.0.0.1', ports: {} }),
-  /** How workers stop (SIGINT/SIGTERM). */
+  /** How workers stop (SIGINT/SIGTERM), and the control worker's workflow cache. */
   workers: z
     .strictObject({
       /**
@@ -95,6 +95,13 @@ export const deploymentSchema = z.strictObject({
        * same idempotency key by the next worker; one allowed to finish needs no retry.
        */
       shutdownGraceMs: z.number().int().min(0).max(600_000).default(30_000),
+      /**
+       * How many workflow runs the control worker keeps in memory between their tasks (the
+       * SDK's maxCachedWorkflows). Unset, the SDK sizes it from the heap, and a fleet of
+       * thousands fills it (bench/scale.ts reports the control worker's memory); a run evicted
+       * from the cache is replayed from its history at its next task.
+       */
+      maxCachedWorkflows: z.number().int().min(10).max(100_000).optional(),
     })
     .default({ shutdownGraceMs: 30_000 }),
   /** Files, relative to this file. */

@@ -91,8 +91,6 @@ export const weekInputSchema = z
         step: z.number().int().min(0),
         round: z.number().int().min(0),
         failedInBatch: z.number().int().min(0),
-        runsBefore: z.number().int().min(1),
-        largestRunEvents: z.number().int().min(0),
       })
       .optional(),
   })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { budgetExceeded, planBatches } from '../../decisions/batches';
+import { budgetExceeded, planBatches, planRounds } from '../../decisions/batches';
 import { evaluateGate } from '../../decisions/gates';
 import { migrationSteps } from '../../decisions/migration-steps';
 
@@ -83,4 +83,24 @@ describe('gate criteria', () => {
   it('no criteria at all: a human decides on nothing but the report, which is met', () => {
     assert.equal(evaluateGate([], { agents, rollbacks: 0, uptimePercent: null }).met, true);
   });
+});
+
+describe('rounds: a batch split so that a week can start a new run between two (decisions/batches.ts)', () => {
+  const agents = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `a${from + i}`);
+  for (const [title, batches, perRound, expected] of [
+    ['a batch no larger than a round is one round', [agents(3), agents(10, 3)], 400, [[0, 3, true, true], [1, 10, true, true]]],
+    ['a batch of 10 in rounds of at most 4: three even rounds, not 4 + 4 + 2', [agents(10)], 4, [[0, 4, true, false], [0, 4, false, false], [0, 2, false, true]]],
+    ['a batch of 9 in rounds of at most 3', [agents(9)], 3, [[0, 3, true, false], [0, 3, false, false], [0, 3, false, true]]],
+    ['an empty batch is one empty round (its bookkeeping still happens)', [[]], 5, [[0, 0, true, true]]],
+  ] as Array<[string, string[][], number, Array<[number, number, boolean, boolean]>]>) {
+    it(title, () => {
+      const rounds = planRounds(batches, perRound);
+      assert.deepEqual(
+        rounds.map((r) => [r.batch, r.agents.length, r.firstOfBatch, r.lastOfBatch]),
+        expected,
+      );
+      // Every agent once, in order.
+      assert.deepEqual(rounds.flatMap((r) => r.agents), batches.flat());
+    });
+  }
 });

@@ -38,9 +38,6 @@ export interface WeekResume {
   round: number;
   /** Failures counted so far in the batch that round belongs to. */
   failedInBatch: number;
-  /** Runs before this one, and the longest history among them. */
-  runsBefore: number;
-  largestRunEvents: number;
 }
 
 export type GateDecisionKind = 'go' | 'hold' | 'rollback-week';

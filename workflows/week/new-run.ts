@@ -30,7 +30,7 @@ export async function startNewRun(run: WeekRun, at: { step: number; round: numbe
   const { resume: _previous, ...input } = run.input;
   const next: WeekInput = {
     ...input,
-    resume: { status: run.status as WeekStatus, paused: run.paused, step: at.step, round: at.round, failedInBatch: at.failedInBatch, runsBefore: before.runs, largestRunEvents: run.status.history.largestRunEvents },
+    resume: { status: run.status, paused: run.paused, step: at.step, round: at.round, failedInBatch: at.failedInBatch },
   };
   return continueAsNew<(input: WeekInput) => Promise<WeekStatus>>(next);
 }
