@@ -198,27 +198,32 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   }
 
   /**
-   * One reading of every probe of the agent. `intervalMs`: how often its window samples; a GPU
-   * reading another window took less than half that long ago is shared (activities/machine/probes.ts).
-   * Without it (a one-off probe, as after a rollback) every reading is fresh.
+   * One reading of every probe of the agent, and the response times of its controls.
+   * `intervalMs`: how often its window samples; a GPU reading another window took less than half
+   * that long ago is shared (activities/machine/probes.ts). Without it (a one-off probe, as after
+   * a rollback) every reading is fresh.
+   *
+   * The health answers of the agent and its controls are timed first, together, and nothing
+   * else starts until they are in: starting a process (the integration check, nvidia-smi) blocks
+   * the event loop for milliseconds, longer on a busy machine, and an answer timed across it
+   * looks slower than the answers timed beside it (a real-stack CPU-hog run rolled back an
+   * unchanged agent for 22 ms over its controls while its integration check was started during
+   * its own health request).
    */
-  async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes = [], intervalMs = 0): Promise<Reading[]> {
-    // The GPU reading follows the health answer: it names the agent's processes, and a process
-    // started while the agent's answer is being timed would be timed with it (a real-stack
-    // CPU-hog run saw the agent look 40 ms slower than its controls when both ran at once).
-    const healthThenGpu = async () => {
-      const health = await timed('response', () => probeHealth(healthUrl(agent), responseThresholdMs));
-      if (health.pids.length) pidsSeen.set(agent, health.pids);
-      const gpu = await timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pidsSeen.get(agent) ?? null, gpuState, Math.min(gpuSharedForMs, intervalMs / 2)));
-      return [...health.readings, gpu];
-    };
-    const [healthAndGpu, load, integration, asked] = await Promise.all([
-      healthThenGpu(),
+  async function sample(agent: string, responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes = [], intervalMs = 0, controls: readonly string[] = []): Promise<{ readings: Reading[]; controlReadings: Reading[][] }> {
+    const [health, ...controlReadings] = await Promise.all([
+      timed('response', () => probeHealth(healthUrl(agent), responseThresholdMs)),
+      ...controls.map((c) => timed('response', () => readResponse(healthUrl(c), responseThresholdMs))),
+    ]);
+    // The GPU reading needs the health answer anyway: it names the agent's processes.
+    if (health.pids.length) pidsSeen.set(agent, health.pids);
+    const [gpu, load, integration, asked] = await Promise.all([
+      timed('gpu', () => readGpuMemory(deps.catalogue, deps.values.projectRoot, pidsSeen.get(agent) ?? null, gpuState, Math.min(gpuSharedForMs, intervalMs / 2))),
       timed('load', () => readLoad(loadSource)),
       checkIntegration ? timed('integration', () => readIntegration(runner, agent)) : Promise.resolve(null),
       Promise.all(queries.map((q) => timed('query', () => readQuery(agent, q)))),
     ]);
-    return [...healthAndGpu, ...load, ...(integration ? [integration] : []), ...asked];
+    return { readings: [...health.readings, gpu, ...load, ...(integration ? [integration] : []), ...asked], controlReadings };
   }
 
   /** A plan's PromQL probe, asked of this machine's Prometheus (its catalogue's probes.prometheus). */
@@ -231,12 +236,9 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   /** Names a workflow gave as controls, kept only if this machine's own inventory has them on this machine. */
   const controlsHere = (names: readonly string[] | undefined, max: number) => (names ?? []).filter((n) => deps.inventory.agents.some((a) => a.name === n && a.machine === deps.machine)).slice(0, max);
 
-  /** One sample of the agent, with its controls' response times measured at the same moment. */
+  /** One sample of the agent, with its controls' response times measured at the same moment (sample). */
   async function probeTick(agent: string, controls: readonly string[], responseThresholdMs: number, checkIntegration: boolean, queries: QueryProbes, intervalMs: number): Promise<{ readings: Reading[]; tick: Tick | null }> {
-    const [readings, ...controlReadings] = await Promise.all([
-      sample(agent, responseThresholdMs, checkIntegration, queries, intervalMs),
-      ...controls.map((c) => timed('response', () => readResponse(healthUrl(c), responseThresholdMs))),
-    ]);
+    const { readings, controlReadings } = await sample(agent, responseThresholdMs, checkIntegration, queries, intervalMs, controls);
     const responseOf = (rs: Reading[]) => {
       const r = rs.find((x) => x.metric === 'responseTimeMs');
       const down = rs.some((x) => x.metric === 'agentUp' && x.status === 'measured' && x.value === 0);
@@ -408,7 +410,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
 
     /** One snapshot of the agent, e.g. to confirm it is healthy again after an undo. */
     async probeAgent(req: { agent: string; responseThresholdMs: number; checkIntegration: boolean }): Promise<Reading[]> {
-      return sample(req.agent, req.responseThresholdMs, req.checkIntegration);
+      return (await sample(req.agent, req.responseThresholdMs, req.checkIntegration)).readings;
     },
   };
 }
