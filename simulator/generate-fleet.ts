@@ -2,6 +2,7 @@ import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'n
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultConfigDir } from '../lib/paths';
+import { prng } from '../lib/prng';
 
 /**
  * A simulated fleet of any size: an inventory of N agents on M machines, a catalogue per
@@ -41,11 +42,6 @@ export interface GeneratedFleet {
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 export function generateFleet(shape: FleetShape): GeneratedFleet {
   if (!Number.isInteger(shape.agents) || shape.agents < 1) throw new Error(`--agents ${shape.agents}: give a whole number of agents, at least 1`);

@@ -1,4 +1,5 @@
 import { planSchema, type Plan } from '../../config/schema/plan';
+import { prng } from '../../lib/prng';
 
 /**
  * A schedule of the randomized checker: a small phase, the operator's policy for what it is
@@ -44,11 +45,8 @@ export interface Schedule {
   actions: TimedAction[];
 }
 
-/** A small seeded generator (the crash suite's), so a seed is a schedule. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
+/** The project's seeded generator (lib/prng.ts), so a seed is a schedule. */
+export { prng };
 
 /** Agents the checker migrates: rapid and staged bands on both machines, and one made critical (checker.ts). */
 export const checkerAgents = {

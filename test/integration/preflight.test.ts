@@ -27,12 +27,20 @@ describe('pre-flight: an agent or machine already unhealthy is not migrated unti
   });
   after(async () => env?.stop());
 
+  /** The agent fails its integration check while `f` runs (from before its migration starts), and not after. */
+  const whileIntegrationFails = async (agent: string, f: () => Promise<void>) => {
+    await sim.fault(agent, { integrationFailing: true });
+    try {
+      await f();
+    } finally {
+      await sim.fault(agent, { integrationFailing: false });
+    }
+  };
   const changesDone = async (agent: string) => (await sim.actions(agent)).filter((a) => ['backup', 'apply-stage', 'undo-stage'].includes(a.action));
 
   it('an agent already failing its integration check waits; skipped (through the CLI), nothing is applied to it', async () => {
     const agent = 'GoalManagerAgent';
-    await sim.fault(agent, { integrationFailing: true });
-    try {
+    await whileIntegrationFails(agent, async () => {
       const handle = await startMigration(env, agent);
       const waiting = await waitForStatus(handle, (s) => s.state === 'pre-flight-failed', 'the failed pre-flight check');
       assert.match(waiting.preflight[0]!.problems[0]!, /integration check already fails/);
@@ -46,9 +54,7 @@ describe('pre-flight: an agent or machine already unhealthy is not migrated unti
       assert.deepEqual(result.stagesApplied, []);
       assert.deepEqual(await changesDone(agent), [], 'no backup, apply or undo reached the agent');
       assert.equal((await sim.agent(agent)).version, '1.0.0');
-    } finally {
-      await sim.fault(agent, { integrationFailing: false });
-    }
+    });
   });
 
   it('a machine already over its load limit waits; checked again once the load fell, the migration goes on', async () => {
@@ -71,8 +77,7 @@ describe('pre-flight: an agent or machine already unhealthy is not migrated unti
 
   it('proceed anyway: the change is applied, and the failing check then rolls it back as any trigger would', async () => {
     const agent = 'ExecutorAgent';
-    await sim.fault(agent, { integrationFailing: true });
-    try {
+    await whileIntegrationFails(agent, async () => {
       const handle = await startMigration(env, agent);
       await waitForStatus(handle, (s) => s.state === 'pre-flight-failed', 'the failed pre-flight check');
       await assert.rejects(handle.executeUpdate(resolvePreflightUpdate, { args: [{ action: 'ignore' as 'skip', by: 'x', reason: 'y' }] }), (err: Error) => /action must be "retry", "skip" or "proceed"/.test(String((err.cause as Error | undefined)?.message)));
@@ -83,15 +88,12 @@ describe('pre-flight: an agent or machine already unhealthy is not migrated unti
       assert.deepEqual((await sim.agent(agent)).changes, {});
       assert.ok((await changesDone(agent)).some((a) => a.action === 'apply-stage'), 'the change was applied after "proceed"');
       assert.equal((await handle.query(agentMigrationStatusQuery)).preflight[0]?.resolution?.by, 'gina');
-    } finally {
-      await sim.fault(agent, { integrationFailing: false });
-    }
+    });
   });
 
   it('an abort while it waits at the pre-flight check ends it cancelled, the wait withdrawn, nothing applied', async () => {
     const agent = 'SessionMemoryAgent';
-    await sim.fault(agent, { integrationFailing: true });
-    try {
+    await whileIntegrationFails(agent, async () => {
       const handle = await startMigration(env, agent);
       await waitForStatus(handle, (s) => s.state === 'pre-flight-failed' && s.waitingForPerson.length === 1, 'the failed pre-flight check');
       await handle.signal(abortSignal, { level: 1, by: 'hana', reason: 'incident on the machine' });
@@ -103,15 +105,12 @@ describe('pre-flight: an agent or machine already unhealthy is not migrated unti
       // An answer after the end is refused: the workflow is closed.
       await assert.rejects(handle.executeUpdate(resolvePreflightUpdate, { args: [{ action: 'proceed', by: 'x', reason: 'late' }] }));
       assert.deepEqual(await changesDone(agent), []);
-    } finally {
-      await sim.fault(agent, { integrationFailing: false });
-    }
+    });
   });
 
   it('paused while it waits: "proceed" applies nothing until the resume', async () => {
     const agent = 'TaskSchedulerAgent';
-    await sim.fault(agent, { integrationFailing: true });
-    try {
+    await whileIntegrationFails(agent, async () => {
       const handle = await startMigration(env, agent);
       await waitForStatus(handle, (s) => s.state === 'pre-flight-failed', 'the failed pre-flight check');
       await handle.signal(pauseSignal, { by: 'ivan', reason: 'hold everything' });
@@ -124,8 +123,6 @@ describe('pre-flight: an agent or machine already unhealthy is not migrated unti
       const result = await handle.result();
       assert.equal(result.outcome, 'migrated');
       assert.deepEqual([...((await sim.agent(agent)).changes[result.change] ?? [])].sort(), [1, 2, 3]);
-    } finally {
-      await sim.fault(agent, { integrationFailing: false });
-    }
+    });
   });
 });
