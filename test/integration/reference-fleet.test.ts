@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { planSchema } from '../../config/schema/plan';
+import { phaseInput } from '../../plan/compile';
+import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
+import { until } from '../support/drills';
+import { startTestStack, type TestStack } from '../support/harness';
+import { prepareChange, referenceFleet, type ReferenceAgent, type ReferenceFleet } from '../support/reference-fleet';
+
+/**
+ * A phase over real processes (issue 18): ten reference agents (examples/agent/agent.mjs) on two
+ * machines, each machine's agents and hub under their own supervisord, migrated by the
+ * supervisor catalogue (examples/agent/agentctl: backups, `current` links, config files,
+ * `supervisorctl restart`). One agent's new release crashes on start; it is rolled back and
+ * really runs the old release afterwards (its own report, a new process id, the `current` link).
+ * Then the gate rolls the week back and every agent is on the old release again. What each
+ * agent's agentctl journal records is compared with what phasegate reports.
+ */
+const change = 'release-1.1.0';
+const agents: ReferenceAgent[] = [
+  ...[1, 2, 3, 4, 5].map((i) => ({ name: `RefAgentA${i}`, machine: 'mainpc', port: 19_600 + i, band: 'low' as const })),
+  ...[1, 2, 3, 4].map((i) => ({ name: `RefAgentB${i}`, machine: 'pc2', port: 19_700 + i, band: 'low' as const })),
+  // Medium band (a staged migration) and so never among the pilots: its release crashes on start.
+  { name: 'RefAgentB5', machine: 'pc2', port: 19_705, band: 'medium' },
+];
+const bad = 'RefAgentB5';
+
+describe('a phase over real agent processes under supervisor', () => {
+  let env: TestStack;
+  let fleet: ReferenceFleet;
+
+  before(async () => {
+    fleet = referenceFleet(agents);
+    env = await startTestStack({
+      fleet: fleet.fleet,
+      edit: ({ deployment, inventory }) => {
+        deployment.simulator = { ...deployment.simulator, enabled: false };
+        fleet.install(Object.fromEntries((inventory.machines as Array<{ name: string; host: string }>).map((m) => [m.name, m.host])));
+      },
+    });
+    await fleet.start();
+    for (const a of agents) prepareChange(fleet, a.name, change, '1.1.0', a.name === bad ? 'crash-on-start' : undefined);
+  });
+  after(async () => {
+    await env?.stop();
+    await fleet?.stop();
+  });
+
+  const printTable = (title: string, rows: Array<{ agent: string; release: string; pid: number; current: string }>) => {
+    console.log(`${title}\n${rows.map((r) => `  ${r.agent.padEnd(11)} release ${r.release.padEnd(6)} pid ${String(r.pid).padEnd(7)} current -> ${r.current}`).join('\n')}`);
+  };
+  const snapshot = async () =>
+    Promise.all(
+      agents.map(async (a) => {
+        const r = await fleet.report(a.name);
+        return { agent: a.name, release: r.release, pid: r.pid, configs: r.configs, current: fleet.currentRelease(a.name) };
+      }),
+    );
+
+  it('migrates the good agents, rolls back the bad release onto a new process of the old one, and a week rollback puts every agent back', async () => {
+    const before = await snapshot();
+    printTable('before the phase:', before);
+    assert.ok(before.every((s) => s.release === '1.0.0' && s.current === '1.0.0'));
+
+    const plan = planSchema.parse({
+      version: 1,
+      id: 'reference-fleet',
+      title: 'release 1.1.0 of the reference agents',
+      thresholds: { sampleIntervalMs: 250, degradationMinDeltaMs: 1000 },
+      timings: { baselineSamples: 2, rapidVerificationMs: 1500, stageVerificationMs: 1500, observationMs: 0, actionAttempts: 2, actionRetryMaxIntervalMs: 300 },
+      weeks: [
+        {
+          id: 'week1',
+          title: 'two pilots, then the rest in one batch',
+          steps: [{ id: 'release', migrate: { change, select: { machines: ['mainpc', 'pc2'] }, pilots: 2, batchSize: 8, maxConcurrentPerMachine: 2, failureBudget: { perBatch: 1, perWeek: 1, onExceeded: 'pause' } } }],
+          gate: { criteria: [{ kind: 'max-rollbacks', count: 1 }] },
+        },
+      ],
+    });
+    const input = phaseInput(plan, env.config.inventory);
+    const phase = await env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: 'phase.reference-fleet.test', args: [input] });
+    const week = env.client.workflow.getHandle(weekWorkflowId(phase.workflowId, 'week1'));
+    const atGate = await until('the week at its gate', 240_000, async () => {
+      const s = (await week.query(weekStatusQuery)) as WeekStatus;
+      return s.gate.open ? s : undefined;
+    });
+
+    // What phasegate reports: the bad release rolled back, every other agent migrated, pilots first.
+    const stateOf = (name: string) => atGate.agents.find((a) => a.agent === name)?.state;
+    assert.equal(stateOf(bad), 'rolled-back');
+    for (const a of agents.filter((x) => x.name !== bad)) assert.equal(stateOf(a.name), 'migrated', a.name);
+
+    // What the machines say: the agent's own report, its process and the `current` link.
+    const mid = await snapshot();
+    printTable('at the gate (after the batch):', mid);
+    const badBefore = before.find((s) => s.agent === bad)!;
+    const badNow = mid.find((s) => s.agent === bad)!;
+    assert.equal(badNow.release, '1.0.0', 'the rolled-back agent runs the old release');
+    assert.equal(badNow.current, '1.0.0');
+    assert.notEqual(badNow.pid, badBefore.pid, 'a new process: the undo restarted it on the old release');
+    assert.deepEqual(badNow.configs, []);
+    assert.deepEqual(fleet.appliedStages(bad, change), []);
+    const badJournal = fleet.journal(bad).filter((j) => j.change === change);
+    assert.ok(badJournal.some((j) => j.action === 'apply-stage' && j.outcome.startsWith('restart-failed')), `the new release failed to start: ${JSON.stringify(badJournal)}`);
+    for (const s of mid.filter((x) => x.agent !== bad)) {
+      assert.equal(s.release, '1.1.0', s.agent);
+      assert.equal(s.current, '1.1.0', s.agent);
+      assert.deepEqual(s.configs, [`${change}.stage-2`, `${change}.stage-3`], s.agent);
+      assert.notEqual(s.pid, before.find((b) => b.agent === s.agent)!.pid, `${s.agent} restarted`);
+      assert.deepEqual(fleet.appliedStages(s.agent, change), [1, 2, 3], s.agent);
+    }
+
+    // The gate rolls the week back: every agent ends on the old release, with nothing of the change.
+    await week.executeUpdate(decideGateUpdate, { args: [{ gate: atGate.gate.id, decision: 'rollback-week', by: 'alice', reason: 'reference fleet drill' }] });
+    const result = await phase.result();
+    assert.equal(result.outcome, 'stopped');
+    const rolled = (await week.query(weekStatusQuery)) as WeekStatus;
+    assert.equal(rolled.outcome, 'rolled-back');
+    assert.deepEqual(rolled.applied, []);
+    const after = await snapshot();
+    printTable('after the week rollback:', after);
+    for (const s of after) {
+      assert.equal(s.release, '1.0.0', s.agent);
+      assert.equal(s.current, '1.0.0', s.agent);
+      assert.deepEqual(s.configs, [], s.agent);
+      assert.deepEqual(fleet.appliedStages(s.agent, change), [], s.agent);
+    }
+
+    // The crash suite's record check on the machines' own journals: per stage, applied and
+    // undone alternate (nothing applied twice, nothing undone that was not applied), and every
+    // stage ends undone; a repeated key did nothing.
+    let actions = 0;
+    for (const a of agents) {
+      const j = fleet.journal(a.name).filter((x) => x.change === change);
+      actions += j.length;
+      for (const stage of ['1', '2', '3']) {
+        const seq = j.filter((x) => x.stage === stage && (x.outcome === 'applied' || x.outcome === 'undone')).map((x) => x.outcome);
+        seq.forEach((o, i) => assert.equal(o, i % 2 === 0 ? 'applied' : 'undone', `${a.name} stage ${stage}: ${seq.join(', ')}`));
+        assert.equal(seq.length % 2, 0, `${a.name} stage ${stage} ends undone: ${seq.join(', ')}`);
+      }
+      const applied = j.filter((x) => x.action === 'apply-stage' && x.outcome === 'applied');
+      assert.equal(new Set(applied.map((x) => x.key)).size, applied.length, `${a.name}: one key applied once`);
+    }
+    console.log(`agentctl journals: ${actions} actions on ${agents.length} agents, record and machines agree`);
+  });
+});
