@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { configDirFrom } from '../config/environment';
@@ -7,6 +8,8 @@ import { phaseInput } from '../plan/compile';
 import { planPreview } from '../plan/preview';
 import { previewPlan } from '../render/plan';
 import { runDemo, runStack } from './demo';
+import { renderDoctor, runDoctor } from './doctor';
+import { inventoryFromSupervisor, inventoryFromUrls } from './inventory';
 import { report, standaloneValidationInput, startValidation } from './report';
 import { describeStarted, startPhase } from './start';
 import { showStatus } from './status';
@@ -47,6 +50,15 @@ usage:
   phasegate preflight retry|skip|proceed ID --reason TEXT [--by NAME]
       after a failed pre-flight check (the agent or its machine already unhealthy before stage 1):
       check again, leave the agent alone (refused, nothing applied), or migrate it anyway
+  phasegate doctor [--machine NAME] [--json] [--config DIR]
+      check a machine before its worker runs: the configuration loads, every catalogue command exists
+      and is executable, each agent's health endpoint answers, nvidia-smi is there if GPU probes are
+      configured, Temporal and NATS answer with the configured credentials. Exit 0 ready, 1 fix this
+      machine, 2 the configuration does not load, 3 Temporal or NATS unreachable
+  phasegate inventory from-supervisor CONF --machine NAME --host ADDRESS [--out FILE]
+  phasegate inventory from-urls URL... --machine NAME [--out FILE]
+      write a starting inventory from a supervisord.conf (programs with --port N) or from health URLs
+      (asked for their name); risk factors and hubs are left as FILL-IN for you to rate
   phasegate plan input FILE [--config DIR]
       print the phaseWorkflow input for a plan (agents selected now), for \`temporal workflow start --input-file\`
   phasegate report ID [--json]
@@ -79,12 +91,38 @@ async function main(argv: string[]): Promise<number> {
       hours: { type: 'string' },
       'window-minutes': { type: 'string' },
       id: { type: 'string' },
+      machine: { type: 'string' },
+      host: { type: 'string' },
+      out: { type: 'string' },
     },
   });
   const [command, sub, arg] = positionals;
   if (values.help || !command) {
     process.stdout.write(usage);
     return command || values.help ? 0 : 2;
+  }
+  // Before the configuration is loaded: doctor reports a configuration that does not load as one
+  // of its findings, and the inventory helpers write a configuration that does not exist yet.
+  if (command === 'doctor') {
+    const r = await runDoctor(configDirFrom(values.config), { machine: values.machine });
+    process.stdout.write(`${values.json ? JSON.stringify(r) : renderDoctor(r)}\n`);
+    return r.exitCode;
+  }
+  if (command === 'inventory' && (sub === 'from-supervisor' || sub === 'from-urls')) {
+    if (!values.machine || (sub === 'from-supervisor' && (!arg || !values.host)) || (sub === 'from-urls' && positionals.length < 3)) {
+      throw new OperatorError(sub === 'from-supervisor' ? 'inventory from-supervisor CONF --machine NAME --host ADDRESS' : 'inventory from-urls URL... --machine NAME');
+    }
+    const inventory = sub === 'from-supervisor' ? inventoryFromSupervisor(path.resolve(arg!), values.machine, values.host!) : await inventoryFromUrls(positionals.slice(2), values.machine);
+    const text = `${JSON.stringify(inventory, null, 2)}\n`;
+    if (values.out) {
+      try {
+        writeFileSync(values.out, text, { flag: 'wx' });
+      } catch (err) {
+        throw new OperatorError(`cannot write ${values.out}: ${(err as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists (an inventory is never overwritten: give another --out)' : (err as Error).message}`);
+      }
+      process.stdout.write(`wrote ${inventory.agents.length} agents of ${values.machine} to ${values.out}: rate each FILL-IN, then \`phasegate doctor\`\n`);
+    } else process.stdout.write(text);
+    return 0;
   }
   const config = loadConfig(configDirFrom(values.config));
   switch (command) {

@@ -31,7 +31,8 @@ export function natsServers(deployment: Deployment): string[] {
   return n.mode === 'embedded' ? [`nats://${n.host}:${n.port}`] : n.servers;
 }
 
-export async function connectNats(deployment: Deployment, name: string): Promise<NatsConnection> {
+/** `once`: one attempt within a few seconds that fails if no server answers (doctor), instead of waiting for ever. */
+export async function connectNats(deployment: Deployment, name: string, o: { once?: boolean } = {}): Promise<NatsConnection> {
   const n = deployment.nats;
   const authenticator =
     n.mode === 'external' && n.credentialsPath
@@ -43,10 +44,9 @@ export async function connectNats(deployment: Deployment, name: string): Promise
     servers: natsServers(deployment),
     name,
     // Temporal is the record of truth; NATS may come and go, so keep reconnecting for ever.
-    reconnect: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    waitOnFirstConnect: true,
+    ...(o.once
+      ? { reconnect: false, waitOnFirstConnect: false, timeout: 3000 }
+      : { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true }),
     ...(authenticator ? { authenticator } : {}),
     ...(n.mode === 'external' && n.tls
       ? {

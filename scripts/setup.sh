@@ -153,6 +153,12 @@ WRAPPER
   step "prometheus (a real server for the Prometheus probe's test)"
   apt_install prometheus prometheus
   done_step "$(prometheus --version 2>&1 | head -n 1) at $(command -v prometheus)"
+  # supervisor and curl: the reference fleet's test runs real agents under supervisord, and its
+  # catalogue's script (examples/agent/agentctl) restarts them and reads their reports.
+  step "supervisor and curl (the reference agents' fleet, test/integration/reference-fleet.test.ts)"
+  apt_install supervisor supervisord
+  apt_install curl curl
+  done_step "supervisord $(supervisord --version 2>/dev/null) at $(command -v supervisord)"
 
   # compose-check: docker-compose*.yml loaded by compose-go, the loader `docker compose` uses
   # (no Docker engine here). A small Go program of ours, keyed by the pin and its own source.

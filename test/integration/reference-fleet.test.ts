@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { inventorySchema } from '../../config/schema/inventory';
+import { projectRoot } from '../../lib/paths';
+import type { DoctorReport } from '../../cli/doctor';
 import { planSchema } from '../../config/schema/plan';
 import { phaseInput } from '../../plan/compile';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
@@ -25,6 +31,15 @@ const agents: ReferenceAgent[] = [
   { name: 'RefAgentB5', machine: 'pc2', port: 19_705, band: 'medium' },
 ];
 const bad = 'RefAgentB5';
+
+/** The phasegate CLI as an operator runs it: exit code and output. */
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 describe('a phase over real agent processes under supervisor', () => {
   let env: TestStack;
@@ -143,5 +158,90 @@ describe('a phase over real agent processes under supervisor', () => {
       assert.equal(new Set(applied.map((x) => x.key)).size, applied.length, `${a.name}: one key applied once`);
     }
     console.log(`agentctl journals: ${actions} actions on ${agents.length} agents, record and machines agree`);
+  });
+
+  it('phasegate doctor: the running fleet is ready (exit 0); a broken machine gets each problem named with its fix (exit 1); unreachable services exit 3; a bad configuration exits 2', async () => {
+    const good = await cli('doctor', '--json', '--config', env.config.configDir);
+    const report = JSON.parse(good.stdout) as DoctorReport;
+    assert.equal(good.code, 0, good.stdout);
+    assert.ok(report.ok);
+    assert.equal(report.checks.filter((c) => c.check === 'health' && c.ok).length, agents.length, 'every agent answered');
+    assert.equal(report.checks.filter((c) => c.check === 'command' && c.ok).length, 10, 'five actions on each machine');
+    assert.deepEqual(report.checks.filter((c) => c.check === 'temporal' || c.check === 'nats').map((c) => [c.check, c.ok]), [['temporal', true], ['nats', true]]);
+
+    // Broken: a catalogue command that is not there, GPU probes without nvidia-smi, an agent stopped, NATS on a wrong port.
+    const broken = path.join(env.dataDir, 'config-broken');
+    cpSync(env.config.configDir, broken, { recursive: true });
+    const edit = (file: string, change: (j: any) => void) => {
+      const j = JSON.parse(readFileSync(path.join(broken, file), 'utf8'));
+      change(j);
+      writeFileSync(path.join(broken, file), JSON.stringify(j));
+    };
+    edit('catalogues/pc2.json', (c) => {
+      c.actions['apply-stage'].command = '/opt/missing/agentctl';
+      c.probes.gpu = { command: '/opt/missing/nvidia-smi', args: ['--query-gpu=uuid,memory.used,memory.total', '--format=csv,noheader,nounits'], timeoutMs: 2000 };
+    });
+    edit('deployment.json', (d) => (d.nats.port = 1));
+    execFile('supervisorctl', ['-c', fleet.supervisorConf('mainpc'), 'stop', 'RefAgentA1']);
+    await until('RefAgentA1 stopped', 15_000, async () => ((await fleet.report('RefAgentA1').catch(() => null)) ? undefined : true));
+    const sick = await cli('doctor', '--config', broken);
+    console.log(sick.stdout);
+    assert.equal(sick.code, 1, sick.stdout);
+    assert.match(sick.stdout, /FAIL command\s+pc2 actions\.apply-stage: program \/opt\/missing\/agentctl does not exist\n\s+fix: install it, or correct actions\.apply-stage in the catalogue of pc2/);
+    assert.match(sick.stdout, /FAIL nvidia-smi\s+pc2: probes\.gpu: "\/opt\/missing\/nvidia-smi" is not an executable file/);
+    assert.match(sick.stdout, /FAIL health\s+RefAgentA1: http:\/\/[\d.]+:19601\/health: ECONNREFUSED/);
+    assert.match(sick.stdout, /FAIL nats\s+nats:\/\/127\.0\.0\.1:1:/);
+    assert.match(sick.stdout, /4 problems: not ready: fix this machine \(exit 1\)/);
+    const onlyPc2 = JSON.parse((await cli('doctor', '--json', '--machine', 'mainpc', '--config', broken)).stdout) as DoctorReport;
+    assert.deepEqual(onlyPc2.checks.filter((c) => !c.ok).map((c) => c.target).sort(), ['RefAgentA1', 'nats://127.0.0.1:1'], '--machine mainpc checks mainpc alone');
+    execFile('supervisorctl', ['-c', fleet.supervisorConf('mainpc'), 'start', 'RefAgentA1']);
+    await until('RefAgentA1 back', 15_000, async () => ((await fleet.report('RefAgentA1').catch(() => null)) ? true : undefined));
+
+    // The machine fixed, NATS still unreachable: exit 3, try again later.
+    edit('catalogues/pc2.json', (c) => {
+      c.actions['apply-stage'].command = c.actions.backup.command;
+      delete c.probes.gpu;
+    });
+    assert.equal((await cli('doctor', '--config', broken)).code, 3);
+
+    // A configuration that does not load: exit 2, the file and field named.
+    edit('inventory.json', (i) => (i.agents[0].healthPort = 'twenty'));
+    const bad = await cli('doctor', '--json', '--config', broken);
+    assert.equal(bad.code, 2);
+    const issue = (JSON.parse(bad.stdout) as DoctorReport).checks[0]!;
+    assert.equal(issue.check, 'configuration');
+    assert.match(issue.target, /inventory\.json$/);
+    assert.match(issue.detail, /^agents\[0\]\.healthPort: /);
+  });
+
+  it('phasegate inventory writes a starting inventory from a supervisord.conf and from health URLs, refused until each FILL-IN is rated', async () => {
+    const out = path.join(env.dataDir, 'inventory-mainpc.json');
+    const fromConf = await cli('inventory', 'from-supervisor', fleet.supervisorConf('mainpc'), '--machine', 'mainpc', '--host', '10.0.0.5', '--out', out);
+    assert.equal(fromConf.code, 0, fromConf.stderr);
+    const written = JSON.parse(readFileSync(out, 'utf8'));
+    assert.deepEqual(written.machines, [{ name: 'mainpc', host: '10.0.0.5' }]);
+    assert.deepEqual(
+      written.agents.map((a: { name: string; healthPort: number; version: string }) => [a.name, a.healthPort, a.version]),
+      [['Hub-mainpc', 19500, 'FILL-IN: the running version'], ...agents.filter((a) => a.machine === 'mainpc').map((a) => [a.name, a.port, '1.0.0'])],
+      'names and ports from the programs, the release from each current link (the hub has none)',
+    );
+    // Every program with a port is listed; the person removes what is not an agent (here the hub).
+    written.agents = written.agents.filter((a: { name: string }) => a.name !== 'Hub-mainpc');
+    const pc2 = agents.filter((a) => a.machine === 'pc2');
+    const host = env.config.inventory.machines.find((m) => m.name === 'pc2')!.host;
+    const fromUrls = await cli('inventory', 'from-urls', ...pc2.map((a) => `http://${host}:${a.port}/health`), '--machine', 'pc2');
+    assert.equal(fromUrls.code, 0, fromUrls.stderr);
+    const asked = JSON.parse(fromUrls.stdout);
+    assert.deepEqual(asked.agents.map((a: { name: string }) => a.name), pc2.map((a) => a.name), 'each agent named by its own health answer');
+
+    // Refused field by field until rated; rated, it is an inventory.
+    const refused = inventorySchema.safeParse(written);
+    assert.ok(!refused.success);
+    const fields = new Set(refused.error.issues.map((i) => String(i.path.at(-1))));
+    assert.deepEqual([...fields].sort(), ['category', 'databases', 'failoverHub', 'fileSize', 'gpu', 'hub', 'role', 'threading']);
+    const rated = JSON.parse(JSON.stringify(written).replace(/"FILL-IN: low\|medium\|high"/g, '"low"').replace(/"FILL-IN: hub name[^"]*"/g, '"Hub-mainpc"').replace(/"FILL-IN: model-loading[^"]*"/g, '"utility"'));
+    rated.hubs = [{ name: 'Hub-mainpc', machine: 'mainpc', port: 19500 }];
+    assert.ok(inventorySchema.safeParse(rated).success);
+    assert.equal((await cli('inventory', 'from-supervisor', fleet.supervisorConf('mainpc'), '--machine', 'mainpc', '--host', '10.0.0.5', '--out', out)).code, 1, 'never overwrites a file');
   });
 });
