@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inventorySchema } from '../../config/schema/inventory';
@@ -11,7 +11,9 @@ import { phaseInput } from '../../plan/compile';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { until } from '../support/drills';
-import { startTestStack, type TestStack } from '../support/harness';
+import { makeTestConfig, startTestStack, type TestStack } from '../support/harness';
+import { createMachineLink, relayToLoopback, type MachineLink } from '../support/netns';
+import type { Relay } from '../support/relay';
 import { prepareChange, referenceFleet, type ReferenceAgent, type ReferenceFleet } from '../support/reference-fleet';
 
 /**
@@ -34,32 +36,62 @@ const bad = 'RefAgentB5';
 
 /** The phasegate CLI as an operator runs it: exit code and output. */
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliOn([], ...args);
+}
+/** The CLI run on a machine's host (a command prefix such as `ip netns exec NS`). */
+function cliOn(prefix: string[], ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...rest] = [...prefix, process.execPath, path.join(projectRoot, 'dist/cli/main.js'), ...args];
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(projectRoot, 'dist/cli/main.js'), ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(command!, rest, { timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
 
-describe('a phase over real agent processes under supervisor', () => {
+describe('a phase over real agent processes under supervisor, pc2 in its own network namespace', () => {
   let env: TestStack;
   let fleet: ReferenceFleet;
+  let link: MachineLink;
+  let relay: Relay | undefined;
+  let pc2ConfigDir = '';
 
   before(async () => {
-    fleet = referenceFleet(agents);
-    env = await startTestStack({
+    // pc2 is its own host, as in the partition drill: its supervisord, agents, hub and worker
+    // run in a network namespace and reach Temporal and NATS over the link (NATS on the link's
+    // host end, Temporal through a relay there, the dev server dialling itself on 127.0.0.1).
+    link = createMachineLink();
+    fleet = referenceFleet(agents, { prefixes: { pc2: link.prefix } });
+    const cfg = await makeTestConfig({
       fleet: fleet.fleet,
       edit: ({ deployment, inventory }) => {
         deployment.simulator = { ...deployment.simulator, enabled: false };
+        deployment.nats.host = link.hostAddress;
         fleet.install(Object.fromEntries((inventory.machines as Array<{ name: string; host: string }>).map((m) => [m.name, m.host])));
       },
     });
+    pc2ConfigDir = `${cfg.configDir}-pc2`;
+    cpSync(cfg.configDir, pc2ConfigDir, { recursive: true });
+    const deploymentFile = path.join(pc2ConfigDir, 'deployment.json');
+    writeFileSync(deploymentFile, JSON.stringify({ ...JSON.parse(readFileSync(deploymentFile, 'utf8')), temporal: { ...JSON.parse(readFileSync(deploymentFile, 'utf8')).temporal, host: link.hostAddress } }, null, 2));
+    env = await startTestStack({ config: cfg, startWorkers: false });
+    relay = await relayToLoopback(link.hostAddress, cfg.ports.temporal);
+    await Promise.all([env.stack.startControlWorker(), env.stack.startMachineWorker('mainpc'), env.stack.startMachineWorker('pc2', { prefix: link.prefix, configDir: pc2ConfigDir })]);
     await fleet.start();
     for (const a of agents) prepareChange(fleet, a.name, change, '1.1.0', a.name === bad ? 'crash-on-start' : undefined);
   });
   after(async () => {
     await env?.stop();
     await fleet?.stop();
+    await relay?.close();
+    link?.destroy();
+    if (!process.exitCode && pc2ConfigDir) rmSync(pc2ConfigDir, { recursive: true, force: true });
+  });
+
+  it('pc2 is its own host: its agents answer inside its namespace only', async () => {
+    const b1 = agents.find((a) => a.machine === 'pc2')!;
+    const host = env.config.inventory.machines.find((m) => m.name === 'pc2')!.host;
+    assert.equal((await fleet.report(b1.name)).release, '1.0.0', 'answers on its own host');
+    await assert.rejects(fetch(`http://${host}:${b1.port}/report`, { signal: AbortSignal.timeout(2000) }), 'nothing listens there from mainpc');
   });
 
   const printTable = (title: string, rows: Array<{ agent: string; release: string; pid: number; current: string }>) => {
@@ -160,14 +192,17 @@ describe('a phase over real agent processes under supervisor', () => {
     console.log(`agentctl journals: ${actions} actions on ${agents.length} agents, record and machines agree`);
   });
 
-  it('phasegate doctor: the running fleet is ready (exit 0); a broken machine gets each problem named with its fix (exit 1); unreachable services exit 3; a bad configuration exits 2', async () => {
-    const good = await cli('doctor', '--json', '--config', env.config.configDir);
-    const report = JSON.parse(good.stdout) as DoctorReport;
-    assert.equal(good.code, 0, good.stdout);
-    assert.ok(report.ok);
-    assert.equal(report.checks.filter((c) => c.check === 'health' && c.ok).length, agents.length, 'every agent answered');
-    assert.equal(report.checks.filter((c) => c.check === 'command' && c.ok).length, 10, 'five actions on each machine');
-    assert.deepEqual(report.checks.filter((c) => c.check === 'temporal' || c.check === 'nats').map((c) => [c.check, c.ok]), [['temporal', true], ['nats', true]]);
+  it('phasegate doctor on each machine: ready (exit 0); a broken machine gets each problem named with its fix (exit 1); unreachable services exit 3; a bad configuration exits 2', async () => {
+    // Each machine checked on its own host, with its own configuration, as a provisioning script would.
+    for (const [machine, prefix, configDir] of [['mainpc', [], env.config.configDir], ['pc2', link.prefix, pc2ConfigDir]] as const) {
+      const good = await cliOn([...prefix], 'doctor', '--json', '--machine', machine, '--config', configDir);
+      const report = JSON.parse(good.stdout) as DoctorReport;
+      assert.equal(good.code, 0, good.stdout);
+      assert.ok(report.ok);
+      assert.equal(report.checks.filter((c) => c.check === 'health' && c.ok).length, agents.filter((a) => a.machine === machine).length, `every ${machine} agent answered`);
+      assert.equal(report.checks.filter((c) => c.check === 'command' && c.ok).length, 5, 'five actions');
+      assert.deepEqual(report.checks.filter((c) => c.check === 'temporal' || c.check === 'nats').map((c) => [c.check, c.ok]), [['temporal', true], ['nats', true]]);
+    }
 
     // Broken: a catalogue command that is not there, GPU probes without nvidia-smi, an agent stopped, NATS on a wrong port.
     const broken = path.join(env.dataDir, 'config-broken');
@@ -177,32 +212,32 @@ describe('a phase over real agent processes under supervisor', () => {
       change(j);
       writeFileSync(path.join(broken, file), JSON.stringify(j));
     };
-    edit('catalogues/pc2.json', (c) => {
+    edit('catalogues/mainpc.json', (c) => {
       c.actions['apply-stage'].command = '/opt/missing/agentctl';
       c.probes.gpu = { command: '/opt/missing/nvidia-smi', args: ['--query-gpu=uuid,memory.used,memory.total', '--format=csv,noheader,nounits'], timeoutMs: 2000 };
     });
     edit('deployment.json', (d) => (d.nats.port = 1));
     execFile('supervisorctl', ['-c', fleet.supervisorConf('mainpc'), 'stop', 'RefAgentA1']);
     await until('RefAgentA1 stopped', 15_000, async () => ((await fleet.report('RefAgentA1').catch(() => null)) ? undefined : true));
-    const sick = await cli('doctor', '--config', broken);
+    const sick = await cli('doctor', '--machine', 'mainpc', '--config', broken);
     console.log(sick.stdout);
     assert.equal(sick.code, 1, sick.stdout);
-    assert.match(sick.stdout, /FAIL command\s+pc2 actions\.apply-stage: program \/opt\/missing\/agentctl does not exist\n\s+fix: install it, or correct actions\.apply-stage in the catalogue of pc2/);
-    assert.match(sick.stdout, /FAIL nvidia-smi\s+pc2: probes\.gpu: "\/opt\/missing\/nvidia-smi" is not an executable file/);
+    assert.match(sick.stdout, /FAIL command\s+mainpc actions\.apply-stage: program \/opt\/missing\/agentctl does not exist\n\s+fix: install it, or correct actions\.apply-stage in the catalogue of mainpc/);
+    assert.match(sick.stdout, /FAIL nvidia-smi\s+mainpc: probes\.gpu: "\/opt\/missing\/nvidia-smi" is not an executable file/);
     assert.match(sick.stdout, /FAIL health\s+RefAgentA1: http:\/\/[\d.]+:19601\/health: ECONNREFUSED/);
-    assert.match(sick.stdout, /FAIL nats\s+nats:\/\/127\.0\.0\.1:1:/);
+    assert.match(sick.stdout, /FAIL nats\s+nats:\/\/[\d.]+:1:/);
     assert.match(sick.stdout, /4 problems: not ready: fix this machine \(exit 1\)/);
-    const onlyPc2 = JSON.parse((await cli('doctor', '--json', '--machine', 'mainpc', '--config', broken)).stdout) as DoctorReport;
-    assert.deepEqual(onlyPc2.checks.filter((c) => !c.ok).map((c) => c.target).sort(), ['RefAgentA1', 'nats://127.0.0.1:1'], '--machine mainpc checks mainpc alone');
+    const json = JSON.parse((await cli('doctor', '--json', '--machine', 'mainpc', '--config', broken)).stdout) as DoctorReport;
+    assert.deepEqual(json.checks.filter((c) => !c.ok).map((c) => c.check).sort(), ['command', 'health', 'nats', 'nvidia-smi']);
     execFile('supervisorctl', ['-c', fleet.supervisorConf('mainpc'), 'start', 'RefAgentA1']);
     await until('RefAgentA1 back', 15_000, async () => ((await fleet.report('RefAgentA1').catch(() => null)) ? true : undefined));
 
     // The machine fixed, NATS still unreachable: exit 3, try again later.
-    edit('catalogues/pc2.json', (c) => {
+    edit('catalogues/mainpc.json', (c) => {
       c.actions['apply-stage'].command = c.actions.backup.command;
       delete c.probes.gpu;
     });
-    assert.equal((await cli('doctor', '--config', broken)).code, 3);
+    assert.equal((await cli('doctor', '--machine', 'mainpc', '--config', broken)).code, 3);
 
     // A configuration that does not load: exit 2, the file and field named.
     edit('inventory.json', (i) => (i.agents[0].healthPort = 'twenty'));
@@ -229,10 +264,12 @@ describe('a phase over real agent processes under supervisor', () => {
     written.agents = written.agents.filter((a: { name: string }) => a.name !== 'Hub-mainpc');
     const pc2 = agents.filter((a) => a.machine === 'pc2');
     const host = env.config.inventory.machines.find((m) => m.name === 'pc2')!.host;
-    const fromUrls = await cli('inventory', 'from-urls', ...pc2.map((a) => `http://${host}:${a.port}/health`), '--machine', 'pc2');
+    // On pc2's own host, where its agents answer.
+    const fromUrls = await cliOn(link.prefix, 'inventory', 'from-urls', ...pc2.map((a) => `http://${host}:${a.port}/health`), '--machine', 'pc2');
     assert.equal(fromUrls.code, 0, fromUrls.stderr);
     const asked = JSON.parse(fromUrls.stdout);
-    assert.deepEqual(asked.agents.map((a: { name: string }) => a.name), pc2.map((a) => a.name), 'each agent named by its own health answer');
+    assert.deepEqual(asked.agents.map((a: { name: string; version: string }) => [a.name, a.version]), pc2.map((a) => [a.name, '1.0.0']), 'each agent named by its own health answer, with its release');
+    assert.deepEqual(asked.machines, [{ name: 'pc2', host }]);
 
     // Refused field by field until rated; rated, it is an inventory.
     const refused = inventorySchema.safeParse(written);

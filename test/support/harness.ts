@@ -25,6 +25,8 @@ export interface TestStackOptions {
   startWorkers?: boolean;
   /** A generated fleet (simulator/generate-fleet.ts) in place of the shipped inventory and catalogues. */
   fleet?: GeneratedFleet;
+  /** A test configuration made beforehand (makeTestConfig), for a test that edits it further first. */
+  config?: TestConfig;
 }
 
 export interface TestStack {
@@ -92,7 +94,7 @@ export async function makeTestConfig(opts: Pick<TestStackOptions, 'edit' | 'temp
 
 /** A whole phasegate stack for one test file, on a test configuration (makeTestConfig). */
 export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
-  const { dataDir, configDir, ports } = await makeTestConfig(opts);
+  const { dataDir, configDir, ports } = opts.config ?? (await makeTestConfig(opts));
   const natsPort = ports.nats;
   const adminPort = ports.admin;
   const config = loadConfig(configDir);
@@ -106,7 +108,8 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const target = temporalTarget(config.deployment);
   const connection = await Connection.connect({ address: target.address });
   const client = opts.temporal?.client ?? new Client({ connection, namespace: target.namespace });
-  const nats = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+  const natsHost = config.deployment.nats.mode === 'embedded' ? config.deployment.nats.host : '127.0.0.1';
+  const nats = await connect({ servers: `nats://${natsHost}:${natsPort}` });
   return {
     stack,
     config,

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,9 +9,9 @@ import type { GeneratedFleet } from '../../simulator/generate-fleet';
  * A fleet of real processes for end-to-end tests: the reference agent (examples/agent/) under
  * Debian's supervisor, one supervisord per machine with its own socket and folder, and the
  * catalogue of examples/agent/catalogue.supervisor.json with its paths pointed at this fleet.
- * Machines are loopback addresses of this host (test/support/harness.ts gives each machine its
- * own 127.x.y.N): the agents' health endpoints, hubs and the catalogue's commands are real; what
- * is shared with the other machines is only the kernel.
+ * Each machine has its own loopback address (test/support/harness.ts gives each its own
+ * 127.x.y.N), and a machine given a prefix runs in its own network namespace: the agents' health
+ * endpoints, hubs and the catalogue's commands are real.
  */
 
 export const agentDir = path.join(projectRoot, 'examples', 'agent');
@@ -56,7 +56,12 @@ export function catalogueFor(machine: string, root: string): Record<string, unkn
   return { ...(JSON.parse(text) as Record<string, unknown>), machine };
 }
 
-export function referenceFleet(agents: ReferenceAgent[]): ReferenceFleet {
+/**
+ * `prefixes`: a command prefix per machine that runs a process on that machine's host (for a
+ * machine in its own network namespace, `ip netns exec NS`, test/support/netns.ts): its
+ * supervisord, and the test's own reads of its agents' reports, run under it.
+ */
+export function referenceFleet(agents: ReferenceAgent[], opts: { prefixes?: Record<string, string[]> } = {}): ReferenceFleet {
   const root = mkdtempSync(path.join(os.tmpdir(), 'phasegate-reference-fleet-'));
   const machines = [...new Set(agents.map((a) => a.machine))];
   const hubs = machines.map((m, i) => ({ name: `Hub-${m}`, machine: m, port: 19_500 + i }));
@@ -109,7 +114,8 @@ export function referenceFleet(agents: ReferenceAgent[]): ReferenceFleet {
     },
     async start() {
       for (const m of machines) {
-        const child = spawn('supervisord', ['-c', supervisorConf(m)], { stdio: 'ignore' });
+        const [command, ...args] = [...(opts.prefixes?.[m] ?? []), 'supervisord', '-c', supervisorConf(m)];
+        const child = spawn(command!, args, { stdio: 'ignore' });
         supervisors.set(m, child);
       }
       const deadline = Date.now() + 30_000;
@@ -148,8 +154,8 @@ export function referenceFleet(agents: ReferenceAgent[]): ReferenceFleet {
     },
     async report(agent) {
       const a = agents.find((x) => x.name === agent)!;
-      const res = await fetch(`http://${hostOf[a.machine]}:${a.port}/report`, { signal: AbortSignal.timeout(5000) });
-      const text = await res.text();
+      const [command, ...args] = [...(opts.prefixes?.[a.machine] ?? []), 'curl', '-sf', '--max-time', '5', `http://${hostOf[a.machine]}:${a.port}/report`];
+      const text = await new Promise<string>((resolve, reject) => execFile(command!, args, { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
       const field = (k: string) => text.split('\n').filter((l) => l.startsWith(`${k} `)).map((l) => l.slice(k.length + 1));
       return { release: field('release')[0] ?? '', pid: Number(field('pid')[0]), configs: field('config') };
     },
