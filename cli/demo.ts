@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ConfigError, loadPlan, type PhasegateConfig } from '../config/load';
 import { phaseInput } from '../plan/compile';
-import { projectRoot } from '../lib/paths';
+import { defaultConfigDir, projectRoot } from '../lib/paths';
 import { Stack, waitForPort } from '../lib/stack';
 import { connectClient, temporalTarget } from '../lib/temporal';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
@@ -43,7 +43,9 @@ export async function runStack(config: PhasegateConfig): Promise<number> {
   const target = temporalTarget(config.deployment);
   say(`stack: up in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${target.address}${target.uiUrl ? ` (Web UI ${target.uiUrl})` : ''}, NATS, simulator, control worker, workers for ${config.inventory.machines.map((m) => m.name).join(' and ')}`);
   say('No phase runs. Start one in another terminal, e.g.:');
-  say(`  node dist/cli/main.js start ${path.relative(process.cwd(), path.join(config.configDir, config.deployment.plansDir, 'demo.json'))}`);
+  const plansDir = path.join(config.configDir, config.deployment.plansDir);
+  const plan = existsSync(path.join(plansDir, 'demo.json')) ? 'demo.json' : !existsSync(plansDir) ? 'PLAN.json' : (readdirSync(plansDir, { withFileTypes: true }).find((f) => f.isFile() && f.name.endsWith('.json'))?.name ?? 'PLAN.json');
+  say(`  node dist/cli/main.js start ${path.relative(process.cwd(), path.join(plansDir, plan))}${config.configDir === defaultConfigDir ? '' : ` --config ${path.relative(process.cwd(), config.configDir)}`}`);
   say('  or with the temporal CLI, as README.md shows. Ctrl-C stops the stack; its history stays in ' + path.relative(process.cwd(), dataDir));
   await new Promise(() => undefined);
   return 0;
