@@ -5,6 +5,7 @@ import { ConfigError, loadPlan, type PhasegateConfig } from '../config/load';
 import { phaseInput } from '../plan/compile';
 import { defaultConfigDir, projectRoot } from '../lib/paths';
 import { Stack, waitForPort } from '../lib/stack';
+import type { ProductionStack } from '../lib/production-stack';
 import { connectClient, temporalTarget } from '../lib/temporal';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
@@ -17,6 +18,8 @@ export interface DemoOptions {
   untilDone: boolean;
   /** Make one pc2 agent fail its integration check, to show an automatic rollback. */
   injectFault: boolean;
+  /** Run on the production-shaped stack (lib/production-stack.ts) instead of the embedded one. */
+  production?: ProductionStack;
 }
 
 /**
@@ -25,11 +28,11 @@ export interface DemoOptions {
  * (`<dataDir>/stack`) is kept between runs: a phase started by hand carries on when the stack
  * is started again.
  */
-export async function runStack(config: PhasegateConfig): Promise<number> {
-  await refuseBusyPorts(config);
-  const dataDir = path.resolve(projectRoot, config.deployment.dataDir, 'stack');
+export async function runStack(config: PhasegateConfig, production?: ProductionStack): Promise<number> {
+  if (!production) await refuseBusyPorts(config);
+  const dataDir = production?.dataDir ?? path.resolve(projectRoot, config.deployment.dataDir, 'stack');
   mkdirSync(dataDir, { recursive: true });
-  const stack = new Stack({ config, dataDir });
+  const stack = production ?? new Stack({ config, dataDir });
   const stop = async (code: number) => {
     say('stack: stopping workers, simulator and servers ...');
     await stack.stop();
@@ -87,9 +90,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const { config } = opts;
   const plan = loadPlan(opts.planFile, config); // bad plan: fails here, before anything starts
   const n = config.deployment.nats;
-  await refuseBusyPorts(config);
+  if (!opts.production) await refuseBusyPorts(config);
 
-  const dataDir = path.resolve(projectRoot, config.deployment.dataDir, 'demo');
+  const dataDir = opts.production?.dataDir ?? path.resolve(projectRoot, config.deployment.dataDir, 'demo');
   // Run again after an interruption (Ctrl-C, a closed terminal), the demo carries on with the
   // phase it left: its history and the simulated fleet's journal are in the data folder, and
   // the phase resumes by itself once the workers are back. Starting the plan again beside it
@@ -99,13 +102,16 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const left: DemoMarker | null = existsSync(markerFile) ? (JSON.parse(readFileSync(markerFile, 'utf8')) as DemoMarker) : null;
   if (!left?.ended && left) {
     say(`demo: phase ${left.workflowId} (plan ${left.plan}, started ${left.startedAt}) did not finish in the last run; resuming it instead of starting another`);
+  } else if (opts.production) {
+    // The servers' data stays (earlier phases remain in the Web UI); the simulated fleet starts afresh.
+    rmSync(path.join(dataDir, 'fleet'), { recursive: true, force: true });
   } else if (existsSync(dataDir)) {
     const previous = `${dataDir}.previous`;
     rmSync(previous, { recursive: true, force: true });
     renameSync(dataDir, previous);
   }
   mkdirSync(dataDir, { recursive: true });
-  const stack = new Stack({ config, dataDir });
+  const stack = opts.production ?? new Stack({ config, dataDir });
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -121,7 +127,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   say(`demo: starting the local stack (logs in ${path.relative(process.cwd(), path.join(dataDir, 'logs')) || '.'}) ...`);
   await stack.start();
   const target = temporalTarget(config.deployment);
-  say(`demo: stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${target.address}, NATS ${n.mode === 'embedded' ? `${n.host}:${n.port}` : 'external'}, simulator, control worker, workers for ${config.inventory.machines.map((m) => m.name).join(' and ')}`);
+  say(`demo: stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${target.address}${opts.production ? ' (server on PostgreSQL)' : ''}, NATS ${n.mode === 'embedded' ? `${n.host}:${n.port}` : n.servers.join(' ')}, simulator, control worker, workers for ${config.inventory.machines.map((m) => m.name).join(' and ')}`);
 
   const { client, connection } = await connectClient(config.deployment);
   let resumed = left && !left.ended ? client.workflow.getHandle<typeof phaseWorkflow>(left.workflowId) : null;

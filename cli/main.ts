@@ -9,6 +9,8 @@ import { planPreview } from '../plan/preview';
 import { previewPlan } from '../render/plan';
 import { runDemo, runStack } from './demo';
 import { renderDoctor, runDoctor } from './doctor';
+import { ProductionStack } from '../lib/production-stack';
+import { projectRoot } from '../lib/paths';
 import { inventoryFromSupervisor, inventoryFromUrls } from './inventory';
 import { report, standaloneValidationInput, startValidation } from './report';
 import { describeStarted, startPhase } from './start';
@@ -26,6 +28,9 @@ usage:
       --no-fault     do not inject the demo's one failing agent
   phasegate demo --stack-only [--config DIR]
       boot the embedded stack with no phase, until Ctrl-C: start phases by hand (README.md)
+  phasegate demo --production [--until-done] [--stack-only]
+      the same on the production-shaped stack (scripts/production-stack.sh): Temporal server on
+      PostgreSQL with its Web UI, a three-node NATS cluster, from config/production/ (docs/production.md)
   phasegate plan check FILE [--json] [--config DIR]
       validate a plan against the inventory and preview its weeks, batches and strategies
   phasegate start FILE [--id ID] [--watch] [--json] [--config DIR]
@@ -78,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
       'until-done': { type: 'boolean', default: false },
       'no-fault': { type: 'boolean', default: false },
       'stack-only': { type: 'boolean', default: false },
+      production: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       json: { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
@@ -123,6 +129,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`wrote ${inventory.agents.length} agents of ${values.machine} to ${values.out}: rate each FILL-IN, then \`phasegate doctor\`\n`);
     } else process.stdout.write(text);
     return 0;
+  }
+  if (command === 'demo' && values.production) {
+    if (values.config) throw new OperatorError('--production writes its own configuration from config/production/ (into .data/production/config); leave out --config');
+    const production = new ProductionStack({ dataDir: path.join(projectRoot, '.data', 'production') });
+    const config = production.prepare();
+    if (values['stack-only']) return runStack(config, production);
+    return runDemo({ config, production, planFile: path.resolve(values.plan ?? path.join(config.configDir, config.deployment.plansDir, 'demo.json')), untilDone: values['until-done'], injectFault: !values['no-fault'] });
   }
   const config = loadConfig(configDirFrom(values.config));
   switch (command) {

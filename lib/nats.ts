@@ -60,12 +60,33 @@ export async function connectNats(deployment: Deployment, name: string, o: { onc
   });
 }
 
-/** Creates phasegate's streams if missing; safe to call from every process at start. */
-export async function ensureStreams(nc: NatsConnection): Promise<void> {
+/**
+ * Creates phasegate's streams if missing, with the deployment's replicas (3 on the production
+ * cluster: a node can be lost without losing an acknowledged event); safe to call from every
+ * process at start.
+ */
+export async function ensureStreams(nc: NatsConnection, deployment: Deployment, limitMs = 60_000): Promise<void> {
+  // A cluster just (re)started answers before its streams have elected their leaders: JetStream
+  // calls time out or say "temporarily unavailable" for a few seconds. Keep asking for a while.
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      return await ensureStreamsOnce(nc, deployment);
+    } catch (err) {
+      const message = (err as Error).message ?? '';
+      if (Date.now() > deadline || !/TIMEOUT|timeout|temporarily unavailable|no responders|503/i.test(`${message} ${(err as { code?: string }).code ?? ''}`)) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function ensureStreamsOnce(nc: NatsConnection, deployment: Deployment): Promise<void> {
   const jsm = await nc.jetstreamManager();
+  const replicas = deployment.nats.mode === 'external' ? deployment.nats.replicas : 1;
   for (const s of Object.values(streams)) {
     const config = {
       name: s.name,
+      num_replicas: replicas,
       subjects: [...s.subjects],
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,

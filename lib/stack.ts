@@ -19,6 +19,8 @@ export interface ManagedProcess {
   child: ChildProcess;
   logFile: string;
   exited: Promise<number | null>;
+  /** How it is asked to stop (PostgreSQL: SIGINT, its fast shutdown; SIGTERM would wait for every client to leave). */
+  stopSignal: NodeJS.Signals;
 }
 
 export interface StackOptions {
@@ -144,11 +146,11 @@ export class Stack {
     this.stopping = true;
     // Workers first (they drain), then the simulator, then the servers they talk to.
     const order = [...this.processes.values()].sort((a, b) => rank(a.name) - rank(b.name));
-    for (const group of [0, 1, 2]) {
+    for (const group of [0, 1, 2, 3]) {
       await Promise.all(
         order.filter((p) => rank(p.name) === group).map(async (p) => {
           if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-          p.child.kill('SIGTERM');
+          p.child.kill(p.stopSignal);
           const grace = rank(p.name) === 0 ? Math.max(graceMs, this.config.deployment.workers.shutdownGraceMs + 5000) : graceMs;
           const timer = setTimeout(() => p.child.kill('SIGKILL'), grace);
           await p.exited;
@@ -159,17 +161,21 @@ export class Stack {
     this.processes.clear();
   }
 
-  private async spawn(
+  /**
+   * Starts a process of the stack (logs in dataDir/logs/<name>.log), resolves once it is ready
+   * (its port answers, or it prints the ready line); lib/production-stack.ts adds its servers here.
+   */
+  async spawn(
     name: string,
     command: string,
     args: string[],
-    wait: { waitForPort?: { host: string; port: number }; waitForReadyLine?: boolean; env?: NodeJS.ProcessEnv },
+    wait: { waitForPort?: { host: string; port: number }; waitForReadyLine?: boolean; env?: NodeJS.ProcessEnv; stopSignal?: NodeJS.Signals },
   ): Promise<void> {
     const logFile = path.join(this.opts.dataDir, 'logs', `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
     const child = spawn(command, args, { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], env: wait.env ?? process.env });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const managed: ManagedProcess = { name, child, logFile, exited };
+    const managed: ManagedProcess = { name, child, logFile, exited, stopSignal: wait.stopSignal ?? 'SIGTERM' };
     this.processes.set(name, managed);
     child.stderr!.pipe(log);
     let ready: () => void = () => undefined;
@@ -191,6 +197,8 @@ export class Stack {
 function rank(name: string): number {
   if (name.startsWith('worker-')) return 0;
   if (name.startsWith('simulator')) return 1;
+  // The database last: the Temporal server writes to it until it stops.
+  if (name === 'postgres') return 3;
   return 2;
 }
 
@@ -215,7 +223,7 @@ export async function waitForPort(host: string, port: number, limitMs: number): 
 }
 
 /** The dev server opens its port before the namespace is usable; wait for the namespace. */
-async function waitForTemporal(deployment: PhasegateConfig['deployment']): Promise<void> {
+export async function waitForTemporal(deployment: PhasegateConfig['deployment']): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {

@@ -18,10 +18,12 @@ cd "$project_root"
 source scripts/toolchain/versions.sh
 
 with_test_server=0
+with_production=0
 for arg in "$@"; do
   case "$arg" in
     --with-test-server) with_test_server=1 ;;
-    *) echo "setup: unknown argument '$arg' (known: --with-test-server)" >&2; exit 2 ;;
+    --with-production) with_production=1 ;;
+    *) echo "setup: unknown argument '$arg' (known: --with-test-server, --with-production)" >&2; exit 2 ;;
   esac
 done
 
@@ -43,11 +45,11 @@ need() {
 
 # Build a Go module's command into the cache, atomically: a half-built binary never lands.
 go_build() {
-  local name="$1" module="$2" version="$3" binary="$4"
+  local name="$1" module="$2" version="$3" binary="$4" link="${5:-$4}"
   local dest="$tools_dir/$name-$version/bin"
   step "$name $version"
   if [[ -x "$dest/$binary" ]]; then
-    ln -sfn "$dest/$binary" "$link_dir/$binary"
+    ln -sfn "$dest/$binary" "$link_dir/$link"
     done_step "cached at $dest"
     return
   fi
@@ -64,8 +66,27 @@ go_build() {
   rm -rf "$dest"
   mv "$staging/bin" "$dest"
   rm -rf "$staging"
-  ln -sfn "$dest/$binary" "$link_dir/$binary"
+  ln -sfn "$dest/$binary" "$link_dir/$link"
   done_step "built into $dest"
+}
+
+# Debian packages run as ordinary processes (the tests' browser and servers, the production-shaped
+# stack's PostgreSQL), installed with apt-get when missing.
+apt_install() { # package command
+  local pkg=$1 cmd=$2 apt=(apt-get)
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  if (( EUID != 0 )); then
+    command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || fail "$pkg is not installed and installing it needs root: run 'sudo apt-get install $pkg' (Debian's package)"
+    apt=(sudo -n apt-get)
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$pkg" >/tmp/phasegate-apt.$$.log 2>&1; then
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >>/tmp/phasegate-apt.$$.log 2>&1 || true
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$pkg" >>/tmp/phasegate-apt.$$.log 2>&1; then
+      tail -n 20 /tmp/phasegate-apt.$$.log >&2
+      fail "could not install Debian's $pkg with apt-get; are Debian's package mirrors reachable?"
+    fi
+  fi
+  rm -f /tmp/phasegate-apt.$$.log
 }
 
 total_started=$(now_ms)
@@ -127,26 +148,10 @@ WRAPPER
   fi
   ln -sfn "$dest/bin/temporal-test-server" "$link_dir/temporal-test-server"
 
-  # Debian packages the tests run as ordinary processes, installed with apt-get when missing:
+  # Debian packages the tests run as ordinary processes, installed with apt_install when missing:
   # chromium (the Web UI test drives it headless; a browser cannot be downloaded here and
   # puppeteer-core never tries) and prometheus (the Prometheus probe's test scrapes the
   # simulator with a real server, test/integration/prometheus-probe.test.ts).
-  apt_install() { # package command
-    local pkg=$1 cmd=$2 apt=(apt-get)
-    command -v "$cmd" >/dev/null 2>&1 && return 0
-    if (( EUID != 0 )); then
-      command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || fail "$pkg is not installed and installing it needs root: run 'sudo apt-get install $pkg' (Debian's package)"
-      apt=(sudo -n apt-get)
-    fi
-    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$pkg" >/tmp/phasegate-apt.$$.log 2>&1; then
-      DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >>/tmp/phasegate-apt.$$.log 2>&1 || true
-      if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$pkg" >>/tmp/phasegate-apt.$$.log 2>&1; then
-        tail -n 20 /tmp/phasegate-apt.$$.log >&2
-        fail "could not install Debian's $pkg with apt-get; are Debian's package mirrors reachable?"
-      fi
-    fi
-    rm -f /tmp/phasegate-apt.$$.log
-  }
   step "chromium (headless, for the Web UI test)"
   apt_install chromium chromium
   done_step "$(chromium --version 2>/dev/null | head -n 1) at $(command -v chromium)"
@@ -184,6 +189,27 @@ WRAPPER
     done_step "built into $dest"
   fi
   ln -sfn "$dest/compose-check" "$link_dir/compose-check"
+fi
+
+# The production-shaped local stack (lib/production-stack.ts, scripts/production-stack.sh): the
+# Temporal server and its SQL schema tool from the server's own module (no replace line there),
+# its SQL schema files from the same module, the Web UI server, and Debian's PostgreSQL.
+if (( with_production )); then
+  go_build temporal-server go.temporal.io/server/cmd/server "$TEMPORAL_SERVER_VERSION" server temporal-server
+  go_build temporal-sql-tool go.temporal.io/server/cmd/tools/sql "$TEMPORAL_SERVER_VERSION" sql temporal-sql-tool
+  go_build temporal-ui-server github.com/temporalio/ui-server/v2/cmd/server "$TEMPORAL_UI_SERVER_VERSION" server temporal-ui-server
+  step "Temporal's SQL schema $TEMPORAL_SERVER_VERSION"
+  schema="$tools_dir/temporal-server-$TEMPORAL_SERVER_VERSION/schema"
+  if [[ ! -d "$schema/postgresql" ]]; then
+    module_dir="$(GOFLAGS=-mod=mod go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [[ -d "$module_dir/schema/postgresql" ]] || fail "go mod download did not give go.temporal.io/server@$TEMPORAL_SERVER_VERSION's schema folder"
+    rm -rf "$schema.tmp" && cp -r "$module_dir/schema" "$schema.tmp" && chmod -R u+w "$schema.tmp" && mv "$schema.tmp" "$schema"
+  fi
+  ln -sfn "$schema" "$link_dir/../temporal-schema"
+  done_step "$schema"
+  step "postgresql (Temporal's store on the production-shaped stack)"
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_install postgresql /usr/lib/postgresql/none
+  done_step "$(ls -d /usr/lib/postgresql/*/bin | tail -n 1)"
 fi
 
 step "TypeScript build"

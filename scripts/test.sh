@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bash scripts/setup.sh --with-test-server
+bash scripts/setup.sh --with-test-server --with-production
 
 echo "test: lint (eslint: determinism rules for workflows/, type-only activity imports)"
 node_modules/.bin/eslint --max-warnings 0 .

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     if (!all.includes(m)) throw new ConfigError('--machines', [{ field: m, reason: `unknown machine (known: ${all.join(', ')})` }]);
   }
   const nc = await connectNats(config.deployment, `phasegate-simulator-${machines.join('-')}`);
-  await ensureStreams(nc);
+  await ensureStreams(nc, config.deployment);
   const sim = new FleetSimulator({
     inventory: config.inventory,
     machines,

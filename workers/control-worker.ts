@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (stopping = true));
   const nc = await connectNats(config.deployment, 'phasegate-control-worker');
-  await ensureStreams(nc);
+  await ensureStreams(nc, config.deployment);
   const { connection, namespace } = await connectWorker(config.deployment);
   await ensureSearchAttributes(config.deployment, logger);
   const worker = await Worker.create({

@@ -38,6 +38,8 @@ export const deploymentSchema = z.strictObject({
     z.strictObject({
       mode: z.literal('external'),
       servers: z.array(z.string().regex(/^(nats|tls):\/\/[A-Za-z0-9.-]+:\d{1,5}$/, 'must be nats://host:port or tls://host:port')).min(1),
+      /** Replicas of phasegate's streams: 3 on a three-node cluster (config/production/), 1 on a single server. */
+      replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
       /** A NATS user credentials file (JWT and seed, from `nsc`), or a user nkey seed file: one or the other. */
       credentialsPath: z.string().min(1).optional(),
       nkeySeedPath: z.string().min(1).optional(),
@@ -50,7 +52,8 @@ export const deploymentSchema = z.strictObject({
         })
         .refine((t) => !t.clientCertPath === !t.clientKeyPath, 'clientCertPath and clientKeyPath go together')
         .optional(),
-    }).refine((n) => !(n.credentialsPath && n.nkeySeedPath), 'give credentialsPath or nkeySeedPath, not both'),
+    })
+      .refine((n) => !(n.credentialsPath && n.nkeySeedPath), 'give credentialsPath or nkeySeedPath, not both'),
   ]),
   /** Task queue of the control worker, which runs the workflows. */
   controlTaskQueue: identifier.default('phasegate-control'),
