@@ -171,7 +171,6 @@ export class ProductionStack {
   }
 
   private async startPostgresAndTemporal(): Promise<void> {
-    const bin = postgresBin();
     const pgData = path.join(this.opts.dataDir, 'postgres');
     const socketDir = path.join(this.opts.dataDir, 'postgres-socket');
     const asRoot = process.getuid?.() === 0;
@@ -184,16 +183,30 @@ export class ProductionStack {
         chownSync(pgData, uid, gid);
         chownSync(pwfile, uid, gid);
       }
-      const [cmd, args] = asPostgres(path.join(bin, 'initdb'), ['-D', pgData, '-U', 'temporal', `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=peer', '-E', 'UTF8', '--no-instructions']);
+      const [cmd, args] = asPostgres(path.join(postgresBin(), 'initdb'), ['-D', pgData, '-U', 'temporal', `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=peer', '-E', 'UTF8', '--no-instructions']);
       execFileSync(cmd, args, { stdio: 'pipe', timeout: 120_000 });
     }
     mkdirSync(socketDir, { recursive: true });
     if (asRoot) execFileSync('chown', ['postgres:postgres', socketDir]);
-    const [cmd, args] = asPostgres(path.join(bin, 'postgres'), ['-D', pgData, '-p', String(this.ports.postgres), '-c', `listen_addresses=${host}`, '-c', `unix_socket_directories=${socketDir}`, '-c', 'max_connections=200']);
-    // SIGINT is PostgreSQL's fast shutdown (SIGTERM waits for every client to disconnect).
-    await this.stack.spawn('postgres', cmd, args, { waitForPort: { host, port: this.ports.postgres }, stopSignal: 'SIGINT' });
+    await this.startPostgres();
     await this.ensureSchema();
     await this.startTemporal();
+  }
+
+  /** Starts (or starts again, after a drill stopped it) PostgreSQL on its data folder. */
+  async startPostgres(): Promise<void> {
+    const pgData = path.join(this.opts.dataDir, 'postgres');
+    const socketDir = path.join(this.opts.dataDir, 'postgres-socket');
+    const [cmd, args] = asPostgres(path.join(postgresBin(), 'postgres'), ['-D', pgData, '-p', String(this.ports.postgres), '-c', `listen_addresses=${host}`, '-c', `unix_socket_directories=${socketDir}`, '-c', 'max_connections=200']);
+    // SIGINT is PostgreSQL's fast shutdown (SIGTERM waits for every client to disconnect).
+    await this.stack.spawn('postgres', cmd, args, { waitForPort: { host, port: this.ports.postgres }, stopSignal: 'SIGINT' });
+  }
+
+  /** Starts (or starts again) the Temporal server process on the configuration start() wrote. */
+  async startTemporalServer(): Promise<void> {
+    const root = path.join(this.opts.dataDir, 'temporal');
+    const args = ['--root', root, '--config', 'config', '--env', 'production', '--allow-no-auth', 'start', '--service', 'frontend', '--service', 'history', '--service', 'matching', '--service', 'worker'];
+    await this.stack.spawn('temporal-server', tool('temporal-server'), args, { waitForPort: { host, port: this.ports.temporal.frontend } });
   }
 
   /** Temporal's databases and schemas, by its schema tool, once (a marker file says they are there). */
@@ -249,8 +262,7 @@ export class ProductionStack {
     chmodSync(configFile, 0o600);
     // Search attributes added by the control worker are read at once, not after a cache refresh.
     writeFileSync(path.join(root, 'config', 'dynamicconfig', 'production.yaml'), JSON.stringify({ 'system.forceSearchAttributesCacheRefreshOnRead': [{ value: true, constraints: {} }] }, null, 2));
-    const args = ['--root', root, '--config', 'config', '--env', 'production', '--allow-no-auth', 'start', '--service', 'frontend', '--service', 'history', '--service', 'matching', '--service', 'worker'];
-    await this.stack.spawn('temporal-server', tool('temporal-server'), args, { waitForPort: { host, port: p.frontend } });
+    await this.startTemporalServer();
     await this.ensureNamespace();
     await waitForTemporal(this.prepare().deployment);
   }

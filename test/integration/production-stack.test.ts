@@ -108,64 +108,105 @@ describe('the production-shaped stack: Temporal on PostgreSQL, its Web UI, a thr
     assert.match(await ui.text(), /<html/i);
   });
 
-  it('a 77-agent phase finishes while a NATS node is SIGKILLed and restarted: no pause, the fleet and the record agree, no event lost or stored twice', async () => {
+  /**
+   * Runs a phase over all 77 agents with fault drills that fire once enough migrations have
+   * finished, watching the week: whether it paused, and the longest stretch with no migration
+   * finishing. Then checks the fleet against the record, and JetStream against what was asked.
+   */
+  async function phaseWithFaults(id: string, change: string, faults: Array<{ afterMigrated: number; drill: () => Promise<string> }>) {
     const config = stack.phasegateConfig;
-    const input = { ...phaseInput(plan, config.inventory), autoApproveGates: { by: 'production-test' } };
-    const handle = await client.workflow.start(phaseWorkflow, { taskQueue: config.deployment.controlTaskQueue, workflowId: 'phase.production-stack', args: [input] });
+    const p = planSchema.parse({ ...plan, id, weeks: plan.weeks.map((w) => ({ ...w, steps: w.steps.map((st) => ({ ...st, migrate: { ...st.migrate!, change } })) })) });
+    const input = { ...phaseInput(p, config.inventory), autoApproveGates: { by: 'production-test' } };
+    const handle = await client.workflow.start(phaseWorkflow, { taskQueue: config.deployment.controlTaskQueue, workflowId: `phase.${id}`, args: [input] });
     const week = client.workflow.getHandle(weekWorkflowId(handle.workflowId, 'week1'));
     const started = Date.now();
     const states = new Set<string>();
+    const done: string[] = [];
+    const drills: Promise<void>[] = [];
     let lastMigrated = 0;
     let lastProgressAt = Date.now();
     let longestStallMs = 0;
-    let killedAt = 0;
-    let restartedAt = 0;
-    const watch = (async () => {
-      while ((await handle.describe()).status.name === 'RUNNING') {
-        const s = (await week.query(weekStatusQuery).catch(() => null)) as WeekStatus | null;
-        if (s) {
-          states.add(s.state);
-          const migrated = s.agents.filter((a) => a.state === 'migrated').length;
-          if (migrated > lastMigrated) {
-            longestStallMs = Math.max(longestStallMs, Date.now() - lastProgressAt);
-            lastMigrated = migrated;
-            lastProgressAt = Date.now();
-          }
-          // The fault: once a tenth of the fleet is through, one NATS node dies for 8 s.
-          if (!killedAt && migrated >= 8) {
-            killedAt = Date.now();
-            await stack.kill('nats-2', 'SIGKILL');
-            setTimeout(() => {
-              void stack.startNatsNode(1).then(() => (restartedAt = Date.now()));
-            }, 8000);
-          }
+    const running = async () => (await handle.describe().catch(() => null))?.status.name ?? 'RUNNING';
+    while ((await running()) === 'RUNNING') {
+      const st = (await week.query(weekStatusQuery).catch(() => null)) as WeekStatus | null;
+      if (st) {
+        states.add(st.state);
+        const migrated = st.agents.filter((a) => a.state === 'migrated').length;
+        if (migrated > lastMigrated) {
+          longestStallMs = Math.max(longestStallMs, Date.now() - lastProgressAt);
+          lastMigrated = migrated;
+          lastProgressAt = Date.now();
         }
-        await new Promise((r) => setTimeout(r, 500));
+        while (faults.length && migrated >= faults[0]!.afterMigrated) {
+          const at = ((Date.now() - started) / 1000).toFixed(1);
+          const fault = faults.shift()!;
+          drills.push(fault.drill().then((what) => void done.push(`${what} at ${at} s`)));
+        }
       }
-    })();
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await Promise.all(drills);
     const result = await handle.result();
-    await watch;
     assert.equal(result.outcome, 'completed', JSON.stringify(result.weeks));
-    assert.ok(killedAt > 0 && restartedAt > 0, 'the node was killed and started again during the phase');
+    assert.equal(faults.length, 0, 'every drill ran during the phase');
     assert.ok(!states.has('paused'), `the week never paused: ${[...states].join(', ')}`);
-
     const status = (await week.query(weekStatusQuery)) as WeekStatus;
     assert.equal(status.agents.length, 77);
-    const records = await checkRecordsAgree(`http://127.0.0.1:${ports.simulatorAdmin}`, status, 'on-postgres');
+    const records = await checkRecordsAgree(`http://127.0.0.1:${ports.simulatorAdmin}`, status, change);
     const delivery = await checkEventDelivery(client, nats);
     assert.deepEqual(delivery.lost, [], 'events lost');
     assert.deepEqual(delivery.duplicated, [], 'events stored twice');
     assert.equal(delivery.stored, delivery.asked);
+    const detail = `77 agents in ${((Date.now() - started) / 1000).toFixed(0)} s; ${done.join('; ')}; week never paused; longest stretch without a migration finishing ${(longestStallMs / 1000).toFixed(1)} s; ${delivery.retriedAttempts} activity attempts retried (all phases so far); events ${delivery.asked} asked, ${delivery.stored} stored, 0 lost, 0 twice; ${records.actionsChecked} actions checked`;
+    return { detail, records, delivery, handle };
+  }
 
+  it('a 77-agent phase finishes while a NATS node is SIGKILLed and restarted: no pause, the fleet and the record agree, no event lost or stored twice', async () => {
+    const r = await phaseWithFaults('production-stack', 'on-postgres', [
+      {
+        afterMigrated: 8,
+        drill: async () => {
+          await stack.kill('nats-2', 'SIGKILL');
+          const down = Date.now();
+          await new Promise((res) => setTimeout(res, 8000));
+          await stack.startNatsNode(1);
+          return `nats-2 SIGKILLed, started again ${((Date.now() - down) / 1000).toFixed(1)} s later`;
+        },
+      },
+    ]);
     // SQL visibility with phasegate's search attributes, through the Web UI server's own API.
     const query = encodeURIComponent('PhasegatePhase="production-stack" AND WorkflowType="phaseWorkflow"');
     const listed = (await (await fetch(`${stack.uiUrl}/api/v1/namespaces/default/workflows?query=${query}`)).json()) as { executions?: Array<{ execution?: { workflowId?: string } }> };
-    assert.deepEqual(listed.executions?.map((e) => e.execution?.workflowId), ['phase.production-stack']);
+    assert.deepEqual(listed.executions?.map((e) => e.execution?.workflowId), [r.handle.workflowId]);
+    console.log(`production stack, NATS node: ${r.detail}`);
+    recordReliability({ suite: 'production stack: NATS node killed', faultsInjected: 1, phasesFinished: 1, actionsChecked: r.records.actionsChecked, inputsRejected: 0, eventsLost: 0, detail: r.detail });
+  });
 
-    const tookS = (Date.now() - started) / 1000;
-    const detail = `77 agents in ${tookS.toFixed(0)} s on Temporal ${'1.29.1'}/PostgreSQL; nats-2 SIGKILLed at ${((killedAt - started) / 1000).toFixed(1)} s, back ${((restartedAt - killedAt) / 1000).toFixed(1)} s later; week never paused; longest stretch without a migration finishing ${(longestStallMs / 1000).toFixed(1)} s; ${delivery.retriedAttempts} activity attempts retried; events ${delivery.asked} asked, ${delivery.stored} stored, 0 lost, 0 twice; ${records.actionsChecked} actions checked`;
-    console.log(`production stack: ${detail}`);
-    recordReliability({ suite: 'production stack (NATS node killed)', faultsInjected: 1, phasesFinished: 1, actionsChecked: records.actionsChecked, inputsRejected: 0, eventsLost: delivery.lost.length, detail });
+  it('a 77-agent phase finishes while the Temporal server is SIGKILLed and restarted, and later PostgreSQL is stopped and started', async () => {
+    const r = await phaseWithFaults('production-stack-2', 'through-restarts', [
+      {
+        afterMigrated: 8,
+        drill: async () => {
+          await stack.kill('temporal-server', 'SIGKILL');
+          const down = Date.now();
+          await new Promise((res) => setTimeout(res, 3000));
+          await stack.startTemporalServer();
+          return `Temporal server SIGKILLed, listening again ${((Date.now() - down) / 1000).toFixed(1)} s later`;
+        },
+      },
+      {
+        afterMigrated: 40,
+        drill: async () => {
+          await stack.kill('postgres', 'SIGINT');
+          const down = Date.now();
+          await new Promise((res) => setTimeout(res, 5000));
+          await stack.startPostgres();
+          return `PostgreSQL stopped (fast shutdown), started again ${((Date.now() - down) / 1000).toFixed(1)} s later`;
+        },
+      },
+    ]);
+    console.log(`production stack, Temporal and PostgreSQL: ${r.detail}`);
+    recordReliability({ suite: 'production stack: Temporal server and PostgreSQL restarted', faultsInjected: 2, phasesFinished: 1, actionsChecked: r.records.actionsChecked, inputsRejected: 0, eventsLost: 0, detail: r.detail });
   });
 
   it('stops with nothing left running, and a second start reuses the database, its schemas and the streams', async () => {
