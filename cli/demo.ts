@@ -161,7 +161,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const victim = phaseInput(plan, config.inventory).weeks[0]?.steps.find((s) => s.migrate)?.migrate?.agents.at(-1);
     if (victim) {
       const sim = config.deployment.simulator;
-      await fetch(`http://${sim.adminHost}:${sim.adminPort}/faults`, {
+      // On the production-shaped stack each machine host may have its own simulator.
+      const admin = opts.production ? opts.production.simulatorAdminFor(victim.machine) : `http://${sim.adminHost}:${sim.adminPort}`;
+      await fetch(`${admin}/faults`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ agent: victim.name, integrationFailing: true, clearOnUndo: true }),

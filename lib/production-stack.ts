@@ -6,6 +6,8 @@ import { loadConfig, type PhasegateConfig } from '../config/load';
 import { msToTs } from '@temporalio/common/lib/time';
 import { connectClient } from './temporal';
 import { defaultConfigDir, projectRoot, toolsBinDir } from './paths';
+import { createMachineLink, type MachineLink } from './netns';
+import { relay, type Relay } from './relay';
 import { Stack, waitForPort, waitForTemporal } from './stack';
 
 /**
@@ -73,6 +75,13 @@ function asPostgres(command: string, args: string[]): [string, string[]] {
 
 export interface ProductionStackOptions {
   dataDir: string;
+  /**
+   * Where the machines' processes run: `netns`, each machine its own host in a network namespace
+   * (lib/netns.ts; needs root), its simulator and worker inside, reaching Temporal and NATS over
+   * the link through relays on the link's host end; `loopback`, all on this host's loopback.
+   * Default: `netns` when running as root, else `loopback`.
+   */
+  machineHosts?: 'netns' | 'loopback';
   ports?: ProductionPorts;
   /** Edits to the generated deployment before it is written (tests: a plan folder, timings). */
   editDeployment?: (deployment: any) => void;
@@ -86,10 +95,30 @@ export class ProductionStack {
   private stack!: Stack;
   private config: PhasegateConfig | undefined;
   private password = '';
+  private readonly links = new Map<string, MachineLink>();
+  private readonly relays: Relay[] = [];
+  readonly machineHosts: 'netns' | 'loopback';
 
   constructor(private readonly opts: ProductionStackOptions) {
     this.ports = opts.ports ?? defaultProductionPorts;
     this.configDir = path.join(opts.dataDir, 'config');
+    this.machineHosts = opts.machineHosts ?? (process.getuid?.() === 0 ? 'netns' : 'loopback');
+  }
+
+  /** The network namespace link of a machine (netns mode), for drills that cut it. */
+  link(machine: string): MachineLink | undefined {
+    return this.links.get(machine);
+  }
+
+  /** The simulator admin API that serves a machine's agents (one per machine host in netns mode). */
+  simulatorAdminFor(machine: string): string {
+    const link = this.links.get(machine);
+    return `http://${link ? link.nsAddress : host}:${this.ports.simulatorAdmin}`;
+  }
+
+  /** Every simulator admin API of the stack (one, or one per machine). */
+  simulatorAdmins(): string[] {
+    return this.links.size ? [...this.links.keys()].map((m) => this.simulatorAdminFor(m)) : [this.simulatorAdminFor('')];
   }
 
   get processes(): Stack['processes'] {
@@ -122,19 +151,60 @@ export class ProductionStack {
   /** Starts everything, servers first. */
   async start(): Promise<void> {
     this.prepare();
-    this.stack = new Stack({ config: this.config!, dataDir: this.opts.dataDir, startServers: false, startWorkers: this.opts.startWorkers ?? true, ...(this.opts.onLog ? { onLog: this.opts.onLog } : {}) });
+    const netns = this.machineHosts === 'netns';
+    const startWorkers = this.opts.startWorkers ?? true;
+    this.stack = new Stack({ config: this.config!, dataDir: this.opts.dataDir, startServers: false, startSimulator: !netns, startWorkers: startWorkers && !netns, ...(this.opts.onLog ? { onLog: this.opts.onLog } : {}) });
     try {
       await Promise.all([this.startPostgresAndTemporal(), this.startNatsCluster()]);
       await this.startUi();
       await this.stack.start();
+      if (netns) await this.startMachineHosts(startWorkers);
     } catch (err) {
-      await this.stack.stop();
+      await this.stop();
       throw err;
     }
   }
 
   async stop(): Promise<void> {
     await this.stack?.stop(15_000);
+    await Promise.all(this.relays.splice(0).map((r) => r.close()));
+    for (const link of this.links.values()) link.destroy();
+    this.links.clear();
+  }
+
+  /**
+   * Each machine as its own host: a network namespace joined by a veth pair, with relays on the
+   * link's host end to Temporal's frontend and the three NATS nodes (which listen on 127.0.0.1
+   * only), its own copy of the configuration pointing there, and its simulator and worker inside.
+   * The control worker stays on this host, the control host.
+   */
+  private async startMachineHosts(startWorkers: boolean): Promise<void> {
+    const config = this.prepare();
+    const ports = [this.ports.temporal.frontend, ...this.ports.nats.client];
+    for (const m of config.inventory.machines.map((x) => x.name)) {
+      let link = createMachineLink();
+      // Two links on one address would be one host: draw again.
+      while ([...this.links.values()].some((l) => l.hostAddress === link.hostAddress || l.nsAddress === link.nsAddress)) {
+        link.destroy();
+        link = createMachineLink();
+      }
+      this.links.set(m, link);
+      // Killed without stop() (a signal, an uncaught error): the namespace goes with this process.
+      process.once('exit', () => link.destroy());
+      for (const port of ports) this.relays.push(await relay({ host: link.hostAddress, port }, { host, port }));
+      const dir = `${this.configDir}-${m}`;
+      cpSync(this.configDir, dir, { recursive: true });
+      const file = path.join(dir, 'deployment.json');
+      const d = JSON.parse(readFileSync(file, 'utf8'));
+      d.temporal.address = `${link.hostAddress}:${this.ports.temporal.frontend}`;
+      d.nats.servers = this.ports.nats.client.map((c) => `nats://${link.hostAddress}:${c}`);
+      d.simulator.adminHost = link.nsAddress;
+      writeFileSync(file, `${JSON.stringify(d, null, 2)}\n`);
+      const place = { prefix: link.prefix, configDir: dir };
+      await this.stack.startSimulator([m], place);
+      if (startWorkers) await this.stack.startMachineWorker(m, place);
+    }
+    if (startWorkers) await this.stack.startControlWorker();
   }
 
   /** Stops one process with a signal (fault drills) and resolves once it is gone. */

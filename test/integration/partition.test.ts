@@ -16,7 +16,7 @@ import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery } from '../../workflows/week';
 import { checkEventDelivery } from '../support/events';
 import { makeTestConfig, simulatorClient } from '../support/harness';
-import { createMachineLink, relayToLoopback, type MachineLink } from '../support/netns';
+import { createMachineLink, relayToLoopback, type MachineLink } from '../../lib/netns';
 import { drillPlan, migrationPastFirstStage, until } from '../support/drills';
 import { checkRecordsAgree } from '../support/records';
 import { recordReliability } from '../support/reliability-summary';

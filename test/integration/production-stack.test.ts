@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,9 @@ import { phaseInput } from '../../plan/compile';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { checkEventDelivery } from '../support/events';
+import { until } from '../support/drills';
+import { simulatorClient } from '../support/harness';
+import { resumeSignal } from '../../workflows/lib/steering';
 import { checkRecordsAgree } from '../support/records';
 import { recordReliability } from '../support/reliability-summary';
 import { liveProcessesMatching } from '../support/procs';
@@ -91,7 +95,15 @@ describe('the production-shaped stack: Temporal on PostgreSQL, its Web UI, a thr
   });
 
   it('runs the parts it says it runs: PostgreSQL, one Temporal server process with four services, the UI server, three NATS nodes with streams at three replicas', async () => {
-    assert.deepEqual([...stack.processes.keys()].filter((n) => !n.startsWith('worker-') && n !== 'simulator').sort(), ['nats-1', 'nats-2', 'nats-3', 'postgres', 'temporal-server', 'temporal-ui']);
+    assert.deepEqual([...stack.processes.keys()].filter((n) => !n.startsWith('worker-') && !n.startsWith('simulator')).sort(), ['nats-1', 'nats-2', 'nats-3', 'postgres', 'temporal-server', 'temporal-ui']);
+    // Each machine is its own host: its simulator and worker run in a network namespace.
+    assert.equal(stack.machineHosts, 'netns');
+    for (const m of ['mainpc', 'pc2']) {
+      const link = stack.link(m)!;
+      for (const name of [`worker-${m}`, `simulator-${m}`]) assert.ok(stack.processes.has(name), name);
+      const ns = execFileSync('ip', ['netns', 'identify', String(stack.processes.get(`worker-${m}`)!.child.pid)]).toString().trim();
+      assert.equal(ns, link.ns, `${m}'s worker runs in ${link.ns}`);
+    }
     const system = await connection.workflowService.getSystemInfo({});
     assert.ok(system.serverVersion?.startsWith('1.29.1'), `server ${system.serverVersion}`);
     const jsm = await nats.jetstreamManager();
@@ -152,7 +164,7 @@ describe('the production-shaped stack: Temporal on PostgreSQL, its Web UI, a thr
     assert.ok(!states.has('paused'), `the week never paused: ${[...states].join(', ')}`);
     const status = (await week.query(weekStatusQuery)) as WeekStatus;
     assert.equal(status.agents.length, 77);
-    const records = await checkRecordsAgree(`http://127.0.0.1:${ports.simulatorAdmin}`, status, change);
+    const records = await checkRecordsAgree(stack.simulatorAdmins(), status, change);
     const delivery = await checkEventDelivery(client, nats);
     assert.deepEqual(delivery.lost, [], 'events lost');
     assert.deepEqual(delivery.duplicated, [], 'events stored twice');
@@ -207,6 +219,44 @@ describe('the production-shaped stack: Temporal on PostgreSQL, its Web UI, a thr
     ]);
     console.log(`production stack, Temporal and PostgreSQL: ${r.detail}`);
     recordReliability({ suite: 'production stack: Temporal server and PostgreSQL restarted', faultsInjected: 2, phasesFinished: 1, actionsChecked: r.records.actionsChecked, inputsRejected: 0, eventsLost: 0, detail: r.detail });
+  });
+
+  it("pc2's link cut for 30 s mid-phase: the week pauses with pc2 named, rolls nothing back, hears the link back, and finishes when resumed", async () => {
+    const config = stack.phasegateConfig;
+    const p = planSchema.parse({ ...plan, id: 'production-stack-3', weeks: plan.weeks.map((w) => ({ ...w, steps: w.steps.map((st) => ({ ...st, migrate: { ...st.migrate!, change: 'across-a-cut' } })) })) });
+    const handle = await client.workflow.start(phaseWorkflow, { taskQueue: config.deployment.controlTaskQueue, workflowId: 'phase.production-stack-3', args: [{ ...phaseInput(p, config.inventory), autoApproveGates: { by: 'production-test' } }] });
+    const week = client.workflow.getHandle(weekWorkflowId(handle.workflowId, 'week1'));
+    await until('8 agents migrated', 120_000, async () => (((await week.query(weekStatusQuery)) as WeekStatus).agents.filter((a) => a.state === 'migrated').length >= 8 ? true : undefined));
+    const link = stack.link('pc2')!;
+    link.cut();
+    const cutAt = Date.now();
+    const paused = await until('the week paused for the pc2 link', 60_000, async () => {
+      const w = (await week.query(weekStatusQuery)) as WeekStatus;
+      return w.state === 'paused' && w.links?.state === 'silent' ? w : undefined;
+    });
+    const detectedMs = Date.now() - cutAt;
+    assert.equal(paused.links?.machine, 'pc2');
+    await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - cutAt))));
+    link.heal();
+    const cutFor = Date.now() - cutAt;
+    const restored = await until('the link reported back', 90_000, async () => {
+      const w = (await week.query(weekStatusQuery)) as WeekStatus;
+      return w.links?.state === 'restored' ? w : undefined;
+    });
+    assert.equal(restored.state, 'paused', 'the week stays paused until a person resumes it');
+    await week.signal(resumeSignal, { by: 'on-call' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'completed', JSON.stringify(result.weeks));
+    const final = (await week.query(weekStatusQuery)) as WeekStatus;
+    const records = await checkRecordsAgree(stack.simulatorAdmins(), final, 'across-a-cut');
+    const undos = (await Promise.all(stack.simulatorAdmins().map((a) => simulatorClient(a).actions()))).flat().filter((a) => a.action === 'undo-stage' && a.change === 'across-a-cut');
+    assert.deepEqual(undos, [], 'nothing was rolled back');
+    const delivery = await checkEventDelivery(client, nats);
+    assert.deepEqual(delivery.lost, []);
+    assert.deepEqual(delivery.duplicated, []);
+    const detail = `pc2 link (netns ${link.ns}) cut ${(cutFor / 1000).toFixed(1)} s mid-phase; paused ${(detectedMs / 1000).toFixed(1)} s after the cut; link reported back; resumed; 77 of 77 migrated (${records.migrated}), 0 undos; ${records.actionsChecked} actions checked; events ${delivery.asked} asked, 0 lost`;
+    console.log(`production stack, link cut: ${detail}`);
+    recordReliability({ suite: 'production stack: machine link cut', faultsInjected: 1, phasesFinished: 1, actionsChecked: records.actionsChecked, inputsRejected: 0, eventsLost: 0, detail });
   });
 
   it('stops with nothing left running, and a second start reuses the database, its schemas and the streams', async () => {

@@ -12,8 +12,8 @@ import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { until } from '../support/drills';
 import { makeTestConfig, startTestStack, type TestStack } from '../support/harness';
-import { createMachineLink, relayToLoopback, type MachineLink } from '../support/netns';
-import type { Relay } from '../support/relay';
+import { createMachineLink, relayToLoopback, type MachineLink } from '../../lib/netns';
+import type { Relay } from '../../lib/relay';
 import { prepareChange, referenceFleet, type ReferenceAgent, type ReferenceFleet } from '../support/reference-fleet';
 
 /**

@@ -16,7 +16,7 @@ import { searchAttributeRegistrations } from '../../workflows/lib/visibility';
 import { makeTestCertificates, type TestCertificates } from '../support/certs';
 import { until } from '../support/drills';
 import { makeTestConfig } from '../support/harness';
-import { relay, type Relay } from '../support/relay';
+import { relay, type Relay } from '../../lib/relay';
 
 const run = promisify(execFile);
 const cli = path.join(projectRoot, 'dist/cli/main.js');

@@ -54,7 +54,7 @@ export function createMachineLink(): MachineLink {
       // nothing was made
     }
     const detail = err instanceof Error && 'stderr' in err ? String((err as { stderr: Buffer }).stderr).trim() : String(err);
-    throw new Error(`cannot build the pc2 network namespace (needs CAP_NET_ADMIN, ip netns and veth): ${detail}`);
+    throw new Error(`cannot build a machine's network namespace (needs CAP_NET_ADMIN, ip netns and veth): ${detail}`);
   }
   return {
     ns,
