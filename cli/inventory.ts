@@ -1,5 +1,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
+import { identifier } from '../config/schema/common';
+import { agentSchema } from '../config/schema/inventory';
 import { OperatorError } from './temporal-client';
 
 /**
@@ -40,7 +42,7 @@ function agent(name: string, machine: string, healthPort: number, healthPath: st
     healthPath,
     hub: fillIn('hub name (and add the hub to hubs)'),
     failoverHub: fillIn('hub name'),
-    version: version && /^[A-Za-z0-9._+-]{1,40}$/.test(version) ? version : fillIn('the running version'),
+    version: version && agentSchema.shape.version.safeParse(version).success ? version : fillIn('the running version'),
     risk: { fileSize: rating, gpu: rating, threading: rating, databases: rating, role: rating },
   };
 }
@@ -63,7 +65,7 @@ export function inventoryFromSupervisor(confFile: string, machine: string, host:
     const command = value('command');
     const port = /--port[= ](\d{1,5})\b/.exec(command)?.[1] ?? /\bPORT="?(\d{1,5})/.exec(value('environment'))?.[1];
     const healthPath = /--health-path[= ](\/\S*)/.exec(command)?.[1] ?? '/health';
-    if (!port || !/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+    if (!port || !identifier.safeParse(name).success) {
       skipped.push(name);
       continue;
     }
@@ -101,7 +103,7 @@ export async function inventoryFromUrls(urls: string[], machine: string): Promis
       } catch (err) {
         throw new OperatorError(`${raw} did not answer with JSON: ${(err as Error).message}`);
       }
-      const name = typeof body.name === 'string' && /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(body.name) ? body.name : `agent-${url.port}`;
+      const name = identifier.safeParse(body.name).success ? (body.name as string) : `agent-${url.port}`;
       const version = typeof body.release === 'string' ? body.release : typeof body.version === 'string' ? body.version : undefined;
       return agent(name, machine, Number(url.port), url.pathname || '/health', version);
     }),
