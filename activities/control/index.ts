@@ -77,8 +77,9 @@ export function createControlActivities(deps: ControlActivityDeps) {
   }
 
   return {
-    async publishEvent(event: RolloutEvent): Promise<{ stream: string; seq: number; duplicate: boolean }> {
-      return publish(subjects.event(event.workflowId, event.kind), event.id, event);
+    /** Publishes one rollout event; the answer names it, so a local activity's marker in the history says which event it published. */
+    async publishEvent(event: RolloutEvent): Promise<{ id: string; stream: string; seq: number; duplicate: boolean }> {
+      return { id: event.id, ...(await publish(subjects.event(event.workflowId, event.kind), event.id, event)) };
     },
 
     /**

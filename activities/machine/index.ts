@@ -272,6 +272,25 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       return outcomeOf(what, result, { action: req.action, agent: req.agent });
     },
 
+    /**
+     * Runs catalogue actions one after the other (a stage's backup, apply and marker check: one
+     * activity, so one line of history instead of three, and one workflow task). Stops at the
+     * first that fails, with that action's failure; a retry runs them all again, which changes
+     * nothing already done, since each carries its own idempotency key (the marker check none:
+     * it only reads).
+     */
+    async runActions(reqs: ActionRequest[]): Promise<ActionOutcome[]> {
+      if (!Array.isArray(reqs) || reqs.length === 0 || reqs.length > 3) throw ApplicationFailure.nonRetryable('runActions takes 1 to 3 actions (its workflow side allows three commands of the longest catalogue timeout)', 'InvalidRequest');
+      const outcomes: ActionOutcome[] = [];
+      for (const req of reqs) {
+        const what = `${req.action} of ${req.agent}${req.stage ? ` stage ${req.stage}` : ''} on ${deps.machine}`;
+        const result = await withHeartbeat((signal) => runner.run(req, signal));
+        Context.current().log.info('catalogue action', { action: req.action, agent: req.agent, change: req.change, stage: req.stage, exitCode: result.exitCode, durationMs: result.durationMs });
+        outcomes.push(outcomeOf(what, result, { action: req.action, agent: req.agent }));
+      }
+      return outcomes;
+    },
+
     /** Runs a named operation of this machine's catalogue, or its undo (an `action` step of a plan). */
     async runOperation(req: { name: string; direction: 'run' | 'undo'; idempotencyKey: string }): Promise<ActionOutcome> {
       const what = `${req.direction === 'undo' ? 'undo of ' : ''}operation ${req.name} on ${deps.machine}`;

@@ -6,6 +6,7 @@ import type { RollbackRecord } from '../../workflows/rollback/engine';
 import type { WeekStatus } from '../../workflows/week';
 import type { ActionRecord, AgentView } from '../../simulator/fleet-state';
 import { simulatorClient, type TestStack } from '../support/harness';
+import { publishesAsked } from '../support/events';
 import type { Schedule } from './schedule';
 
 /**
@@ -77,13 +78,11 @@ export async function checkInvariants(env: TestStack, s: Schedule, phaseIds: str
       if (failed && String(failed.cause) !== 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND' && failed.cause !== 1) {
         violations.push(`${w.workflowId}: a workflow task failed (${failed.cause}: ${failed.failure?.message?.slice(0, 200)})`);
       }
-      const sched = e.activityTaskScheduledEventAttributes;
-      const name = sched?.activityType?.name;
-      if (sched && (name === 'publishEvent' || name === 'raiseAlert')) {
-        const input = JSON.parse(Buffer.from(sched.input!.payloads![0]!.data!).toString('utf8')) as { id: string; level?: number; title?: string; workflowId: string };
-        askedEvents.add(input.id);
-        if (name === 'raiseAlert') askedAlerts.push({ id: input.id, level: input.level!, title: input.title!, workflowId: input.workflowId });
-      }
+    }
+    for (const p of publishesAsked(history.events ?? [])) {
+      askedEvents.add(p.id);
+      const input = p.input as { level?: number; title?: string; workflowId: string } | null;
+      if (p.activity === 'raiseAlert' && input) askedAlerts.push({ id: p.id, level: input.level!, title: input.title!, workflowId: input.workflowId });
     }
     if (w.status !== 'COMPLETED') continue;
     const closeAt = w.closeTime?.getTime() ?? 0;

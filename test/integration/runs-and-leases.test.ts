@@ -16,6 +16,7 @@ import { abortSignal, decideGateUpdate, weekStatusQuery, type WeekStatus } from 
 import { migrationPastFirstStage, until } from '../support/drills';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 import { recordReliability } from '../support/reliability-summary';
+import { publishesAsked } from '../support/events';
 
 const run = promisify(execFile);
 
@@ -143,7 +144,7 @@ describe('runs, leases, lanes and aborts', () => {
     const busy = [];
     for (const id of waited) {
       const h = await env.client.workflow.getHandle(id).fetchHistory();
-      if (h.events?.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'publishEvent' && Buffer.from(e.activityTaskScheduledEventAttributes.input!.payloads![0]!.data!).toString().includes('"agent.busy"'))) busy.push(id);
+      if (publishesAsked(h.events ?? []).some((p) => p.activity === 'publishEvent' && p.id.endsWith(':agent.busy'))) busy.push(id);
     }
     assert.equal(busy.length, 1, `exactly one of the two waited for the agent: ${busy.join(', ')}`);
   });

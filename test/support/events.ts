@@ -10,23 +10,56 @@ export interface DeliveryCheck {
   retriedAttempts: number;
 }
 
+type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
+
+/** One publish a workflow asked for: an event or an alert, by its publish id. */
+export interface PublishAsked {
+  activity: 'publishEvent' | 'raiseAlert';
+  id: string;
+  /** The published object, where the history holds it (an activity's input; a local activity's marker holds only its result). */
+  input: (Record<string, unknown> & { id: string }) | null;
+}
+
 /**
- * Compares what the workflows asked to publish (every publishEvent / raiseAlert activity in
- * every history on the server) with what JetStream holds (by publish id). The stack must be
- * the test's own: every workflow on it counts.
+ * The publishes a history asked for: each publishEvent or raiseAlert activity scheduled, and
+ * each publishEvent done by a local activity (workflows/lib/notify.ts), whose marker names the
+ * activity and whose result names the event; the event ids end with the event's kind. A local
+ * publish that failed has no result: it is asked again by an activity, counted there.
+ */
+export function publishesAsked(events: readonly HistoryEvent[]): PublishAsked[] {
+  const out: PublishAsked[] = [];
+  for (const e of events) {
+    const sched = e.activityTaskScheduledEventAttributes;
+    const name = sched?.activityType?.name;
+    if (sched && (name === 'publishEvent' || name === 'raiseAlert')) {
+      const input = JSON.parse(Buffer.from(sched.input!.payloads![0]!.data!).toString('utf8')) as Record<string, unknown> & { id: string };
+      out.push({ activity: name, id: input.id, input });
+    }
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      const decode = (key: string) => {
+        const data = marker.details?.[key]?.payloads?.[0]?.data;
+        return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>) : null;
+      };
+      const id = decode('data')?.activity_type === 'publishEvent' ? decode('result')?.id : undefined;
+      if (typeof id === 'string') out.push({ activity: 'publishEvent', id, input: null });
+    }
+  }
+  return out;
+}
+
+/**
+ * Compares what the workflows asked to publish (publishesAsked of every history on the
+ * server) with what JetStream holds (by publish id). The stack must be the test's own: every
+ * workflow on it counts.
  */
 export async function checkEventDelivery(client: Client, nats: NatsConnection): Promise<DeliveryCheck> {
   const asked = new Set<string>();
   let retriedAttempts = 0;
   for await (const w of client.workflow.list()) {
     const history = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
-    for (const e of history.events ?? []) {
-      const scheduled = e.activityTaskScheduledEventAttributes;
-      if (scheduled && ['publishEvent', 'raiseAlert'].includes(scheduled.activityType?.name ?? '')) {
-        asked.add((JSON.parse(Buffer.from(scheduled.input!.payloads![0]!.data!).toString('utf8')) as { id: string }).id);
-      }
-      if ((e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) retriedAttempts++;
-    }
+    for (const p of publishesAsked(history.events ?? [])) asked.add(p.id);
+    for (const e of history.events ?? []) if ((e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) retriedAttempts++;
   }
   const jsm = await nats.jetstreamManager();
   const stored = new Map<string, number>();

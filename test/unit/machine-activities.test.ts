@@ -202,6 +202,35 @@ describe('machine activities against the simulator, without a Temporal server', 
     await sim.fault('SmartHomeAgent', { undoFails: false });
   });
 
+  it("a stage's actions in one activity run in order, stop at the first that fails with its own words, and run again harmlessly by their keys", async () => {
+    const a = acts.mainpc;
+    const stage = (n: number) =>
+      [
+        { action: 'backup', agent: 'SmartHomeAgent', change: 'unit-many', stage: n, idempotencyKey: `unit-many:s${n}:backup` },
+        { action: 'apply-stage', agent: 'SmartHomeAgent', change: 'unit-many', stage: n, idempotencyKey: `unit-many:s${n}:apply` },
+        { action: 'verify-marker', agent: 'SmartHomeAgent', change: 'unit-many', stage: n },
+      ] as const;
+    const outcomes = await run(() => a.runActions([...stage(1)]));
+    assert.deepEqual(
+      outcomes.map((o) => o.action),
+      ['backup', 'apply-stage', 'verify-marker'],
+    );
+    // The retry after a lost answer: the same keys, nothing applied twice.
+    await run(() => a.runActions([...stage(1)]));
+    const records = (await sim.actions('SmartHomeAgent')).filter((r) => r.change === 'unit-many');
+    assert.deepEqual(
+      records.filter((r) => r.action !== 'verify-marker').map((r) => `${r.action}:${r.outcome}`),
+      ['backup:backed-up', 'apply-stage:applied', 'backup:duplicate-key', 'apply-stage:duplicate-key'],
+      JSON.stringify(records),
+    );
+    // A marker check that finds nothing fails the activity, naming that action.
+    await assert.rejects(run(() => a.runActions([{ action: 'verify-marker', agent: 'SmartHomeAgent', change: 'unit-many', stage: 3 }, ...stage(2).slice(0, 2)])), (err: Error) => /verify-marker of SmartHomeAgent stage 3 on mainpc exited 1/.test(err.message));
+    assert.deepEqual((await run(() => a.readMarkers({ agent: 'SmartHomeAgent', change: 'unit-many', stages: [1, 2, 3] }))).present, [1], 'nothing after the failed action ran');
+    await assert.rejects(run(() => a.runActions([])), /1 to 3 actions/);
+    await assert.rejects(run(() => a.runActions([...stage(1), ...stage(2)])), /1 to 3 actions/);
+    await run(() => a.runAction({ action: 'undo-stage', agent: 'SmartHomeAgent', change: 'unit-many', stage: 1, idempotencyKey: 'unit-many:s1:undo' }));
+  });
+
   it('an action cancelled mid-command ends the activity as cancelled, once its command is gone, and its effect never lands', async () => {
     await sim.fault('UserProfileAgent', { applyDelayMs: 2000 });
     const env = new MockActivityEnvironment();

@@ -1,3 +1,4 @@
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { CancellationScope, condition, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { StageNumber } from '../../decisions/migration-steps';
 import { assessRisk } from '../../decisions/risk';
@@ -33,12 +34,20 @@ export class MigrationRun {
   readonly work = new CancellationScope();
   /** Activities on the agent's own machine; a machine that takes no task holds the migration (holdForMachine). */
   readonly m: ReturnType<typeof onMachine>;
+  /** The short history (lib/patches.ts, leanMigrationPatch), decided by the workflow; runs begun before it keep the long one. */
+  readonly lean: boolean;
+  /** The status search attribute as last written (lean runs write it only when it changes). */
+  private statusWritten: MigrationState | null = null;
 
-  constructor(readonly input: AgentMigrationInput) {
+  constructor(
+    readonly input: AgentMigrationInput,
+    lean: boolean,
+  ) {
     this.agent = input.agent.name;
     this.machine = input.agent.machine;
+    this.lean = lean;
     const assessment = assessRisk(input.agent);
-    this.notify = new Notifier({ agent: this.agent, machine: this.machine, change: input.change, phase: input.phase, week: input.week });
+    this.notify = new Notifier({ agent: this.agent, machine: this.machine, change: input.change, phase: input.phase, week: input.week }, { eventsInTask: this.lean });
     this.status = {
       agent: this.agent,
       machine: this.machine,
@@ -70,9 +79,11 @@ export class MigrationRun {
     this.m = onMachine(this.machine, { queueWaitMs: input.timings.machineQueueWaitMs, retry: retryOf(input.timings), whenUnreachable: (u) => this.holdForMachine(u) });
   }
 
-  setState(state: MigrationState): void {
+  setState(state: MigrationState, also: SearchAttributeUpdatePair[] = []): void {
     this.status.state = state;
-    upsertSearchAttributes([{ key: searchAttributes.status, value: state }]);
+    if (this.lean && state === this.statusWritten && also.length === 0) return;
+    this.statusWritten = state;
+    upsertSearchAttributes([{ key: searchAttributes.status, value: state }, ...also]);
   }
 
   /** The idempotency key of one action of one stage, of this run. */

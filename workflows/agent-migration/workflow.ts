@@ -3,7 +3,7 @@ import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
 import { migrationSteps } from '../../decisions/migration-steps';
 import { releaseAgentLease, takeAgentLease } from '../agent-lease';
 import { agentMigrationWorkflow as agentMigrationV1 } from '../legacy/v1/agent-migration';
-import { changeAlreadyOnAgentPatch, runScopedPatch } from '../lib/patches';
+import { changeAlreadyOnAgentPatch, leanMigrationPatch, runScopedPatch } from '../lib/patches';
 import { searchAttributes } from '../lib/visibility';
 import { registerHandlers } from './handlers';
 import type { AgentMigrationInput, AgentMigrationResult, MigrationOutcome } from './messages';
@@ -19,10 +19,13 @@ import { runStep, type StepsEnd } from './steps';
  */
 export async function agentMigrationWorkflow(given: AgentMigrationInput): Promise<AgentMigrationResult> {
   // Histories begun before run-scoped ids and the rollback engine replay on the code that made them.
-  if (!patched(runScopedPatch)) return agentMigrationV1(given as never) as unknown as Promise<AgentMigrationResult>;
+  // A lean run has every earlier patch too, and asks for none of them: each asked costs two
+  // history events (its marker and the search attribute that lists patches).
+  const lean = patched(leanMigrationPatch);
+  if (!lean && !patched(runScopedPatch)) return agentMigrationV1(given as never) as unknown as Promise<AgentMigrationResult>;
   const parsed = parseWorkflowInput('agentMigration', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`agentMigrationWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
-  const run = new MigrationRun(parsed.value);
+  const run = new MigrationRun(parsed.value, lean);
   const { status, agent, machine, input } = run;
   registerHandlers(run);
 
@@ -59,7 +62,7 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
     status.agentHeldBy = null;
     let outcome: MigrationOutcome;
     try {
-      const already = patched(changeAlreadyOnAgentPatch) ? await changeAlreadyOnAgent(run) : null;
+      const already = run.lean || patched(changeAlreadyOnAgentPatch) ? await changeAlreadyOnAgent(run) : null;
       if (already === 'aborted') outcome = 'cancelled';
       else if (already) {
         status.refusedBecause = already;
@@ -125,8 +128,11 @@ async function runSteps(run: MigrationRun): Promise<StepsEnd> {
 async function finish(run: MigrationRun, outcome: MigrationOutcome): Promise<AgentMigrationResult> {
   const { status, agent, machine, input } = run;
   status.outcome = outcome;
-  run.setState('done');
-  upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }]);
+  if (run.lean) run.setState('done', [{ key: searchAttributes.outcome, value: outcome }]);
+  else {
+    run.setState('done');
+    upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }]);
+  }
   const left = outcome === 'accepted-as-is' ? ` (stages ${status.stagesApplied.join(', ')} left in place by ${status.rollback?.changes[0]?.resolutions.at(-1)?.by ?? 'a person'})` : '';
   upsertMemo({ summary: `${agent} on ${machine}: ${input.change} ${outcome}${left}${status.trigger ? ` (${status.trigger.kind}: ${status.trigger.detail})` : ''}` });
   run.notify.emit(`migration.${outcome}`, { trigger: status.trigger, rollbackMs: status.rollback?.durationMs, stagesApplied: status.stagesApplied });

@@ -80,6 +80,8 @@ export function onMachine(machine: string, opts: MachineCallOptions = {}) {
   const command: Partial<ActivityOptions> = { startToCloseTimeout: '11 minutes', heartbeatTimeout: '5 seconds', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
   return {
     runAction: (summary: string, ...args: Args<'runAction'>) => call('runAction', summary, command, ...args),
+    /** Several actions in turn in one activity; each command has its own catalogue timeout, so the activity gets three commands' worth. */
+    runActions: (summary: string, ...args: Args<'runActions'>) => call('runActions', summary, { ...command, startToCloseTimeout: '33 minutes' }, ...args),
     runOperation: (summary: string, ...args: Args<'runOperation'>) => call('runOperation', summary, command, ...args),
     readMarkers: (summary: string, ...args: Args<'readMarkers'>) => call('readMarkers', summary, command, ...args),
     measureBaseline: (summary: string, ...args: Args<'measureBaseline'>) =>

@@ -1,5 +1,5 @@
-import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Alert, ControlActivities } from '../../activities/control';
+import { CancellationScope, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { Alert, ControlActivities, RolloutEvent } from '../../activities/control';
 
 // No attempt limit: when NATS is down the rollout carries on (Temporal is the record of
 // truth) and these retry until NATS is back; the publish id makes each land exactly once.
@@ -7,6 +7,24 @@ const control = proxyActivities<ControlActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
 });
+
+/**
+ * One try of a publish inside the workflow task (a local activity: one marker event, no task
+ * of its own). Short, and never retried in place: a local activity that waits holds the
+ * workflow task open, and so the rollout, which an unreachable NATS must not do.
+ */
+const controlInTask = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '3 seconds', retry: { maximumAttempts: 1 } });
+
+export interface NotifierOptions {
+  /**
+   * Events are published by a local activity first (one history event instead of three, and
+   * no workflow task for its completion); one that fails goes to the ordinary retrying
+   * activity, and so does every later event until those are out, so that a NATS outage does
+   * not put later events before earlier ones (only events already on their way when the
+   * failure is seen may land first; each carries its sequence number in its id).
+   */
+  eventsInTask?: boolean;
+}
 
 /**
  * Rollout events and alerts to JetStream, without holding the rollout up: each publish is
@@ -18,8 +36,14 @@ const control = proxyActivities<ControlActivities>({
 export class Notifier {
   private seq = 0;
   private readonly pending: Promise<unknown>[] = [];
+  /** eventsInTask: the events whose local publish failed, and the later ones, in order, until the retrying activity has them out. */
+  private readonly behind: RolloutEvent[] = [];
+  private draining: Promise<void> | null = null;
 
-  constructor(private readonly context: Record<string, unknown>) {}
+  constructor(
+    private readonly context: Record<string, unknown>,
+    private readonly options: NotifierOptions = {},
+  ) {}
 
   private nextId(kind: string): string {
     const { workflowId, runId } = workflowInfo();
@@ -33,14 +57,42 @@ export class Notifier {
     this.pending.push(p);
   }
 
+  private publishRetrying(event: RolloutEvent): Promise<unknown> {
+    return control.publishEvent.executeWithOptions({ startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumInterval: '1 minute' }, summary: `event ${event.kind}` }, [event]);
+  }
+
   emit(kind: string, data: Record<string, unknown> = {}): void {
     const { workflowId } = workflowInfo();
-    this.keep(() =>
-      control.publishEvent.executeWithOptions(
-        { startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumInterval: '1 minute' }, summary: `event ${kind}` },
-        [{ id: this.nextId(kind), workflowId, kind, at: new Date().toISOString(), data: { ...this.context, ...data } }],
-      ),
-    );
+    const event: RolloutEvent = { id: this.nextId(kind), workflowId, kind, at: new Date().toISOString(), data: { ...this.context, ...data } };
+    if (!this.options.eventsInTask) {
+      this.keep(() => this.publishRetrying(event));
+      return;
+    }
+    if (this.behind.length) {
+      this.behind.push(event);
+      return;
+    }
+    this.keep(async () => {
+      try {
+        await controlInTask.publishEvent.executeWithOptions({ startToCloseTimeout: '3 seconds', retry: { maximumAttempts: 1 }, summary: `event ${kind}` }, [event]);
+      } catch {
+        this.behind.push(event);
+        this.draining ??= this.drainBehind();
+        await this.draining;
+      }
+    });
+  }
+
+  /** The events left behind, one retrying activity each, in order (the same ids: JetStream keeps one of each). */
+  private async drainBehind(): Promise<void> {
+    try {
+      while (this.behind.length) {
+        await this.publishRetrying(this.behind[0]!).catch(() => undefined);
+        this.behind.shift();
+      }
+    } finally {
+      this.draining = null;
+    }
   }
 
   alert(level: Alert['level'], title: string, detail: string, data: Record<string, unknown> = {}): void {

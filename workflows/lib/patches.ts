@@ -24,3 +24,11 @@ export const changeAlreadyOnAgentPatch = 'refuse-change-already-on-agent';
  * person (retry, skip, proceed) instead of being migrated and rolled back for what it did not cause.
  */
 export const preflightPatch = 'preflight-before-stage-1';
+
+/**
+ * A migration's history kept short (about half the events of a no-op migration): a stage's
+ * backup, apply and marker check run as one activity (runActions), its events are published
+ * by a local activity first (lib/notify.ts), and the status search attribute is written only
+ * when it changes.
+ */
+export const leanMigrationPatch = 'lean-migration-history';

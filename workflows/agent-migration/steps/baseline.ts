@@ -13,7 +13,7 @@ import type { StepsEnd } from './index';
  */
 export async function baseline(run: MigrationRun): Promise<StepsEnd | null> {
   const { input, agent, machine, status } = run;
-  const preflight = patched(preflightPatch);
+  const preflight = run.lean || patched(preflightPatch);
   for (;;) {
     run.setState('baseline');
     const b = await run.m.measureBaseline(`baseline of ${agent} on ${machine}: ${input.timings.baselineSamples} samples${preflight ? ', with the pre-flight check' : ''}`, {
