@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../lib/paths';
+import { orchestrationSection, type OverheadReport } from './orchestration-report';
 
 /**
  * Every benchmark, side by side in one run (this machine is shared and noisy, so figures are
@@ -91,7 +92,7 @@ function report(run: { commit: string; startedAt: string; durationS: number }): 
 
   const instant = read<{ faultToFirstUndoMs: Stats; faultToRollbackFinishedMs: Stats; faultToRollbackVerifiedMs: Stats; sampleIntervalMs: number }>('rollback-reaction-instant.json');
   const nodeUndo = read<{ faultToFirstUndoMs: Stats; faultToRollbackFinishedMs: Stats; faultToRollbackVerifiedMs: Stats }>('rollback-reaction.json');
-  const overhead = read<{ peer: string; rounds: Array<{ concurrencyPerMachine: number; phasegate: { wallMs: number; msPerAgent: number; workflowTasksPerAgent: number; eventsPerAgent: number; eventsByStrategy: Record<string, { migrations: number; p50: number; max: number }> }; ansible: { wallMs: number; msPerAgent: number; serial: number }; ratio: number }> }>('orchestration-overhead.json');
+  const overhead = read<OverheadReport>('orchestration-overhead.json');
   const probeCost = read<{ probes: Array<{ name: string; p50: number; p95: number; max: number; n: number; loopBlockedMaxMs: number }>; fakeNvidiaSmi: boolean }>('probe-cost.json');
   const probeOverhead = read<{ results: Array<{ mode: string; machine: string; agents: number; seconds: number; proberCpuMs: number; childCpuMs: number; cpuPctOfOneCore: number; oneCoreAim: number; oneCoreVerdict: string; cpuPctOfMachine: number; rssMb: number; memPctOfMachine: number; verdict: string }> }>('probe-overhead.json');
   const history = read<{ observation: { eventsPerWindow: number; eventsPerHourAtDefaultWindow: number }; validation: { eventsPerWindow: number; eventsPerHourAtDefaultWindow: number }; phase2: { largest: { workflowId: string; events: number }; byType: Record<string, { workflows: number; p50: number; max: number }> } }>('history-growth.json');
@@ -120,6 +121,7 @@ function report(run: { commit: string; startedAt: string; durationS: number }): 
     if (r.oneCoreVerdict !== 'met') misses.push(`probe overhead ${r.mode} on ${r.machine}: ${r.cpuPctOfOneCore} % of one core, children included (aim under ${r.oneCoreAim} %)${r.mode === 'shared' ? ': a process per GPU query; the looping reader (probes.gpu.loopMs) is the cheaper mode' : ''}`);
   }
   for (const r of overhead.rounds) if (r.ratio > 1) misses.push(`orchestration at ${r.concurrencyPerMachine} per machine: phasegate takes ${r.ratio}x Ansible's time (durable steps: every action, probe and verification is a recorded activity)`);
+  for (const r of overhead.rounds) if (r.phasegate.fleet.migrated < r.phasegate.fleet.agents || r.ansible.fleet.migrated < r.ansible.fleet.agents) misses.push(`orchestration at ${r.concurrencyPerMachine} per machine: the fleet check found agents without the change (phasegate ${r.phasegate.fleet.migrated}, Ansible ${r.ansible.fleet.migrated} of ${r.phasegate.fleet.agents})`);
 
   const results = {
     at: run.startedAt,
@@ -158,14 +160,7 @@ function report(run: { commit: string; startedAt: string; durationS: number }): 
     '| --- | --- | --- | --- |',
     ...peers.map((p) => `| ${p.tool} | ${p.interval} | ${p.note} | ${p.source} |`),
     '',
-    '## Orchestration overhead against an Ansible rolling update',
-    '',
-    `All 77 agents, no-op actions (\`true\`), verification windows of zero; the peer is ${overhead.peer} running the same steps (baseline health check, then per stage: backup, apply, marker check, health GET, integration check) over the same 77 agents with \`serial\` equal to phasegate's total concurrency, local connection.`,
-    '',
-    '| concurrency per machine | phasegate | ms per agent | workflow tasks per agent | history events per agent | Ansible | ms per agent | phasegate / Ansible |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...overhead.rounds.map((r) => `| ${r.concurrencyPerMachine} | ${(r.phasegate.wallMs / 1000).toFixed(1)} s | ${r.phasegate.msPerAgent} | ${r.phasegate.workflowTasksPerAgent} | ${r.phasegate.eventsPerAgent} | ${(r.ansible.wallMs / 1000).toFixed(1)} s (serial ${r.ansible.serial}) | ${r.ansible.msPerAgent} | ${r.ratio} |`),
-    '',
+    ...orchestrationSection(overhead),
     '## Probe cost',
     '',
     `One reading of each probe (${probeCost.fakeNvidiaSmi ? 'fake `nvidia-smi` on the PATH: no GPU here' : 'real nvidia-smi'}):`,
@@ -184,7 +179,7 @@ function report(run: { commit: string; startedAt: string; durationS: number }): 
     '',
     '| what | events |',
     '| --- | --- |',
-    ...Object.entries(overhead.rounds[0]?.phasegate.eventsByStrategy ?? {}).map(([st, v]) => `| one ${st} migration (no-op, windows of zero; ${v.migrations} migrations) | p50 ${v.p50}, max ${v.max} |`),
+    ...Object.entries(overhead.rounds[0]?.phasegate.eventsByStrategy ?? {}).map(([st, v]) => `| one ${st} migration (the orchestration bench: one curl per action, windows of zero; ${v.migrations} migrations) | p50 ${v.p50}, max ${v.max} |`),
     `| per hour of observation (10-minute windows) | ${history.observation.eventsPerHourAtDefaultWindow} (${history.observation.eventsPerWindow} per window) |`,
     `| per hour of validation (5-minute windows) | ${history.validation.eventsPerHourAtDefaultWindow} (${history.validation.eventsPerWindow} per window; continues as new at 2000) |`,
     `| largest single history of a full Phase 2 run (resilience plan, 77 agents, 216 simulated hours; validation windows of 1 h there, and verification windows of 0.5 s) | ${history.phase2.largest.events} (${history.phase2.largest.workflowId}) |`,

@@ -8,6 +8,7 @@ import { assessRisk, type Strategy } from '../decisions/risk';
 import { percentile } from '../decisions/triggers';
 import { projectRoot } from '../lib/paths';
 import { phaseInput } from '../plan/compile';
+import { simulatorCurlActions } from '../simulator/generate-fleet';
 import { startTestStack, type TestStack } from '../test/support/harness';
 import { phaseWorkflow } from '../workflows/phase';
 import { benchMachine, writeBenchJson } from './report';
@@ -18,9 +19,9 @@ const run = promisify(execFile);
  * Orchestration overhead against an Ansible rolling update, the same work on both sides.
  *
  * All 77 simulated agents, verification windows of zero, each side migrating the fleet to its
- * own change id. Both sides run the same catalogue commands for the same agents: a curl call to
- * the simulator for backup and apply, the simulator's fleetctl for the marker check and the
- * integration check; and the same checks per agent, as phasegate's migration steps
+ * own change id. Both sides run the same catalogue commands for the same agents (a curl call to
+ * the simulator per action: simulatorCurlActions), and the same checks per agent, as
+ * phasegate's migration steps
  * (decisions/migration-steps.ts) take them for the agent's risk band:
  *
  * - before stage 1: the marker of each of the three stages read back (absent), then one sample;
@@ -72,20 +73,27 @@ interface Round {
 
 const clockTicks = 100;
 
-/** CPU seconds of a live process and of its children it has waited for (/proc/<pid>/stat). */
-function cpuSeconds(pid: number): number {
+/** CPU seconds of a live process itself, and of the children it has waited for (/proc/<pid>/stat). */
+function cpuSeconds(pid: number): { self: number; children: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields 14..17 of stat (utime, stime, cutime, cstime), counted from the state field (3).
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / clockTicks;
+    return { self: (Number(f[11]) + Number(f[12])) / clockTicks, children: (Number(f[13]) + Number(f[14])) / clockTicks };
   } catch {
-    return 0;
+    return { self: 0, children: 0 };
   }
 }
 
+/** Each stack process's own CPU, and its commands' (a machine worker's catalogue commands and probes) under "<name>: commands". */
 function stackCpu(env: TestStack): Map<string, number> {
-  return new Map([...env.stack.processes].map(([name, p]) => [name, p.child.pid ? cpuSeconds(p.child.pid) : 0]));
+  const out = new Map<string, number>();
+  for (const [name, p] of env.stack.processes) {
+    const c = p.child.pid ? cpuSeconds(p.child.pid) : { self: 0, children: 0 };
+    out.set(name, c.self);
+    if (name.startsWith('worker-')) out.set(`${name}: commands`, c.children);
+  }
+  return out;
 }
 
 function cpuSince(before: Map<string, number>, after: Map<string, number>, extra: Record<string, number> = {}): Cpu {
@@ -187,6 +195,7 @@ async function ansibleRound(env: TestStack, concurrency: number, dir: string): P
     - name: ${name}
       ansible.builtin.command:
         argv: ${yaml(argv)}
+        chdir: "${projectRoot}"
       register: out
       failed_when: out.rc != ${expectRc}
       changed_when: false${when ? `\n      when: ${when}` : ''}`;
@@ -226,7 +235,7 @@ ${[1, 2, 3].map(stage).join('\n')}
   writeFileSync(path.join(dir, 'inventory.ini'), `${inventory}\n`);
   writeFileSync(path.join(dir, 'rolling-update.yml'), playbook);
   const simulatorPid = env.stack.processes.get('simulator')?.child.pid;
-  const simulatorBefore = simulatorPid ? cpuSeconds(simulatorPid) : 0;
+  const simulatorBefore = simulatorPid ? cpuSeconds(simulatorPid).self : 0;
   const started = Date.now();
   // bash's `times` prints the CPU of the children it waited for: ansible-playbook and all it ran.
   const { stdout } = await run('bash', ['-c', 'ansible-playbook -i inventory.ini rolling-update.yml --forks "$1" >ansible.log 2>&1; s=$?; times; exit $s', 'bench', String(forks)], {
@@ -251,7 +260,7 @@ ${[1, 2, 3].map(stage).join('\n')}
     return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
   });
   const cpu: Cpu = {
-    byProcess: { 'ansible-playbook and its children': Math.round(((user ?? 0) + (sys ?? 0)) * 100) / 100, simulator: Math.round(((simulatorPid ? cpuSeconds(simulatorPid) : 0) - simulatorBefore) * 100) / 100 },
+    byProcess: { 'ansible-playbook and its children': Math.round(((user ?? 0) + (sys ?? 0)) * 100) / 100, simulator: Math.round(((simulatorPid ? cpuSeconds(simulatorPid).self : 0) - simulatorBefore) * 100) / 100 },
     total: 0,
   };
   cpu.total = Math.round(Object.values(cpu.byProcess).reduce((a, b) => a + b, 0) * 100) / 100;
@@ -268,18 +277,13 @@ const top = (cpu: Cpu) =>
 async function main(): Promise<void> {
   const levels = (process.argv[2] ?? '4,8,16').split(',').map(Number);
   const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-ansible-'));
-  const curl = (await run('bash', ['-c', 'command -v curl'])).stdout.trim();
+  const curlActions = simulatorCurlActions();
   const env = await startTestStack({
     edit: ({ catalogues }) => {
-      // The same commands on both sides: one curl call to the simulator per backup and apply
-      // (as simulator/generate-fleet.ts --curl); fleetctl for the marker and integration
-      // checks, whose exit codes say "absent" and "failed".
-      const post = (query: string, timeoutMs: number) => ({ command: curl, args: ['-fsS', '--max-time', String(Math.ceil(timeoutMs / 1000)), '-X', 'POST', `{simulatorAdmin}/actions?${query}`], timeoutMs });
-      for (const c of Object.values(catalogues)) {
-        c.actions.backup = post('action=backup&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 15_000);
-        c.actions['apply-stage'] = post('action=apply-stage&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 30_000);
-        c.actions['undo-stage'] = post('action=undo-stage&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 30_000);
-      }
+      // The same commands on both sides: one curl call to the simulator per action
+      // (simulator/generate-fleet.ts), not a Node process each, so that the commands do not
+      // drown what the orchestrators themselves cost.
+      for (const c of Object.values(catalogues)) Object.assign(c.actions, curlActions);
     },
   });
   const rounds: Round[] = [];

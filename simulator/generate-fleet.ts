@@ -9,10 +9,9 @@ import { prng } from '../lib/prng';
  * machine, and a plan that migrates all of them (pilots, batches, a gate), for scale tests and
  * benchmarks (the shipped configuration is the seeds' 77 agents on two machines). The machines'
  * catalogues are the shipped simulated one (config/defaults/catalogues/mainpc.json) with the
- * machine's name; with `actions: 'curl'` the backup, stage, undo and integration-check commands
- * are one curl call to the simulator each instead of a Node process, so that a laptop can run
- * thousands of migrations (verify-marker keeps fleetctl: its exit codes tell "absent" from "could
- * not tell").
+ * machine's name; with `actions: 'curl'` every action is one curl call to the simulator
+ * instead of a Node process (simulatorCurlActions), so that a laptop can run thousands of
+ * migrations.
  *
  * Agents are named Agent00001.., machines m01..; risk factors are drawn from a seeded generator
  * so that most agents are low-band (rapid) and some medium (staged); none is high or critical
@@ -49,7 +48,8 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
   const r = prng(shape.seed ?? 1);
   const machineNames = Array.from({ length: shape.machines }, (_, i) => `m${pad(i + 1, 2)}`);
   const machines = machineNames.map((name, i) => ({ name, host: `127.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, description: `generated machine ${i + 1} of ${shape.machines}` }));
-  const hubs = machineNames.map((m, i) => ({ name: `Hub-${m}`, machine: m, port: 9000 + i }));
+  // Ports below the pushgateways' 9091 and the metrics ports (9464 and up), so none meets another on a machine.
+  const hubs = machineNames.map((m, i) => ({ name: `Hub-${m}`, machine: m, port: 8000 + i }));
   const perMachine = new Map<string, number>();
   const agents = Array.from({ length: shape.agents }, (_, i) => {
     const machine = machineNames[i % shape.machines]!;
@@ -82,22 +82,11 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
     agents,
   };
 
-  const template = JSON.parse(readFileSync(path.join(defaultConfigDir, 'catalogues', 'mainpc.json'), 'utf8')) as { actions: Record<string, { command: string; args: string[]; timeoutMs: number }>; probes: unknown };
-  const curlPath = shape.actions === 'curl' ? findOnPath('curl') : null;
-  if (shape.actions === 'curl' && !curlPath) throw new Error('--curl: no curl on the PATH (a catalogue command is an absolute path)');
-  const curl = (query: string, timeoutMs: number) => ({ command: curlPath!, args: ['-fsS', '--max-time', String(Math.ceil(timeoutMs / 1000)), '-X', 'POST', `{simulatorAdmin}/actions?${query}`], timeoutMs });
+  const template = JSON.parse(readFileSync(path.join(defaultConfigDir, 'catalogues', 'mainpc.json'), 'utf8')) as { actions: Record<string, CatalogueCommandSpec>; probes: unknown };
+  const curlActions = shape.actions === 'curl' ? simulatorCurlActions() : null;
   const catalogues: GeneratedFleet['catalogues'] = {};
   for (const m of machineNames) {
-    const actions =
-      shape.actions === 'curl'
-        ? {
-            ...template.actions,
-            backup: curl('action=backup&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 15_000),
-            'apply-stage': curl('action=apply-stage&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 30_000),
-            'undo-stage': curl('action=undo-stage&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 30_000),
-            'integration-check': curl('action=integration-check&agent={agent}', 10_000),
-          }
-        : template.actions;
+    const actions = curlActions ? { ...template.actions, ...curlActions } : template.actions;
     catalogues[m] = { version: 1, machine: m, actions, operations: {}, probes: template.probes };
   }
 
@@ -119,7 +108,8 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
               change: 'scale-change',
               select: { machines: machineNames },
               pilots: shape.pilots ?? 3,
-              batchSize: shape.batchSize ?? Math.max(1, Math.ceil(shape.agents / 4)),
+              // A quarter of the fleet per batch, at most the 1,000 a plan allows (config/schema/plan.ts).
+              batchSize: shape.batchSize ?? Math.min(1000, Math.max(1, Math.ceil(shape.agents / 4))),
               maxConcurrentPerMachine: shape.maxConcurrentPerMachine ?? 4,
               failureBudget: { perBatch: shape.agents, perWeek: shape.agents, onExceeded: 'pause' },
             },
@@ -130,6 +120,38 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
     ],
   };
   return { inventory: inventory as GeneratedFleet['inventory'], catalogues, plan };
+}
+
+interface CatalogueCommandSpec {
+  command: string;
+  args: string[];
+  timeoutMs: number;
+}
+
+/**
+ * The simulated fleet's five actions as one curl call to the simulator each, instead of a Node
+ * process (fleetctl) each: what a laptop needs to run thousands of migrations, and what the
+ * Ansible comparison runs on both sides (bench/orchestration-overhead.ts). The marker check
+ * keeps fleetctl's exit codes through a fixed sh script (0 present, 1 absent, 4 could not
+ * tell); the values reach it as arguments, never inside the script.
+ */
+export function simulatorCurlActions(): Record<'backup' | 'apply-stage' | 'undo-stage' | 'verify-marker' | 'integration-check', CatalogueCommandSpec> {
+  const curl = findOnPath('curl');
+  const sh = findOnPath('sh');
+  if (!curl || !sh) throw new Error('--curl: no curl or sh on the PATH (a catalogue command is an absolute path)');
+  const post = (query: string, timeoutMs: number): CatalogueCommandSpec => ({ command: curl, args: ['-fsS', '--max-time', String(Math.ceil(timeoutMs / 1000)), '-X', 'POST', `{simulatorAdmin}/actions?${query}`], timeoutMs });
+  // The status line decides (curl -i); the script has no braces, which a catalogue reads as placeholders.
+  const markerScript = [
+    'answer=$("$0" -s -i --max-time 10 -X POST "$1/actions?action=verify-marker&agent=$2&change=$3&stage=$4")',
+    'case "$answer" in "HTTP/1.1 200"*) exit 0 ;; "HTTP/1.1 409"*) exit 1 ;; *) echo "verify-marker $2: the simulator answered: $answer" | head -c 300 >&2; exit 4 ;; esac',
+  ].join('\n');
+  return {
+    backup: post('action=backup&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 15_000),
+    'apply-stage': post('action=apply-stage&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 30_000),
+    'undo-stage': post('action=undo-stage&agent={agent}&change={change}&stage={stage}&key={idempotencyKey}', 30_000),
+    'verify-marker': { command: sh, args: ['-c', markerScript, curl, '{simulatorAdmin}', '{agent}', '{change}', '{stage}'], timeoutMs: 15_000 },
+    'integration-check': post('action=integration-check&agent={agent}', 10_000),
+  };
 }
 
 function findOnPath(name: string): string | null {

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig, loadPlan } from '../../config/load';
+import { generateFleet, simulatorCurlActions, writeFleet } from '../../simulator/generate-fleet';
+
+const run = promisify(execFile);
+
+describe('generated fleets (simulator/generate-fleet.ts)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'phasegate-generated-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('10,000 agents on 100 machines load as a valid configuration and plan: no port met twice on a machine, batches within the plan limit', () => {
+    writeFleet(dir, generateFleet({ agents: 10_000, machines: 100, actions: 'curl' }));
+    const config = loadConfig(dir);
+    assert.equal(config.inventory.agents.length, 10_000);
+    const plan = loadPlan(path.join(dir, 'plans', 'scale.json'), config);
+    const migrate = plan.weeks[0]!.steps[0]!;
+    assert.equal(migrate.migrate?.batchSize, 1000, 'a quarter of the fleet, capped at the 1,000 a plan allows');
+  });
+
+  describe("the curl catalogue's marker check keeps fleetctl's exit codes", () => {
+    let server: Server;
+    let admin = '';
+    before(async () => {
+      // Answers as the simulator does: 200 present, 409 absent; stage 3 stands for a simulator in trouble.
+      server = createServer((req, res) => {
+        const stage = new URL(req.url ?? '/', 'http://x').searchParams.get('stage');
+        res.writeHead(stage === '1' ? 200 : stage === '2' ? 409 : 500).end('{}');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(() => server.close());
+
+    for (const [stage, code] of [
+      ['1', 0],
+      ['2', 1],
+      ['3', 4],
+    ] as const) {
+      it(`stage ${stage}: exit ${code}`, async () => {
+        const marker = simulatorCurlActions()['verify-marker'];
+        const fill = (a: string) => a.replace('{simulatorAdmin}', admin).replace('{agent}', 'Agent00001').replace('{change}', 'c').replace('{stage}', stage);
+        const exit = await run(marker.command, marker.args.map(fill)).then(
+          () => 0,
+          (err: { code?: number }) => err.code ?? -1,
+        );
+        assert.equal(exit, code);
+      });
+    }
+  });
+});
