@@ -121,6 +121,7 @@ function report(run: { commit: string; startedAt: string; durationS: number }): 
     if (r.oneCoreVerdict !== 'met') misses.push(`probe overhead ${r.mode} on ${r.machine}: ${r.cpuPctOfOneCore} % of one core, children included (aim under ${r.oneCoreAim} %)${r.mode === 'shared' ? ': a process per GPU query; the looping reader (probes.gpu.loopMs) is the cheaper mode' : ''}`);
   }
   for (const r of overhead.rounds) if (r.ratio > 1) misses.push(`orchestration at ${r.concurrencyPerMachine} per machine: phasegate takes ${r.ratio}x Ansible's time (durable steps: every action, probe and verification is a recorded activity)`);
+  for (const [strategy, v] of Object.entries(overhead.rounds[0]?.phasegate.eventsByStrategy ?? {})) if (v.p50 > 60) misses.push(`history events per ${strategy} migration: ${v.p50} at p50 (aim 60 or fewer)`);
   for (const r of overhead.rounds) if (r.phasegate.fleet.migrated < r.phasegate.fleet.agents || r.ansible.fleet.migrated < r.ansible.fleet.agents) misses.push(`orchestration at ${r.concurrencyPerMachine} per machine: the fleet check found agents without the change (phasegate ${r.phasegate.fleet.migrated}, Ansible ${r.ansible.fleet.migrated} of ${r.phasegate.fleet.agents})`);
 
   const results = {

@@ -17,7 +17,7 @@ import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows
  * week rollback). Prints the time per agent, every workflow's largest history, the week's runs,
  * and the peak resident memory of the control worker and of the largest machine worker.
  *
- * node dist/bench/scale.js --agents 1000 --machines 10 [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N]
+ * node dist/bench/scale.js --agents 1000 --machines 10 [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N]
  */
 
 async function main(): Promise<void> {
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       'new-run-after': { type: 'string' },
       'per-round': { type: 'string' },
       'max-cached-workflows': { type: 'string' },
+      'control-heap-mb': { type: 'string' },
     },
   });
   const agents = Number(values.agents);
@@ -38,7 +39,13 @@ async function main(): Promise<void> {
   const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, batchSize: Math.min(1000, Math.max(1, Math.ceil(agents / 4))), maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}) });
   process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}; starting the stack\n`);
   const cache = values['max-cached-workflows'] ? Number(values['max-cached-workflows']) : undefined;
-  const env = await startTestStack({ fleet, ...(cache ? { edit: ({ deployment }) => (deployment.workers = { ...deployment.workers, maxCachedWorkflows: cache }) } : {}) });
+  const heapMb = values['control-heap-mb'] ? Number(values['control-heap-mb']) : undefined;
+  const env = await startTestStack({
+    fleet,
+    edit: ({ deployment }) => {
+      deployment.workers = { ...deployment.workers, ...(cache ? { maxCachedWorkflows: cache } : {}), ...(heapMb ? { controlWorkerHeapMb: heapMb } : {}) };
+    },
+  });
   const peakRss = new Map<string, number>();
   const sampler = setInterval(() => {
     for (const [name, p] of env.stack.processes) {
@@ -95,6 +102,7 @@ async function main(): Promise<void> {
       concurrencyPerMachine: Number(values.concurrency),
       history: history ?? 'defaults (5000 events, rounds of 400)',
       controlWorkerMaxCachedWorkflows: cache ?? 'the SDK default',
+      controlWorkerHeapMb: heapMb ?? "Node's default",
       phaseOutcome: result.outcome,
       agentsByState: byState,
       rolloutMs,

@@ -109,7 +109,8 @@ export class Stack {
   }
 
   async startControlWorker(place: Placement = {}): Promise<void> {
-    const args = [path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', place.configDir ?? this.config.configDir, '--exit-with-parent'];
+    const heapMb = this.config.deployment.workers.controlWorkerHeapMb;
+    const args = [...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', place.configDir ?? this.config.configDir, '--exit-with-parent'];
     await this.spawnPlaced('worker-control', args, place, { waitForReadyLine: true });
   }
 

@@ -105,6 +105,15 @@ export const deploymentSchema = z.strictObject({
        * from the cache is replayed from its history at its next task.
        */
       maxCachedWorkflows: z.number().int().min(10).max(100_000).optional(),
+      /**
+       * The control worker's V8 heap limit in MiB (node --max-old-space-size), as the processes
+       * phasegate starts itself get it (lib/stack.ts). Unset, Node allows a large share of the
+       * machine's memory and collects lazily: the control worker held 620 MB at 200 agents;
+       * with 256 it held 409 MB at no cost in time, but 886 MB at 1,000 agents with 384
+       * (bench/RESULTS.md, scale). The SDK sizes the
+       * workflow cache from this limit too, unless maxCachedWorkflows says otherwise.
+       */
+      controlWorkerHeapMb: z.number().int().min(128).max(65_536).optional(),
     })
     .default({ shutdownGraceMs: 30_000 }),
   /** Files, relative to this file. */

@@ -123,7 +123,7 @@ describe('docker-compose.yml and docker-compose.machine.yml (production)', () =>
   it('runs the control worker and a worker per machine of the inventory, on configuration folders that load', () => {
     const configMount = (s: Service) => s.volumes?.find((v) => v.target === '/config');
     const control = main.project!.services['control-worker']!;
-    assert.deepEqual(control.command, ['dist/workers/control-worker.js', '--config', '/config/production']);
+    assert.deepEqual(control.command, [`--max-old-space-size=${production.deployment.workers.controlWorkerHeapMb}`, 'dist/workers/control-worker.js', '--config', '/config/production']);
     assert.equal(configMount(control)?.source, path.join(projectRoot, 'config'));
     assert.equal(configMount(control)?.read_only, true);
     for (const m of onMachines.inventory.machines) {
