@@ -11,6 +11,7 @@ import { phaseInput } from '../plan/compile';
 import { simulatorCurlActions } from '../simulator/generate-fleet';
 import { startTestStack, type TestStack } from '../test/support/harness';
 import { phaseWorkflow } from '../workflows/phase';
+import type { OverheadReport } from './orchestration-report';
 import { benchMachine, writeBenchJson } from './report';
 
 const run = promisify(execFile);
@@ -44,32 +45,10 @@ const run = promisify(execFile);
  * node dist/bench/orchestration-overhead.js [concurrency per machine, comma-separated; default 4,8,16]
  */
 
-interface Cpu {
-  /** CPU seconds by process name over the round (children that were waited for included). */
-  byProcess: Record<string, number>;
-  total: number;
-}
-
-interface FleetCheck {
-  agents: number;
-  migrated: number;
-  missing: string[];
-}
-
-interface Round {
-  concurrencyPerMachine: number;
-  phasegate: {
-    wallMs: number;
-    msPerAgent: number;
-    workflowTasksPerAgent: number;
-    eventsPerAgent: number;
-    eventsByStrategy: Record<string, { migrations: number; p50: number; max: number }>;
-    cpu: Cpu;
-    fleet: FleetCheck;
-  };
-  ansible: { wallMs: number; msPerAgent: number; forks: number; cpu: Cpu; fleet: FleetCheck };
-  ratio: number;
-}
+/** One concurrency level's figures, as bench/orchestration-report.ts renders them. */
+type Round = OverheadReport['rounds'][number];
+type Cpu = Round['phasegate']['cpu'];
+type FleetCheck = Round['phasegate']['fleet'];
 
 const clockTicks = 100;
 

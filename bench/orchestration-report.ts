@@ -8,6 +8,19 @@ import { projectRoot } from '../lib/paths';
  * bench alone (node dist/bench/orchestration-report.js prints the section).
  */
 
+/** CPU seconds by process over a run (children that were waited for included), and their sum. */
+interface CpuSpent {
+  byProcess: Record<string, number>;
+  total: number;
+}
+
+/** What the simulator says after a run: how many agents carry stages 1-3 of the change, and which do not. */
+interface FleetCheck {
+  agents: number;
+  migrated: number;
+  missing: string[];
+}
+
 export interface OverheadReport {
   peer: string;
   at: string;
@@ -20,10 +33,10 @@ export interface OverheadReport {
       workflowTasksPerAgent: number;
       eventsPerAgent: number;
       eventsByStrategy: Record<string, { migrations: number; p50: number; max: number }>;
-      cpu: { byProcess: Record<string, number>; total: number };
-      fleet: { agents: number; migrated: number };
+      cpu: CpuSpent;
+      fleet: FleetCheck;
     };
-    ansible: { wallMs: number; msPerAgent: number; forks: number; cpu: { byProcess: Record<string, number>; total: number }; fleet: { agents: number; migrated: number } };
+    ansible: { wallMs: number; msPerAgent: number; forks: number; cpu: CpuSpent; fleet: FleetCheck };
     ratio: number;
   }>;
 }
