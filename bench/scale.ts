@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const agents = Number(values.agents);
   const machines = Number(values.machines);
   const history = values['new-run-after'] || values['per-round'] ? { newRunAfterEvents: Number(values['new-run-after'] ?? 5000), migrationsPerRound: Number(values['per-round'] ?? 400) } : undefined;
-  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, batchSize: Math.min(1000, Math.max(1, Math.ceil(agents / 4))), maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}) });
+  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}) });
   process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}; starting the stack\n`);
   const cache = values['max-cached-workflows'] ? Number(values['max-cached-workflows']) : undefined;
   const heapMb = values['control-heap-mb'] ? Number(values['control-heap-mb']) : undefined;

@@ -131,7 +131,7 @@ describe('the Temporal Web UI shows phasegate runs as an operator reads them', (
       `verifyWindow • verify stage 3 of 3, integration of ${agent.name} on ${agent.machine}`,
     ];
     const text = await openUntil(`${base}/history`, 'the activity summaries', (t) => expected.every((e) => t.includes(e)));
-    // The timeline reads "runAction • <summary>"; the event rows read "Activity Type runAction, Summary <summary>".
+    // The timeline reads "runActions • <summary>"; the event rows read "Activity Type runActions, Summary <summary>".
     const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
     const activityType = /^(runActions?|readMarkers|verifyWindow|measureBaseline|probeAgent|publishEvent|raiseAlert)\b/;
     const timeline = lines.filter((l) => activityType.test(l) && l.includes(' • '));
