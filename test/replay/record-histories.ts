@@ -22,7 +22,8 @@ import { simulatorClient, startTestStack } from '../support/harness';
  * agent and one that a fault rolls back (its undo fails once and waits for a person, who
  * retries it), is paused and resumed, and validates for 30 s; its gate is decided by Update.
  * Week 2 migrates one more agent; its gate is approved by the scripted decision. Every
- * migration holds its agent's lease. Plus a fleet check.
+ * migration holds its agent's lease. Plus a fleet check, and a second phase aborted at level 2
+ * (abortPlan).
  */
 const plan = planSchema.parse({
   version: 1,
@@ -42,6 +43,26 @@ const plan = planSchema.parse({
       gate: { criteria: [{ kind: 'max-rollbacks', count: 1 }, { kind: 'min-uptime', percent: 99 }] },
     },
     { id: 'week2', title: 'one more agent', steps: [{ id: 'more', migrate: { change: 'fixture', select: { agents: ['ChitchatAgent'] } } }] },
+  ],
+});
+
+/**
+ * A second phase, aborted at level 2 once two of its four agents (two on each machine) are
+ * migrated: the week's rollback undoes them (workflows/week/rollback.ts).
+ */
+const abortPlan = planSchema.parse({
+  version: 1,
+  id: 'replay-fixture-abort',
+  title: 'a week aborted at level 2, for the replay fixtures',
+  thresholds: { sampleIntervalMs: 250 },
+  timings: { baselineSamples: 2, rapidVerificationMs: 1500, stageVerificationMs: 1500, observationMs: 3000, observationWindowMs: 1500 },
+  weeks: [
+    {
+      id: 'week1',
+      title: 'four agents, then a level-2 abort',
+      steps: [{ id: 'four', migrate: { change: 'fixture-abort', select: { agents: ['SmartHomeAgent', 'ResponderAgent', 'CalendarAgent', 'CalendarSyncAgent'] }, batchSize: 4, maxConcurrentPerMachine: 1 } }],
+      gate: { criteria: [{ kind: 'max-rollbacks', count: 0 }] },
+    },
   ],
 });
 
@@ -90,6 +111,21 @@ async function main(): Promise<void> {
     const w1 = await week1.query(weekStatusQuery);
     if (result.outcome !== 'completed' || w1.agents.find((a) => a.agent === 'NotificationAgent')?.state !== 'rolled-back') {
       throw new Error(`the run did not go as the fixtures need: phase ${result.outcome}, week 1 agents ${JSON.stringify(w1.agents.map((a) => [a.agent, a.state]))}`);
+    }
+
+    // The abort phase: a level-2 abort once two agents are migrated; the week undoes them.
+    const aborted = await env.client.workflow.start(phaseWorkflow, { taskQueue: queue, workflowId: 'phase.replay-fixture-abort', args: [phaseInput(abortPlan, env.config.inventory)] });
+    const abortWeek = env.client.workflow.getHandle(weekWorkflowId(aborted.workflowId, 'week1'));
+    for (;;) {
+      const s = await abortWeek.query(weekStatusQuery).catch(() => null);
+      if ((s?.agents.filter((a) => a.state === 'migrated').length ?? 0) >= 2) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await aborted.signal('abort', { level: 2, by: 'fixture', reason: 'recording a week rollback' });
+    const abortResult = await aborted.result();
+    const aw = await abortWeek.query(weekStatusQuery);
+    if (abortResult.outcome !== 'aborted' || aw.rollback?.level !== 2 || aw.applied.length) {
+      throw new Error(`the abort run did not go as the fixtures need: phase ${abortResult.outcome}, rollback ${JSON.stringify(aw.rollback?.undone)}, applied ${aw.applied.length}`);
     }
 
     const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
