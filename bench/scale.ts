@@ -5,7 +5,7 @@ import { loadPlan } from '../config/load';
 import { projectRoot } from '../lib/paths';
 import { phaseInput } from '../plan/compile';
 import { generateFleet } from '../simulator/generate-fleet';
-import { startTestStack } from '../test/support/harness';
+import { simulatorClient, startTestStack } from '../test/support/harness';
 import { phaseWorkflow } from '../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
 
@@ -84,6 +84,9 @@ async function main(): Promise<void> {
     const ended = Date.now();
     const final = await env.client.workflow.getHandle(weekId).query(weekStatusQuery);
     const byState = final.agents.reduce<Record<string, number>>((m, a) => ((m[a.state] = (m[a.state] ?? 0) + 1), m), {});
+    // The fleet as the simulator has it: agents that hold a stage of the phase's change.
+    const change = plan.weeks[0]!.steps.find((s) => s.migrate)!.migrate!.change;
+    const holding = (await simulatorClient(env.simulatorAdmin).agents()).filter((a) => (a.changes[change] ?? []).length > 0).length;
 
     const largestByType = new Map<string, { id: string; events: number }>();
     let weekRuns: number[] = [];
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
       rolloutMs,
       msPerAgent: Math.round(rolloutMs / agents),
       rollback: values.rollback ? { ms: ended - atGate, budgetMs: 5 * 60_000, withinBudget: ended - atGate <= 5 * 60_000, undone: byState['undone-with-week'] ?? 0 } : null,
+      agentsHoldingTheChangeInSimulator: holding,
       weekRuns,
       largestHistoryByType: Object.fromEntries(largestByType),
       peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
@@ -117,6 +121,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `scale: ${agents} agents on ${machines} machines: rollout to the gate ${(rolloutMs / 1000).toFixed(1)} s, ${figures.msPerAgent} ms per agent; phase ${result.outcome}; agents ${JSON.stringify(byState)}\n` +
         (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'})\n` : '') +
+        `  the simulator: ${holding} agents hold a stage of ${change}\n` +
         `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}\n` +
         `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB, largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, simulator ${rss.simulator ?? '?'} MB\n`,
     );

@@ -5,3 +5,4 @@ export { agentLeaseWorkflow } from './agent-lease';
 export { weekWorkflow } from './week';
 export { phaseWorkflow } from './phase';
 export { validationWorkflow } from './validation';
+export { rollbackChunkWorkflow } from './rollback-chunk';

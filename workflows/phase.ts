@@ -15,6 +15,7 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import { historySchema } from '../config/schema/plan';
 import { parseWorkflowInput } from '../config/schema/workflow-inputs';
 import { checkUndoResolution } from './agent-migration/messages';
 import { phaseWorkflow as phaseV1 } from './legacy/v1/phase';
@@ -24,10 +25,11 @@ import { retryOf, type MachineCallOptions } from './lib/machine';
 import type { PlanSettings } from './lib/migration-input';
 import { countWideRollback } from './lib/metrics';
 import { Notifier } from './lib/notify';
-import { runScopedPatch } from './lib/patches';
+import { rollbackInChildrenPatch, runScopedPatch } from './lib/patches';
 import { personAnsweredSignal, personNeededSignal, PersonWaits, type PersonWait } from './lib/person';
 import { abortSignal, forwardedAbort, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
+import { undoInChildren } from './rollback/children';
 import { leftAfter, newRollbackRecord, rollBack, type AppliedChange, type RollbackRecord, type UndoResolution } from './rollback/engine';
 import { weekWorkflow, type WeekInput, type WeekStatus } from './week';
 
@@ -179,6 +181,10 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
         await condition(() => status.paused === null);
       },
     };
+    // The undos in child workflows, machines at once (workflows/rollback/children.ts).
+    const runner = patched(rollbackInChildrenPatch)
+      ? undoInChildren({ idPrefix: `${workflowInfo().workflowId}.rollback3`, perChild: input.settings.history?.undosPerChild ?? historySchema.parse({}).undosPerChild, phase: input.phase })
+      : undefined;
     await rollBack(
       changes,
       {
@@ -196,6 +202,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
         },
       },
       record,
+      runner,
     );
     status.applied = leftAfter(changes, record);
   }

@@ -97,6 +97,11 @@ export type Timings = z.infer<typeof timingsSchema>;
 export const historySchema = z.strictObject({
   newRunAfterEvents: z.number().int().min(100).max(40_000).default(5000),
   migrationsPerRound: z.number().int().min(1).max(1000).default(400),
+  /**
+   * A week's or phase's rollback undoes its changes in child workflows of at most this many
+   * changes each (about 27 events per undo; workflows/rollback/children.ts).
+   */
+  undosPerChild: z.number().int().min(1).max(300).default(150),
 });
 export type HistoryLimits = z.infer<typeof historySchema>;
 

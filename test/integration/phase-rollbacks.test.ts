@@ -51,7 +51,7 @@ describe('phase and week rollbacks on the real dev server', () => {
   }
   const versions = async (agents: string[]) => Promise.all(agents.map(async (a) => (await sim.agent(a)).version));
 
-  it('a gate decided "rollback-week" undoes every agent of the week, newest first, each stage in reverse', async () => {
+  it('a gate decided "rollback-week" undoes every agent of the week, newest first on each machine, each stage in reverse, in one child workflow per machine', async () => {
     const agents = ['GPUThermalAgent', 'VRAMUsageAgent', 'RemoteConnectorAgent'];
     const p = plan('gate-rollback', [{ agents }]);
     const handle = await start(p);
@@ -66,13 +66,65 @@ describe('phase and week rollbacks on the real dev server', () => {
     assert.deepEqual(await versions(agents), ['1.0.0', '1.0.0', '1.0.0']);
     const week = await env.client.workflow.getHandle(weekWorkflowId('phase.gate-rollback', 'week1')).query(weekStatusQuery);
     assert.equal(week.outcome, 'rolled-back');
-    assert.deepEqual(week.rollback?.undone, [...order].reverse(), 'newest change undone first');
+    // Machines roll back at once (workflows/rollback/children.ts); on each, the newest change first.
+    const machineOf = (a: string) => env.config.inventory.agents.find((x) => x.name === a)!.machine;
+    for (const m of ['mainpc', 'pc2']) {
+      assert.deepEqual(
+        week.rollback?.undone.filter((a) => machineOf(a) === m),
+        [...order].reverse().filter((a) => machineOf(a) === m),
+        `newest change undone first on ${m}`,
+      );
+    }
+    const children: Array<{ id: string; status: string }> = [];
+    for await (const w of env.client.workflow.list({ query: `WorkflowType = "rollbackChunkWorkflow" AND PhasegatePhase = "gate-rollback"` })) children.push({ id: w.workflowId, status: w.status.name });
+    assert.deepEqual(
+      children.sort((a, b) => a.id.localeCompare(b.id)),
+      ['mainpc', 'pc2'].map((m) => ({ id: `${weekWorkflowId('phase.gate-rollback', 'week1')}.rollback2.${m}.1`, status: 'COMPLETED' })),
+    );
     assert.equal(week.rollback?.withinBudget, true);
     assert.deepEqual(week.rollback?.unhealthyAfter, [], 'every undone agent probed healthy');
     for (const a of agents) {
       const undos = (await sim.actions(a)).filter((r) => r.action === 'undo-stage' && r.outcome === 'undone').map((r) => r.stage);
       assert.deepEqual(undos, [3, 2, 1], `${a}: stages undone in reverse`);
     }
+  });
+
+  it('a week rollback keeps an operation in its place: migrations newer than it undone before it on every machine, older ones after it', async () => {
+    // The hub an operation deploys may be what later migrations lean on (workflows/rollback/children.ts).
+    const older = ['GPUThermalAgent', 'ResponderAgent'];
+    const newer = ['VRAMUsageAgent', 'WebSearchAgent'];
+    const machineOf = (a: string) => env.config.inventory.agents.find((x) => x.name === a)!.machine;
+    assert.deepEqual([...new Set([...older, ...newer].map(machineOf))].sort(), ['mainpc', 'pc2'], 'the agents span both machines');
+    const migrate = (id: string, agents: string[]) => ({ id, migrate: { change: `op-order-${id}`, select: { agents }, pilots: 0, batchSize: agents.length, maxConcurrentPerMachine: 2 } });
+    const p = planSchema.parse({
+      version: 1,
+      id: 'op-order',
+      title: 'an operation between two migration steps',
+      thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
+      timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+      weeks: [{ id: 'week1', title: 'week 1', steps: [migrate('older', older), { id: 'hub', operation: { machine: 'pc2', name: 'deploy-edgehub' } }, migrate('newer', newer)], gate: { criteria: [{ kind: 'max-rollbacks', count: 5 }] } }],
+    });
+    const since = (await sim.actions()).reduce((n, r) => Math.max(n, r.seq), 0);
+    const handle = await start(p);
+    await weekUntil('phase.op-order', 'week1', (s) => s.state === 'gate-open', 'the gate');
+    await env.client.workflow.getHandle(weekWorkflowId('phase.op-order', 'week1')).executeUpdate(decideGateUpdate, {
+      args: [{ gate: 'op-order.week1.gate', decision: 'rollback-week', by: 'carol', reason: 'the hub misbehaves' }],
+    });
+    assert.equal((await handle.result()).outcome, 'stopped');
+    const week = await env.client.workflow.getHandle(weekWorkflowId('phase.op-order', 'week1')).query(weekStatusQuery);
+    assert.equal(week.outcome, 'rolled-back');
+    assert.deepEqual(week.applied, [], 'nothing left applied');
+
+    // The fleet's own record: every stage undone, the hub down, in that order.
+    const actions = (await sim.actions()).filter((r) => r.seq > since);
+    const undoSeqs = (agents: string[]) => actions.filter((r) => agents.includes(r.agent) && r.action === 'undo-stage' && r.outcome === 'undone').map((r) => r.seq);
+    const hubDown = actions.filter((r) => r.agent === 'EdgeHub' && r.action === 'component-down');
+    assert.equal(hubDown.length, 1, JSON.stringify(hubDown));
+    assert.equal(undoSeqs(newer).length, 6, 'three stages of each newer agent undone');
+    assert.equal(undoSeqs(older).length, 6, 'three stages of each older agent undone');
+    assert.ok(Math.max(...undoSeqs(newer)) < hubDown[0]!.seq, 'the newer migrations were undone before the hub went down');
+    assert.ok(Math.min(...undoSeqs(older)) > hubDown[0]!.seq, 'the older migrations were undone after the hub went down');
+    for (const a of [...older, ...newer]) assert.deepEqual((await sim.agent(a)).changes, {}, `${a} holds no stage`);
   });
 
   it('abort at level 3 puts the whole fleet back as it was before the phase', async () => {

@@ -6,6 +6,7 @@ import { loadPlan } from '../../config/load';
 import { phaseInput } from '../../plan/compile';
 import { generateFleet } from '../../simulator/generate-fleet';
 import { phaseWorkflow } from '../../workflows/phase';
+import type { rollbackChunkWorkflow } from '../../workflows/rollback-chunk';
 import { abortSignal, pauseSignal } from '../../workflows/lib/steering';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { checkInvariants } from '../checker/invariants';
@@ -94,13 +95,13 @@ describe('a week of 200 agents on 5 machines carries on in new runs, its histori
     );
   });
 
-  it('paused and then aborted at level 2 after the week has carried on in a new run: the latest run holds, then undoes every change of the week', { timeout: 10 * 60_000 }, async () => {
+  it('paused and then aborted at level 2 after the week has carried on in a new run: the latest run holds, then undoes every change of the week in child workflows of at most four undos', { timeout: 10 * 60_000 }, async () => {
     const agents = fleet.inventory.agents.slice(0, 40).map((a) => a.name);
     const plan = {
       ...(fleet.plan as object),
       id: 'scale-abort',
       title: 'forty agents, a pause and a level-2 abort across new runs',
-      history: { newRunAfterEvents: 100, migrationsPerRound: 5 },
+      history: { newRunAfterEvents: 100, migrationsPerRound: 5, undosPerChild: 4 },
       weeks: [{ id: 'week1', title: 'forty agents', steps: [{ id: 'forty', migrate: { change: 'abort-change', select: { agents }, pilots: 0, batchSize: 40, maxConcurrentPerMachine: 1, failureBudget: { perBatch: 40, perWeek: 40, onExceeded: 'pause' } } }], gate: { criteria: [{ kind: 'max-rollbacks', count: 40 }] } }],
     };
     const planFile = path.join(env.config.configDir, 'plans', 'scale-abort.json');
@@ -141,6 +142,24 @@ describe('a week of 200 agents on 5 machines carries on in new runs, its histori
     const schedule: Schedule = { seed: 0, plan: loaded, policy: { gate: 'go', undo: 'accept', approval: 'approve', inconclusive: 'accept', preflight: 'skip', preflightAnswerAfterMs: 0 }, actions: [] };
     const report = await checkInvariants(env, schedule, [handle.workflowId], since, true);
     assert.deepEqual(report.violations, []);
-    process.stdout.write(`# abort across new runs: ${doneWhenPaused} agents migrated before the pause, the week in ${final.history?.runs} runs, ${final.rollback?.changes.length} changes undone by its level-2 rollback\n`);
+
+    // The rollback's undos ran in children of at most four each, machine by machine
+    // (workflows/rollback/children.ts); together they undid what the week's record lists.
+    const children: Array<{ id: string; events: number; done: number }> = [];
+    for await (const w of env.client.workflow.list({ query: `WorkflowType = "rollbackChunkWorkflow" AND PhasegatePhase = "scale-abort"` })) {
+      const h = env.client.workflow.getHandle<typeof rollbackChunkWorkflow>(w.workflowId, w.runId);
+      const out = await h.result();
+      assert.equal(out.handedBack, null, `${w.workflowId} handed an undo back`);
+      assert.ok(out.done.length >= 1 && out.done.length <= 4, `${w.workflowId} undid ${out.done.length} changes`);
+      children.push({ id: w.workflowId, events: (await h.fetchHistory()).events?.length ?? 0, done: out.done.length });
+    }
+    const machinesRolledBack = new Set(final.rollback!.changes.map((c) => fleet.inventory.agents.find((a) => a.name === c.name)!.machine));
+    const expected = [...machinesRolledBack].reduce((n, mc) => n + Math.ceil(final.rollback!.changes.filter((c) => fleet.inventory.agents.find((a) => a.name === c.name)!.machine === mc).length / 4), 0);
+    assert.equal(children.length, expected, `children: ${children.map((c) => c.id).join(', ')}`);
+    assert.equal(children.reduce((n, c) => n + c.done, 0), final.rollback!.changes.length);
+    assert.ok(final.rollback!.changes.every((c) => c.result === 'undone'));
+    process.stdout.write(
+      `# abort across new runs: ${doneWhenPaused} agents migrated before the pause, the week in ${final.history?.runs} runs, ${final.rollback?.changes.length} changes undone by its level-2 rollback in ${children.length} child workflows of ${children.map((c) => c.events).join(', ')} events\n`,
+    );
   });
 });

@@ -54,6 +54,8 @@ const abortPlan = planSchema.parse({
   version: 1,
   id: 'replay-fixture-abort',
   title: 'a week aborted at level 2, for the replay fixtures',
+  // One undo per child workflow of the rollback (workflows/rollback/children.ts).
+  history: { undosPerChild: 1 },
   thresholds: { sampleIntervalMs: 250 },
   timings: { baselineSamples: 2, rapidVerificationMs: 1500, stageVerificationMs: 1500, observationMs: 3000, observationWindowMs: 1500 },
   weeks: [

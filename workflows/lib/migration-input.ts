@@ -8,7 +8,7 @@ export interface PlanSettings {
   /** Watch the cross-machine links while a week's migrations and operations run (default true). */
   watchLinks?: boolean;
   /** How long a week's own history may grow before it carries on in a new run (config/schema/plan.ts). */
-  history?: { newRunAfterEvents: number; migrationsPerRound: number };
+  history?: { newRunAfterEvents: number; migrationsPerRound: number; undosPerChild?: number };
 }
 
 export interface InventoryAgent {

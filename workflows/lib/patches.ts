@@ -32,3 +32,10 @@ export const preflightPatch = 'preflight-before-stage-1';
  * when it changes.
  */
 export const leanMigrationPatch = 'lean-migration-history';
+
+/**
+ * A week's and a phase's rollback undo their changes in child workflows (rollbackChunkWorkflow),
+ * machines in parallel, a bounded number of changes per child (workflows/rollback/children.ts):
+ * before it, every undo of a rollback ran one after another in the rollback's own history.
+ */
+export const rollbackInChildrenPatch = 'rollback-in-child-workflows';

@@ -1,7 +1,7 @@
 import { CancellationScope, sleep } from '@temporalio/workflow';
 import { stageLabel, type StageNumber } from '../../decisions/migration-steps';
 import type { Reading, TriggerEvidence } from '../../decisions/triggers';
-import { onMachine, type MachineCallOptions } from '../lib/machine';
+import { onMachine, type MachineCallOptions, type MachineUnreachable } from '../lib/machine';
 import type { Notifier } from '../lib/notify';
 
 /**
@@ -100,23 +100,82 @@ export interface RollbackRecord {
   unhealthyAfter: string[];
 }
 
-export interface RollbackScope {
+/** What undoing one change needs. */
+export interface UndoScope {
   level: RollbackLevel;
-  reason: string;
-  trigger?: TriggerEvidence | null;
   /** Who rolls back, for alerts: "tutoring_agent", "phase1/week2", "phase1". */
   label: string;
   /** Prefix of every undo's idempotency key (run-scoped: workflows/lib/ids.ts runKey). */
   keyPrefix: string;
   responseThresholdMs: number;
-  notify: Notifier;
   /** The caller's queue wait and hold for an unreachable machine. */
   machine: MachineCallOptions;
+  /**
+   * Without these two (a rollback's child workflow, workflows/rollback-chunk.ts), an undo that
+   * needs a person or a machine that takes no task is handed back to the rollback's own
+   * workflow (UndoHandedBack), which alerts, asks and holds there and carries the undo on.
+   */
+  notify?: Notifier;
   /** Ask a person and wait for the answer (the caller lists the wait and marks it for the Web UI). */
+  askPerson?(problem: UndoProblem): Promise<UndoResolution>;
+}
+
+export interface RollbackScope extends UndoScope {
+  reason: string;
+  trigger?: TriggerEvidence | null;
+  notify: Notifier;
   askPerson(problem: UndoProblem): Promise<UndoResolution>;
   /** After each change, with how it ended (the caller updates its status). */
   onChange?(c: AppliedChange, r: ChangeRollback): void;
 }
+
+/**
+ * Where one change's undo stands, so that another workflow can carry it on: what is done so
+ * far, the stages still to undo, the attempt (its idempotency keys), and the next step: make
+ * the attempt (again, same keys), put a problem to a person, or probe the agent.
+ */
+export interface UndoResume {
+  r: ChangeRollback;
+  pending: StageNumber[];
+  attempt: number;
+  next: 'undo' | 'ask' | 'probe';
+  /** For `ask`: what went wrong, not yet recorded or alerted. */
+  problem?: UndoProblem;
+  /** The machine took no task in time: the workflow that carries on holds first. */
+  unreachable?: MachineUnreachable;
+}
+
+/** An undo handed back by a workflow that may not wait for a person or a machine. */
+export class UndoHandedBack extends Error {
+  constructor(readonly resume: UndoResume) {
+    super(`undo of ${resume.r.name} handed back (${resume.next}${resume.unreachable ? `: ${resume.unreachable.machine} unreachable` : ''})`);
+    this.name = 'UndoHandedBack';
+  }
+}
+
+/** Thrown by the machine hold of a workflow that hands unreachable machines back (see UndoScope). */
+export class MachineHandedBack extends Error {
+  constructor(readonly unreachable: MachineUnreachable) {
+    super(`${unreachable.machine} took no task within ${Math.round(unreachable.queueWaitMs / 1000)} s`);
+    this.name = 'MachineHandedBack';
+  }
+}
+
+/** One undo of a change, carried on from `resume` when given: the one place a change is undone. */
+export function undoChange(c: AppliedChange, scope: UndoScope, resume?: UndoResume): Promise<ChangeRollback> {
+  return c.kind === 'migration' ? undoMigration(c, scope, resume) : undoOperation(c, scope, resume);
+}
+
+/**
+ * Runs the undos of a rollback, newest first as given, and calls `finish` as each change ends.
+ * The default runs them one by one in the rollback's own workflow; workflows/rollback/children.ts
+ * runs them in child workflows, machines in parallel, to bound the history and the time.
+ */
+export type UndoRunner = (newestFirst: AppliedChange[], scope: RollbackScope, finish: (c: AppliedChange, r: ChangeRollback) => void) => Promise<void>;
+
+const oneByOne: UndoRunner = async (newestFirst, scope, finish) => {
+  for (const c of newestFirst) finish(c, await undoChange(c, scope));
+};
 
 const errorText = (err: unknown): string => {
   if (!(err instanceof Error)) return String(err);
@@ -152,7 +211,7 @@ const levelName: Record<RollbackLevel, string> = { 1: 'agent', 2: 'week', 3: 'ph
  * undone or accepted as it is. Never throws for a failed undo; runs to the end even if the
  * calling workflow is cancelled.
  */
-export function rollBack(changes: readonly AppliedChange[], scope: RollbackScope, record: RollbackRecord): Promise<RollbackRecord> {
+export function rollBack(changes: readonly AppliedChange[], scope: RollbackScope, record: RollbackRecord, runner: UndoRunner = oneByOne): Promise<RollbackRecord> {
   return CancellationScope.nonCancellable(async () => {
     const started = Date.now();
     const names = changes.map(appliedName);
@@ -173,15 +232,14 @@ export function rollBack(changes: readonly AppliedChange[], scope: RollbackScope
       })
       .catch(() => undefined);
     try {
-      for (const c of [...changes].reverse()) {
-        const r = c.kind === 'migration' ? await undoMigration(c, scope) : await undoOperation(c, scope);
+      await runner([...changes].reverse(), scope, (c, r) => {
         r.at = new Date().toISOString();
         record.changes.push(r);
         if (r.result === 'undone') record.undone.push(scope.level === 3 ? `${c.week}/${r.name}` : r.name);
         else record.acceptedAsIs.push(scope.level === 3 ? `${c.week}/${r.name}` : r.name);
         if (r.healthy === false) record.unhealthyAfter.push(scope.level === 3 ? `${c.week}/${r.name}` : r.name);
         scope.onChange?.(c, r);
-      }
+      });
     } finally {
       budgetWatch.cancel();
     }
@@ -201,28 +259,39 @@ export function rollBack(changes: readonly AppliedChange[], scope: RollbackScope
   });
 }
 
+/** A machine hold handed back (MachineHandedBack) becomes the undo handed back, with where it stands. */
+const handBackIfUnreachable = (err: unknown, at: Omit<UndoResume, 'next' | 'unreachable'> & { next: UndoResume['next'] }): void => {
+  if (err instanceof MachineHandedBack) throw new UndoHandedBack({ ...at, unreachable: err.unreachable });
+};
+
 /** Undoes one migration's stages, reads the markers back, probes the agent; asks a person when that fails. */
-async function undoMigration(c: Extract<AppliedChange, { kind: 'migration' }>, scope: RollbackScope): Promise<ChangeRollback> {
+async function undoMigration(c: Extract<AppliedChange, { kind: 'migration' }>, scope: UndoScope, resume?: UndoResume): Promise<ChangeRollback> {
   const m = onMachine(c.machine, scope.machine);
-  const r: ChangeRollback = { name: c.agent, kind: 'migration', change: c.change, week: c.week, result: 'undone', undoneStages: [], remainingStages: [], failures: [], resolutions: [], readBack: null, healthAfter: null, healthy: null, at: '' };
-  let pending = [...new Set(c.stages)].sort((a, b) => b - a);
+  const r: ChangeRollback = resume?.r ?? { name: c.agent, kind: 'migration', change: c.change, week: c.week, result: 'undone', undoneStages: [], remainingStages: [], failures: [], resolutions: [], readBack: null, healthAfter: null, healthy: null, at: '' };
+  let pending = resume?.pending ?? [...new Set(c.stages)].sort((a, b) => b - a);
   const where = `${levelName[scope.level]} rollback of ${c.change} on ${c.machine}, ${c.agent}`;
-  for (let attempt = 0; ; attempt++) {
-    let problem: UndoProblem | null = null;
-    for (const stage of [...pending]) {
-      try {
-        await m.runAction(`undo ${stageLabel(stage)}: ${where}`, {
-          action: 'undo-stage',
-          agent: c.agent,
-          change: c.change,
-          stage,
-          idempotencyKey: `${scope.keyPrefix}:${c.agent}:${c.change}:s${stage}:undo${attempt}`,
-        });
-        pending = pending.filter((s) => s !== stage);
-        if (!r.undoneStages.includes(stage)) r.undoneStages.push(stage);
-      } catch (err) {
-        problem = { change: c, kind: 'failed-undo', stage, error: errorText(err) };
-        break;
+  // A carried-on undo starts where it was handed back: its attempt again, its problem, or the probe.
+  let carried: UndoProblem | null = resume?.next === 'ask' ? resume.problem! : null;
+  for (let attempt = resume?.attempt ?? 0; resume?.next !== 'probe'; attempt++) {
+    let problem: UndoProblem | null = carried;
+    carried = null;
+    if (!problem) {
+      for (const stage of [...pending]) {
+        try {
+          await m.runAction(`undo ${stageLabel(stage)}: ${where}`, {
+            action: 'undo-stage',
+            agent: c.agent,
+            change: c.change,
+            stage,
+            idempotencyKey: `${scope.keyPrefix}:${c.agent}:${c.change}:s${stage}:undo${attempt}`,
+          });
+          pending = pending.filter((s) => s !== stage);
+          if (!r.undoneStages.includes(stage)) r.undoneStages.push(stage);
+        } catch (err) {
+          handBackIfUnreachable(err, { r, pending, attempt, next: 'undo' });
+          problem = { change: c, kind: 'failed-undo', stage, error: errorText(err) };
+          break;
+        }
       }
     }
     if (!problem) {
@@ -245,11 +314,13 @@ async function undoMigration(c: Extract<AppliedChange, { kind: 'migration' }>, s
           };
         }
       } catch (err) {
+        handBackIfUnreachable(err, { r, pending, attempt, next: 'undo' });
         pending = [3, 2, 1];
         problem = { change: c, kind: 'read-back', stage: null, error: `reading the markers back failed: ${errorText(err)}` };
       }
     }
     if (!problem) break;
+    if (!scope.askPerson || !scope.notify) throw new UndoHandedBack({ r, pending, attempt, next: 'ask', problem });
     r.failures.push({ stage: problem.stage, kind: problem.kind, error: problem.error, at: new Date().toISOString() });
     scope.notify.alert(
       2,
@@ -270,6 +341,7 @@ async function undoMigration(c: Extract<AppliedChange, { kind: 'migration' }>, s
     r.healthAfter = await m.probeAgent(`probe ${c.agent} after the ${levelName[scope.level]} rollback`, { agent: c.agent, responseThresholdMs: scope.responseThresholdMs, checkIntegration: true });
     r.healthy = healthyAfter(r.healthAfter);
   } catch (err) {
+    handBackIfUnreachable(err, { r, pending, attempt: resume?.attempt ?? 0, next: 'probe' });
     r.healthAfter = [{ metric: 'agentUp', status: 'no-data', detail: `probe failed: ${errorText(err)}` }];
     r.healthy = null;
   }
@@ -277,36 +349,44 @@ async function undoMigration(c: Extract<AppliedChange, { kind: 'migration' }>, s
 }
 
 /** Undoes one operation of a machine's catalogue; asks a person when that fails. */
-async function undoOperation(c: Extract<AppliedChange, { kind: 'operation' }>, scope: RollbackScope): Promise<ChangeRollback> {
+async function undoOperation(c: Extract<AppliedChange, { kind: 'operation' }>, scope: UndoScope, resume?: UndoResume): Promise<ChangeRollback> {
   const m = onMachine(c.machine, scope.machine);
-  const r: ChangeRollback = { name: `${c.machine}/${c.operation}`, kind: 'operation', week: c.week, result: 'undone', undoneStages: [], remainingStages: [], failures: [], resolutions: [], readBack: null, healthAfter: null, healthy: null, at: '' };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await m.runOperation(`${levelName[scope.level]} rollback: undo ${c.operation} on ${c.machine}`, { name: c.operation, direction: 'undo', idempotencyKey: `${scope.keyPrefix}:${c.machine}:${c.operation}:undo${attempt}` });
-      return r;
-    } catch (err) {
-      const problem: UndoProblem = { change: c, kind: 'failed-undo', stage: null, error: errorText(err) };
-      r.failures.push({ stage: null, kind: 'failed-undo', error: problem.error, at: new Date().toISOString() });
-      scope.notify.alert(2, `${scope.label}: undo of ${c.operation} on ${c.machine} failed`, `${problem.error}. A person decides: retry the undo, or accept it as it is.`, { machine: c.machine, operation: c.operation, level: scope.level });
-      const decision = await scope.askPerson(problem);
-      r.resolutions.push({ ...decision, at: new Date().toISOString() });
-      scope.notify.emit('rollback.resolution', { operation: c.operation, machine: c.machine, level: scope.level, ...decision });
-      if (decision.action === 'accept') {
-        r.result = 'accepted-as-is';
+  const r: ChangeRollback = resume?.r ?? { name: `${c.machine}/${c.operation}`, kind: 'operation', week: c.week, result: 'undone', undoneStages: [], remainingStages: [], failures: [], resolutions: [], readBack: null, healthAfter: null, healthy: null, at: '' };
+  let carried: UndoProblem | null = resume?.next === 'ask' ? resume.problem! : null;
+  for (let attempt = resume?.attempt ?? 0; ; attempt++) {
+    let problem: UndoProblem | null = carried;
+    carried = null;
+    if (!problem) {
+      try {
+        await m.runOperation(`${levelName[scope.level]} rollback: undo ${c.operation} on ${c.machine}`, { name: c.operation, direction: 'undo', idempotencyKey: `${scope.keyPrefix}:${c.machine}:${c.operation}:undo${attempt}` });
         return r;
+      } catch (err) {
+        handBackIfUnreachable(err, { r, pending: [], attempt, next: 'undo' });
+        problem = { change: c, kind: 'failed-undo', stage: null, error: errorText(err) };
       }
+    }
+    if (!scope.askPerson || !scope.notify) throw new UndoHandedBack({ r, pending: [], attempt, next: 'ask', problem });
+    r.failures.push({ stage: null, kind: 'failed-undo', error: problem.error, at: new Date().toISOString() });
+    scope.notify.alert(2, `${scope.label}: undo of ${c.operation} on ${c.machine} failed`, `${problem.error}. A person decides: retry the undo, or accept it as it is.`, { machine: c.machine, operation: c.operation, level: scope.level });
+    const decision = await scope.askPerson(problem);
+    r.resolutions.push({ ...decision, at: new Date().toISOString() });
+    scope.notify.emit('rollback.resolution', { operation: c.operation, machine: c.machine, level: scope.level, ...decision });
+    if (decision.action === 'accept') {
+      r.result = 'accepted-as-is';
+      return r;
     }
   }
 }
 
-/** What stays applied after a rollback: the changes a person accepted as they are, with the stages left. */
+/** One key per change, the same for the change and its record (undos may end in any order across machines). */
+const changeKey = (c: { kind: AppliedChange['kind']; week: string; name: string; change?: string | undefined }) => `${c.kind}:${c.week}:${c.name}:${c.change ?? ''}`;
+
+/** What stays applied after a rollback: the changes a person accepted as they are, with the stages left, in their order. */
 export function leftAfter(changes: readonly AppliedChange[], record: RollbackRecord): AppliedChange[] {
-  const left: AppliedChange[] = [];
-  const reversed = [...changes].reverse();
-  record.changes.forEach((r, i) => {
-    const c = reversed[i];
-    if (!c || r.result !== 'accepted-as-is') return;
-    left.unshift(c.kind === 'migration' ? { ...c, stages: r.remainingStages, acceptedAsIs: true } : { ...c, acceptedAsIs: true });
+  const ended = new Map(record.changes.map((r) => [changeKey(r), r]));
+  return changes.flatMap((c) => {
+    const r = ended.get(changeKey({ kind: c.kind, week: c.week, name: appliedName(c), ...(c.kind === 'migration' ? { change: c.change } : {}) }));
+    if (!r || r.result !== 'accepted-as-is') return [];
+    return [c.kind === 'migration' ? { ...c, stages: r.remainingStages, acceptedAsIs: true } : { ...c, acceptedAsIs: true }];
   });
-  return left;
 }

@@ -1,6 +1,8 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 import { migrationWorkflowId, runKey } from '../lib/ids';
 import { countWideRollback } from '../lib/metrics';
+import { rollbackInChildrenPatch } from '../lib/patches';
+import { undoInChildren } from '../rollback/children';
 import { newRollbackRecord, rollBack as runEngine, type AppliedChange, type RollbackLevel, type RollbackRecord } from '../rollback/engine';
 import { rollbackMachine } from './holds';
 import type { WeekRun } from './run';
@@ -11,6 +13,10 @@ export async function rollBackWeek(run: WeekRun, level: RollbackLevel, reason: s
   run.status.rollback = record;
   run.setState('rolling-back');
   if (level >= 2) countWideRollback(2);
+  // The undos in child workflows, machines at once: the week's history and the time stay bounded.
+  const runner = patched(rollbackInChildrenPatch)
+    ? undoInChildren({ idPrefix: `${workflowInfo().workflowId}.rollback${level}`, perChild: run.history.undosPerChild, phase: run.input.phase, week: run.input.week.id })
+    : undefined;
   await runEngine(
     changes,
     {
@@ -41,6 +47,7 @@ export async function rollBackWeek(run: WeekRun, level: RollbackLevel, reason: s
       },
     },
     record,
+    runner,
   );
   return record;
 }

@@ -1,4 +1,4 @@
-import { historySchema } from '../../config/schema/plan';
+import { historySchema, type HistoryLimits } from '../../config/schema/plan';
 import { CancellationScope, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { agentMigrationWorkflow } from '../agent-migration';
 import { setAgentsByState } from '../lib/metrics';
@@ -82,8 +82,9 @@ export class WeekRun {
   }
 
   /** The history limits of the plan (config/schema/plan.ts); older inputs have none and get the defaults. */
-  get history(): { newRunAfterEvents: number; migrationsPerRound: number } {
-    return this.input.settings.history ?? defaultHistoryLimits;
+  get history(): HistoryLimits {
+    // Inputs written before a limit existed lack it: the default fills it.
+    return { ...defaultHistoryLimits, ...this.input.settings.history };
   }
 
   agentsChanged(): void {
