@@ -17,7 +17,7 @@ import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows
  * week rollback). Prints the time per agent, every workflow's largest history, the week's runs,
  * and the peak resident memory of the control worker and of the largest machine worker.
  *
- * node dist/bench/scale.js --agents 1000 --machines 10 [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N]
+ * node dist/bench/scale.js --agents 1000 --machines 10 [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N] [--undos-at-once N]
  */
 
 async function main(): Promise<void> {
@@ -31,12 +31,14 @@ async function main(): Promise<void> {
       'per-round': { type: 'string' },
       'max-cached-workflows': { type: 'string' },
       'control-heap-mb': { type: 'string' },
+      'undos-at-once': { type: 'string' },
     },
   });
   const agents = Number(values.agents);
   const machines = Number(values.machines);
   const history = values['new-run-after'] || values['per-round'] ? { newRunAfterEvents: Number(values['new-run-after'] ?? 5000), migrationsPerRound: Number(values['per-round'] ?? 400) } : undefined;
-  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}) });
+  const undosAtOnce = values['undos-at-once'] ? Number(values['undos-at-once']) : undefined;
+  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}), ...(undosAtOnce ? { rollbackUndosAtOncePerMachine: undosAtOnce } : {}) });
   process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}; starting the stack\n`);
   const cache = values['max-cached-workflows'] ? Number(values['max-cached-workflows']) : undefined;
   const heapMb = values['control-heap-mb'] ? Number(values['control-heap-mb']) : undefined;
@@ -58,6 +60,30 @@ async function main(): Promise<void> {
       }
     }
   }, 1000);
+  // CPU seconds of each process of the stack, its own and its reaped children's (the commands
+  // a machine worker ran): where the time of a phase of the run went.
+  const cpuSeconds = (): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const [name, p] of env.stack.processes) {
+      if (!p.child.pid) continue;
+      try {
+        const fields = readFileSync(`/proc/${p.child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+        // utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the name.
+        out.set(name, fields.slice(11, 15).reduce((n, f) => n + Number(f), 0) / 100);
+      } catch {
+        // exited
+      }
+    }
+    return out;
+  };
+  const cpuBetween = (a: Map<string, number>, b: Map<string, number>): Record<string, number> => {
+    const by: Record<string, number> = {};
+    for (const [name, v] of b) {
+      const group = name.startsWith('worker-') && name !== 'worker-control' ? 'machine workers and their commands' : name;
+      by[group] = Math.round(((by[group] ?? 0) + v - (a.get(name) ?? 0)) * 10) / 10;
+    }
+    return by;
+  };
   try {
     const planFile = path.join(env.config.configDir, 'plans', 'scale.json');
     writeFileSync(planFile, JSON.stringify(fleet.plan));
@@ -78,10 +104,12 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const atGate = Date.now();
+    const cpuAtGate = cpuSeconds();
     const decision = values.rollback ? 'rollback-week' : 'go';
     await env.client.workflow.getHandle(weekId).executeUpdate(decideGateUpdate, { args: [{ gate: week.gate.id, decision, by: 'bench' }] });
     const result = await handle.result();
     const ended = Date.now();
+    const rollbackCpu = values.rollback ? cpuBetween(cpuAtGate, cpuSeconds()) : null;
     const final = await env.client.workflow.getHandle(weekId).query(weekStatusQuery);
     const byState = final.agents.reduce<Record<string, number>>((m, a) => ((m[a.state] = (m[a.state] ?? 0) + 1), m), {});
     // The fleet as the simulator has it: agents that hold a stage of the phase's change.
@@ -110,7 +138,7 @@ async function main(): Promise<void> {
       agentsByState: byState,
       rolloutMs,
       msPerAgent: Math.round(rolloutMs / agents),
-      rollback: values.rollback ? { ms: ended - atGate, budgetMs: 5 * 60_000, withinBudget: ended - atGate <= 5 * 60_000, undone: byState['undone-with-week'] ?? 0 } : null,
+      rollback: values.rollback ? { undosAtOncePerMachine: plan.timings.rollbackUndosAtOncePerMachine, ms: ended - atGate, budgetMs: 5 * 60_000, withinBudget: ended - atGate <= 5 * 60_000, undone: byState['undone-with-week'] ?? 0, cpuSeconds: rollbackCpu } : null,
       agentsHoldingTheChangeInSimulator: holding,
       weekRuns,
       largestHistoryByType: Object.fromEntries(largestByType),
@@ -120,7 +148,7 @@ async function main(): Promise<void> {
     const machineRss = Object.entries(rss).filter(([k]) => k.startsWith('worker-') && k !== 'worker-control');
     process.stdout.write(
       `scale: ${agents} agents on ${machines} machines: rollout to the gate ${(rolloutMs / 1000).toFixed(1)} s, ${figures.msPerAgent} ms per agent; phase ${result.outcome}; agents ${JSON.stringify(byState)}\n` +
-        (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'})\n` : '') +
+        (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents, ${figures.rollback.undosAtOncePerMachine} undos at once per machine: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'}); CPU seconds meanwhile: ${JSON.stringify(figures.rollback.cpuSeconds)}\n` : '') +
         `  the simulator: ${holding} agents hold a stage of ${change}\n` +
         `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}\n` +
         `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB, largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, simulator ${rss.simulator ?? '?'} MB\n`,

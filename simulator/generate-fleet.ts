@@ -32,6 +32,8 @@ export interface FleetShape {
   maxConcurrentPerMachine?: number;
   /** The plan's history limits (config/schema/plan.ts), when not the defaults. */
   history?: { newRunAfterEvents: number; migrationsPerRound: number };
+  /** The plan's rollback undos at once per machine (config/schema/plan.ts), when not the default. */
+  rollbackUndosAtOncePerMachine?: number;
 }
 
 export interface GeneratedFleet {
@@ -95,7 +97,7 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
     id: 'scale',
     title: `every one of ${shape.agents} generated agents on ${shape.machines} machines`,
     thresholds: { sampleIntervalMs: 200, degradationMinDeltaMs: 1000, maxConsecutiveProbeErrors: 3 },
-    timings: { baselineSamples: 1, rapidVerificationMs: 400, stageVerificationMs: 400, observationMs: 0, machineQueueWaitMs: 60_000, actionAttempts: 3, actionRetryMaxIntervalMs: 500 },
+    timings: { baselineSamples: 1, rapidVerificationMs: 400, stageVerificationMs: 400, observationMs: 0, machineQueueWaitMs: 60_000, actionAttempts: 3, actionRetryMaxIntervalMs: 500, ...(shape.rollbackUndosAtOncePerMachine ? { rollbackUndosAtOncePerMachine: shape.rollbackUndosAtOncePerMachine } : {}) },
     ...(shape.history ? { history: shape.history } : {}),
     weeks: [
       {

@@ -15,7 +15,7 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import { historySchema } from '../config/schema/plan';
+import { defaultRollbackUndosAtOncePerMachine, historySchema } from '../config/schema/plan';
 import { parseWorkflowInput } from '../config/schema/workflow-inputs';
 import { checkUndoResolution } from './agent-migration/messages';
 import { phaseWorkflow as phaseV1 } from './legacy/v1/phase';
@@ -183,7 +183,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
     };
     // The undos in child workflows, machines at once (workflows/rollback/children.ts).
     const runner = patched(rollbackInChildrenPatch)
-      ? undoInChildren({ idPrefix: `${workflowInfo().workflowId}.rollback3`, perChild: input.settings.history?.undosPerChild ?? historySchema.parse({}).undosPerChild, phase: input.phase })
+      ? undoInChildren({ idPrefix: `${workflowInfo().workflowId}.rollback3`, perChild: input.settings.history?.undosPerChild ?? historySchema.parse({}).undosPerChild, atOncePerMachine: input.settings.timings.rollbackUndosAtOncePerMachine ?? defaultRollbackUndosAtOncePerMachine, phase: input.phase })
       : undefined;
     await rollBack(
       changes,

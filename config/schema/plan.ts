@@ -60,6 +60,9 @@ export const thresholdsSchema = z.strictObject({
 });
 export type Thresholds = z.infer<typeof thresholdsSchema>;
 
+/** Inputs made before the setting existed undo this many at once too. */
+export const defaultRollbackUndosAtOncePerMachine = 4;
+
 /** How long each strategy watches the agent. */
 export const timingsSchema = z.strictObject({
   /** Ten by default: the degradation judge needs degradationMinSamples (8) of them. */
@@ -85,6 +88,11 @@ export const timingsSchema = z.strictObject({
   actionAttempts: z.number().int().min(1).max(20).default(5),
   /** The longest pause between two tries (the pauses double from 1 s up to this). */
   actionRetryMaxIntervalMs: z.number().int().min(100).max(600_000).default(20_000),
+  /**
+   * A week's or phase's rollback undoes this many of a machine's migrations at once (each
+   * agent's stages still one after another, newest agents first; workflows/rollback/children.ts).
+   */
+  rollbackUndosAtOncePerMachine: z.number().int().min(1).max(16).default(defaultRollbackUndosAtOncePerMachine),
 });
 export type Timings = z.infer<typeof timingsSchema>;
 

@@ -9,13 +9,13 @@ import { simulatorClient, startTestStack, type TestStack } from '../support/harn
 
 type Budget = { perBatch: number; perWeek: number; onExceeded: 'pause' | 'rollback-week' };
 
-function plan(id: string, weeks: Array<{ agents: string[]; budget?: Budget; criteria?: object[] }>) {
+function plan(id: string, weeks: Array<{ agents: string[]; budget?: Budget; criteria?: object[] }>, timings: object = {}) {
   return planSchema.parse({
     version: 1,
     id,
     title: id,
     thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
-    timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+    timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0, ...timings },
     weeks: weeks.map((w, i) => ({
       id: `week${i + 1}`,
       title: `week ${i + 1}`,
@@ -51,9 +51,9 @@ describe('phase and week rollbacks on the real dev server', () => {
   }
   const versions = async (agents: string[]) => Promise.all(agents.map(async (a) => (await sim.agent(a)).version));
 
-  it('a gate decided "rollback-week" undoes every agent of the week, newest first on each machine, each stage in reverse, in one child workflow per machine', async () => {
+  it('a gate decided "rollback-week" undoes every agent of the week, one undo at a time per machine newest first, each stage in reverse, in one child workflow per machine', async () => {
     const agents = ['GPUThermalAgent', 'VRAMUsageAgent', 'RemoteConnectorAgent'];
-    const p = plan('gate-rollback', [{ agents }]);
+    const p = plan('gate-rollback', [{ agents }], { rollbackUndosAtOncePerMachine: 1 });
     const handle = await start(p);
     const open = await weekUntil('phase.gate-rollback', 'week1', (s) => s.state === 'gate-open', 'the gate');
     assert.deepEqual((await versions(agents)).map((v) => v.startsWith('1.0.0+')), [true, true, true]);
@@ -66,7 +66,7 @@ describe('phase and week rollbacks on the real dev server', () => {
     assert.deepEqual(await versions(agents), ['1.0.0', '1.0.0', '1.0.0']);
     const week = await env.client.workflow.getHandle(weekWorkflowId('phase.gate-rollback', 'week1')).query(weekStatusQuery);
     assert.equal(week.outcome, 'rolled-back');
-    // Machines roll back at once (workflows/rollback/children.ts); on each, the newest change first.
+    // Machines roll back at once (workflows/rollback/children.ts); on each, one undo at a time here, the newest first.
     const machineOf = (a: string) => env.config.inventory.agents.find((x) => x.name === a)!.machine;
     for (const m of ['mainpc', 'pc2']) {
       assert.deepEqual(

@@ -143,8 +143,9 @@ describe('a week of 200 agents on 5 machines carries on in new runs, its histori
     const report = await checkInvariants(env, schedule, [handle.workflowId], since, true);
     assert.deepEqual(report.violations, []);
 
-    // The rollback's undos ran in children of at most four each, machine by machine
-    // (workflows/rollback/children.ts); together they undid what the week's record lists.
+    // The rollback's undos ran in children of at most four each, each machine's changes dealt
+    // into up to four lanes (workflows/rollback/children.ts); together they undid what the
+    // week's record lists.
     const children: Array<{ id: string; events: number; done: number }> = [];
     for await (const w of env.client.workflow.list({ query: `WorkflowType = "rollbackChunkWorkflow" AND PhasegatePhase = "scale-abort"` })) {
       const h = env.client.workflow.getHandle<typeof rollbackChunkWorkflow>(w.workflowId, w.runId);
@@ -154,7 +155,10 @@ describe('a week of 200 agents on 5 machines carries on in new runs, its histori
       children.push({ id: w.workflowId, events: (await h.fetchHistory()).events?.length ?? 0, done: out.done.length });
     }
     const machinesRolledBack = new Set(final.rollback!.changes.map((c) => fleet.inventory.agents.find((a) => a.name === c.name)!.machine));
-    const expected = [...machinesRolledBack].reduce((n, mc) => n + Math.ceil(final.rollback!.changes.filter((c) => fleet.inventory.agents.find((a) => a.name === c.name)!.machine === mc).length / 4), 0);
+    const lanesOf = (n: number) => Array.from({ length: Math.min(4, n) }, (_, j) => Math.ceil((n - j) / Math.min(4, n)));
+    const expected = [...machinesRolledBack]
+      .map((mc) => final.rollback!.changes.filter((c) => fleet.inventory.agents.find((a) => a.name === c.name)!.machine === mc).length)
+      .reduce((n, onMachine) => n + lanesOf(onMachine).reduce((k, lane) => k + Math.ceil(lane / 4), 0), 0);
     assert.equal(children.length, expected, `children: ${children.map((c) => c.id).join(', ')}`);
     assert.equal(children.reduce((n, c) => n + c.done, 0), final.rollback!.changes.length);
     assert.ok(final.rollback!.changes.every((c) => c.result === 'undone'));

@@ -30,6 +30,8 @@ export interface AgentMigrationInput {
     /** Tries of a machine's command before it counts as failed (default 5), and the longest pause between two (default 20 s). */
     actionAttempts?: number;
     actionRetryMaxIntervalMs?: number;
+    /** Undos at once per machine in a week's or phase's rollback (default 4; workflows/rollback/children.ts). */
+    rollbackUndosAtOncePerMachine?: number;
   };
   /** Forces a strategy (recorded); otherwise the risk band decides. */
   strategyOverride?: { strategy: Strategy; reason: string };

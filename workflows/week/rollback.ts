@@ -1,4 +1,5 @@
 import { patched, workflowInfo } from '@temporalio/workflow';
+import { defaultRollbackUndosAtOncePerMachine } from '../../config/schema/plan';
 import { migrationWorkflowId, runKey } from '../lib/ids';
 import { countWideRollback } from '../lib/metrics';
 import { rollbackInChildrenPatch } from '../lib/patches';
@@ -15,7 +16,7 @@ export async function rollBackWeek(run: WeekRun, level: RollbackLevel, reason: s
   if (level >= 2) countWideRollback(2);
   // The undos in child workflows, machines at once: the week's history and the time stay bounded.
   const runner = patched(rollbackInChildrenPatch)
-    ? undoInChildren({ idPrefix: `${workflowInfo().workflowId}.rollback${level}`, perChild: run.history.undosPerChild, phase: run.input.phase, week: run.input.week.id })
+    ? undoInChildren({ idPrefix: `${workflowInfo().workflowId}.rollback${level}`, perChild: run.history.undosPerChild, atOncePerMachine: run.input.settings.timings.rollbackUndosAtOncePerMachine ?? defaultRollbackUndosAtOncePerMachine, phase: run.input.phase, week: run.input.week.id })
     : undefined;
   await runEngine(
     changes,
