@@ -24,7 +24,7 @@ import { runKey, weekWorkflowId } from './lib/ids';
 import { retryOf, type MachineCallOptions } from './lib/machine';
 import type { PlanSettings } from './lib/migration-input';
 import { countWideRollback } from './lib/metrics';
-import { Notifier } from './lib/notify';
+import { Notifier, publishAllAndSettle } from './lib/notify';
 import { rollbackInChildrenPatch, runScopedPatch } from './lib/patches';
 import { personAnsweredSignal, personNeededSignal, PersonWaits, type PersonWait } from './lib/person';
 import { abortSignal, forwardedAbort, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
@@ -272,8 +272,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
     status.outcome ??= 'completed';
     upsertSearchAttributes([{ key: searchAttributes.status, value: 'done' }, { key: searchAttributes.outcome, value: status.outcome }]);
     notify.emit(`phase.${status.outcome}`, { weeks: status.weeks.map((w) => ({ id: w.id, outcome: w.outcome })) });
-    await notify.flush();
-    await condition(allHandlersFinished);
+    await publishAllAndSettle(notify);
     return status;
   });
 }

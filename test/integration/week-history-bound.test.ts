@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadPlan } from '../../config/load';
 import { phaseInput } from '../../plan/compile';
 import { generateFleet } from '../../simulator/generate-fleet';
-import { phaseWorkflow } from '../../workflows/phase';
+import { phaseStatusQuery, phaseWorkflow } from '../../workflows/phase';
 import type { rollbackChunkWorkflow } from '../../workflows/rollback-chunk';
 import { abortSignal, pauseSignal } from '../../workflows/lib/steering';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
@@ -112,12 +112,23 @@ describe('a week of 200 agents on 5 machines carries on in new runs, its histori
     const handle = await env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.scale-abort.${Date.now()}`, args: [phaseInput(loaded, env.config.inventory)] });
     const week = env.client.workflow.getHandle(`${handle.workflowId}.week1`);
     const until = async (what: string, ok: (w: WeekStatus) => boolean) => {
+      let last: WeekStatus | null = null;
       for (let i = 0; i < 600; i++) {
         const w = await week.query(weekStatusQuery).catch(() => null);
         if (w && ok(w)) return w;
+        last = w ?? last;
         await new Promise((r) => setTimeout(r, 500));
       }
-      throw new Error(`timed out waiting for ${what}`);
+      // What the week and the phase said last, and the steering signals each run of the week received.
+      const phase = await handle.query(phaseStatusQuery).catch((e: unknown) => String(e));
+      const signals: string[] = [];
+      for await (const r of env.client.workflow.list({ query: `WorkflowId = "${week.workflowId}"` })) {
+        const h = await env.client.workflow.getHandle(r.workflowId, r.runId).fetchHistory();
+        signals.push(`${r.runId.slice(0, 8)} ${r.status.name}: ${(h.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).map((e) => e.workflowExecutionSignaledEventAttributes!.signalName).join(',')}`);
+      }
+      throw new Error(
+        `timed out waiting for ${what}; the week last said ${JSON.stringify({ state: last?.state, pauseReason: last?.pauseReason, history: last?.history, batches: last?.batches })}; the phase ${JSON.stringify(typeof phase === 'string' ? phase : { state: phase.state, paused: phase.paused })}; signals by run: ${signals.join(' | ')}`,
+      );
     };
     await until('a second run of the week', (w) => (w.history?.runs ?? 1) >= 2);
     // The phase passes the pause to the week's latest run, which passes it to its migrations.

@@ -10,6 +10,7 @@ import type { AgentMigrationInput, AgentMigrationResult, MigrationOutcome } from
 import { rollBackMigration } from './rollback';
 import { MigrationRun } from './run';
 import { runStep, type StepsEnd } from './steps';
+import { publishAllAndSettle } from '../lib/notify';
 
 /**
  * Migrates one agent in three stages with the strategy its risk band calls for, watched by
@@ -136,7 +137,6 @@ async function finish(run: MigrationRun, outcome: MigrationOutcome): Promise<Age
   const left = outcome === 'accepted-as-is' ? ` (stages ${status.stagesApplied.join(', ')} left in place by ${status.rollback?.changes[0]?.resolutions.at(-1)?.by ?? 'a person'})` : '';
   upsertMemo({ summary: `${agent} on ${machine}: ${input.change} ${outcome}${left}${status.trigger ? ` (${status.trigger.kind}: ${status.trigger.detail})` : ''}` });
   run.notify.emit(`migration.${outcome}`, { trigger: status.trigger, rollbackMs: status.rollback?.durationMs, stagesApplied: status.stagesApplied });
-  await run.notify.flush();
-  await condition(allHandlersFinished);
+  await publishAllAndSettle(run.notify);
   return { ...status, outcome };
 }

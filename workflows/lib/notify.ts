@@ -1,4 +1,5 @@
-import { CancellationScope, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { publishLateEventsPatch } from './patches';
 import type { Alert, ControlActivities, RolloutEvent } from '../../activities/control';
 
 // No attempt limit: when NATS is down the rollout carries on (Temporal is the record of
@@ -39,6 +40,7 @@ export class Notifier {
   /** eventsInTask: the events whose local publish failed, and the later ones, in order, until the retrying activity has them out. */
   private readonly behind: RolloutEvent[] = [];
   private draining: Promise<void> | null = null;
+  private flushedUpTo = 0;
 
   constructor(
     private readonly context: Record<string, unknown>,
@@ -106,6 +108,28 @@ export class Notifier {
   }
 
   async flush(): Promise<void> {
-    await Promise.allSettled(this.pending);
+    const upTo = this.pending.length;
+    await Promise.allSettled(this.pending.slice(0, upTo));
+    this.flushedUpTo = Math.max(this.flushedUpTo, upTo);
+  }
+
+  /** Publishes started after the last flush began. */
+  get unflushed(): boolean {
+    return this.pending.length > this.flushedUpTo;
+  }
+}
+
+/**
+ * Before a workflow ends or continues as new: every publish out, every handler done, and the
+ * publishes those handlers started while it waited out too (a pause signal that arrives as the
+ * week hands over to its new run emits "week.paused" then; without this it never left).
+ */
+export async function publishAllAndSettle(notify: Notifier): Promise<void> {
+  await notify.flush();
+  await condition(allHandlersFinished);
+  // Histories from before the patch ended here; the patch is asked only when it matters.
+  while (notify.unflushed && patched(publishLateEventsPatch)) {
+    await notify.flush();
+    await condition(allHandlersFinished);
   }
 }

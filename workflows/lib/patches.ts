@@ -39,3 +39,11 @@ export const leanMigrationPatch = 'lean-migration-history';
  * before it, every undo of a rollback ran one after another in the rollback's own history.
  */
 export const rollbackInChildrenPatch = 'rollback-in-child-workflows';
+
+/**
+ * Before a workflow ends or hands over to a new run, the events that a signal handler emitted
+ * while the workflow waited for its handlers to finish are published too (notify.ts
+ * publishAllAndSettle): a pause arriving as the week handed over to a new run lost its
+ * "week.paused" event. Asked only when there are such events, so other histories carry no marker.
+ */
+export const publishLateEventsPatch = 'publish-events-of-late-handlers';

@@ -1,6 +1,7 @@
 import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { WeekInput, WeekStatus } from './messages';
 import type { WeekRun } from './run';
+import { publishAllAndSettle } from '../lib/notify';
 
 /**
  * A week's history grows with every migration it starts (about 7 events each), so a week of
@@ -25,8 +26,7 @@ export async function startNewRun(run: WeekRun, at: { step: number; round: numbe
   const before = run.status.history ?? { runs: 1, largestRunEvents: 0 };
   run.status.history = { runs: before.runs + 1, largestRunEvents: Math.max(before.largestRunEvents, events) };
   run.notify.emit('week.new-run', { step: run.input.week.steps[at.step]?.id, round: at.round + 1, events, runs: run.status.history.runs });
-  await run.notify.flush();
-  await condition(allHandlersFinished);
+  await publishAllAndSettle(run.notify);
   const { resume: _previous, ...input } = run.input;
   const next: WeekInput = {
     ...input,

@@ -13,6 +13,7 @@ import { startNewRun } from './new-run';
 import { rollBackWeek } from './rollback';
 import { WeekRun } from './run';
 import { runStep } from './steps';
+import { publishAllAndSettle } from '../lib/notify';
 
 /**
  * Runs one week of a phase: its steps in order (steps/), migrations in batches, then the
@@ -65,8 +66,7 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
     if (status.history) status.history.largestRunEvents = Math.max(status.history.largestRunEvents, workflowInfo().historyLength);
     run.setState('done');
     upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }, { key: searchAttributes.openGate, value: null }]);
-    await notify.flush();
-    await condition(allHandlersFinished);
+    await publishAllAndSettle(notify);
     return status;
   });
 }
