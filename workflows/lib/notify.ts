@@ -119,6 +119,8 @@ export class Notifier {
   }
 }
 
+const lateEventRounds = 3;
+
 /**
  * Before a workflow ends or continues as new: every publish out, every handler done, and the
  * publishes those handlers started while it waited out too (a pause signal that arrives as the
@@ -127,8 +129,10 @@ export class Notifier {
 export async function publishAllAndSettle(notify: Notifier): Promise<void> {
   await notify.flush();
   await condition(allHandlersFinished);
-  // Histories from before the patch ended here; the patch is asked only when it matters.
-  while (notify.unflushed && patched(publishLateEventsPatch)) {
+  // Histories from before the patch ended here; the patch is asked only when it matters. A
+  // bounded number of rounds: a stream of signals (a flapping pause and resume) would
+  // otherwise keep the workflow from ever ending; what arrives after them stays unpublished.
+  for (let round = 0; round < lateEventRounds && notify.unflushed && patched(publishLateEventsPatch); round++) {
     await notify.flush();
     await condition(allHandlersFinished);
   }
