@@ -243,6 +243,13 @@ export async function waitForTemporal(deployment: PhasegateConfig['deployment'])
 }
 
 /**
+ * Ports this process handed out: a port chosen for one service is not yet bound when the next
+ * is chosen, so without this two services of one configuration could draw the same port (a
+ * test stack once got its UI and a worker's metrics on one).
+ */
+const handedOut = new Set<number>();
+
+/**
  * A free TCP port on the host, below the kernel's ephemeral range: a port picked now is bound
  * later by a child process, and in between the dev server opens ports of its own; those come
  * from the ephemeral range, so a port picked outside it cannot be taken by them.
@@ -251,7 +258,11 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   const low = ephemeralLow();
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
-    if (await canBind(host, port)) return port;
+    if (handedOut.has(port)) continue;
+    if (await canBind(host, port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error(`no free port between 10000 and ${low} on ${host}`);
 }
