@@ -83,6 +83,18 @@ export function createControlActivities(deps: ControlActivityDeps) {
     },
 
     /**
+     * Publishes the rollout events one workflow task emitted, in order (workflows/lib/notify.ts
+     * batches them: one local activity, so one marker in the history, instead of one each). The
+     * answer names them; one that fails stops the rest, and the workflow hands them all to the
+     * retrying publishEvent, where the ids keep those that landed from landing twice.
+     */
+    async publishEvents(events: RolloutEvent[]): Promise<{ ids: string[] }> {
+      if (!Array.isArray(events) || events.length === 0) throw ApplicationFailure.nonRetryable('publishEvents takes a non-empty list of events', 'InvalidRequest');
+      for (const event of events) await publish(subjects.event(event.workflowId, event.kind), event.id, event);
+      return { ids: events.map((e) => e.id) };
+    },
+
+    /**
      * Listens to the machine workers' heartbeats on the control machine and returns when a
      * watched link has been silent for longer than the fleet's `linkSilentAfterMs` (or, with
      * until: 'heard', when every watched machine is heard again). Heartbeats its readings to

@@ -75,6 +75,16 @@ export interface BaselineRequest {
   checkIntegration?: boolean;
 }
 
+/** Which stages of a change to read back from an agent (its catalogue's verify-marker). */
+export interface MarkersRequest {
+  agent: string;
+  change: string;
+  stages: number[];
+}
+
+/** The markers read before stage 1, then the baseline: one request (prepareMigration). */
+export type PrepareRequest = BaselineRequest & Pick<MarkersRequest, 'change' | 'stages'>;
+
 export interface BaselineResult {
   baseline: Baseline;
   gpu: Reading;
@@ -173,6 +183,12 @@ export interface MarkerReading {
  * Activities that must run on the agent's own machine: actions from this machine's catalogue
  * and probes of its agents. Served by workers/machine-worker on the machine's task queue.
  */
+/** The markers before stage 1, and the baseline when the agent has none of the change (null: nothing measured). */
+export interface PrepareResult {
+  markers: MarkerReading;
+  measured: BaselineResult | null;
+}
+
 export function createMachineActivities(deps: MachineActivityDeps) {
   const runner = new CatalogueRunner(deps.catalogue, deps.inventory.agents, deps.values);
   const host = deps.inventory.machines.find((m) => m.name === deps.machine)?.host ?? '127.0.0.1';
@@ -250,6 +266,67 @@ export function createMachineActivities(deps: MachineActivityDeps) {
 
   const round2 = (n: number) => Math.round(n * 100) / 100;
 
+  /** Baseline before stage 1: response time p50/p95 over several samples, GPU memory, load. */
+  async function baselineOf(req: BaselineRequest): Promise<BaselineResult> {
+    const response: number[] = [];
+    const gpu: number[] = [];
+    const loads: number[] = [];
+    let probeErrors = 0;
+    let lastGpu: Reading = { metric: 'gpuMemoryPct', status: 'no-data', detail: 'not sampled' };
+    const candidates = controlsHere(req.controls, maxControlCandidates);
+    const ticks: Tick[] = [];
+    const perCore: number[] = [];
+    let integration: Reading | null = null;
+    for (let i = 0; i < req.samples; i++) {
+      // The integration check runs once, with the first sample: the pre-flight check reads it.
+      const { readings, tick: t } = await probeTick(req.agent, candidates, req.responseThresholdMs, i === 0 && req.checkIntegration === true, [], req.intervalMs);
+      if (t) ticks.push({ agentMs: round2(t.agentMs), controlsMs: t.controlsMs.map(round2) });
+      for (const r of readings) {
+        if (r.status === 'no-data') probeErrors++;
+        if (r.metric === 'gpuMemoryPct') lastGpu = r;
+        if (r.status !== 'measured') continue;
+        if (r.metric === 'responseTimeMs') response.push(r.value);
+        if (r.metric === 'gpuMemoryPct') gpu.push(r.value);
+        if (r.metric === 'load') loads.push(r.value);
+        if (r.metric === 'loadPerCore') perCore.push(r.value);
+      }
+      integration = readings.find((r) => r.metric === 'integration') ?? integration;
+      Context.current().heartbeat({ sampled: i + 1 });
+      if (i + 1 < req.samples) await Context.current().sleep(req.intervalMs);
+    }
+    if (response.length === 0) {
+      throw ApplicationFailure.create({ type: 'BaselineUnavailable', message: `no response-time sample of ${req.agent} succeeded; cannot take a baseline` });
+    }
+    // Of the candidates, the controls are those closest in speed to the agent; the ticks keep only theirs.
+    const medianOfCandidate = (i: number) => medianOf(ticks.map((t) => t.controlsMs[i]!).filter((ms) => Number.isFinite(ms) && ms > 0));
+    const controls = closestControls(medianOf(response), candidates.map((name, i) => ({ name, medianMs: medianOfCandidate(i) })));
+    const kept = controls.map((c) => candidates.indexOf(c));
+    const baselineTicks = ticks.map((t) => ({ agentMs: t.agentMs, controlsMs: kept.map((i) => t.controlsMs[i]!) }));
+    const preflight: PreflightReadings = {
+      integration,
+      gpuMemoryPct: gpu.length ? medianOf(gpu) : null,
+      load: loads.length ? medianOf(loads) : null,
+      loadPerCore: perCore.length ? medianOf(perCore) : null,
+    };
+    return { baseline: { ...computeBaseline(response, gpu, loads), ticks: baselineTicks, ...(controls.length ? { controls } : {}) }, gpu: lastGpu, samples: req.samples, probeErrors, preflight };
+  }
+
+  /**
+   * Reads a change's stage markers back from the agent, one verify-marker per stage: after a
+   * rollback the record must say what the machine says, not what the workflow intended.
+   */
+  async function markersOf(req: MarkersRequest): Promise<MarkerReading> {
+    const reading: MarkerReading = { agent: req.agent, change: req.change, present: [], absent: [], unknown: [] };
+    for (const stage of req.stages) {
+      const result = await withHeartbeat((signal) => runner.run({ action: 'verify-marker', agent: req.agent, change: req.change, stage }, signal));
+      if (result.ended === 'cancelled') throw new CancelledFailure('marker read-back cancelled');
+      if (result.exitCode === 0) reading.present.push(stage);
+      else if (result.exitCode === 1) reading.absent.push(stage);
+      else reading.unknown.push({ stage, detail: result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}: ${result.stderr.slice(0, 200)}` });
+    }
+    return reading;
+  }
+
   return {
     async describeMachine(): Promise<MachineDescription> {
       const mem = await si.mem();
@@ -300,48 +377,18 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     /** Baseline before stage 1: response time p50/p95 over several samples, GPU memory, load. */
-    async measureBaseline(req: BaselineRequest): Promise<BaselineResult> {
-      const response: number[] = [];
-      const gpu: number[] = [];
-      const loads: number[] = [];
-      let probeErrors = 0;
-      let lastGpu: Reading = { metric: 'gpuMemoryPct', status: 'no-data', detail: 'not sampled' };
-      const candidates = controlsHere(req.controls, maxControlCandidates);
-      const ticks: Tick[] = [];
-      const perCore: number[] = [];
-      let integration: Reading | null = null;
-      for (let i = 0; i < req.samples; i++) {
-        // The integration check runs once, with the first sample: the pre-flight check reads it.
-        const { readings, tick: t } = await probeTick(req.agent, candidates, req.responseThresholdMs, i === 0 && req.checkIntegration === true, [], req.intervalMs);
-        if (t) ticks.push({ agentMs: round2(t.agentMs), controlsMs: t.controlsMs.map(round2) });
-        for (const r of readings) {
-          if (r.status === 'no-data') probeErrors++;
-          if (r.metric === 'gpuMemoryPct') lastGpu = r;
-          if (r.status !== 'measured') continue;
-          if (r.metric === 'responseTimeMs') response.push(r.value);
-          if (r.metric === 'gpuMemoryPct') gpu.push(r.value);
-          if (r.metric === 'load') loads.push(r.value);
-          if (r.metric === 'loadPerCore') perCore.push(r.value);
-        }
-        integration = readings.find((r) => r.metric === 'integration') ?? integration;
-        Context.current().heartbeat({ sampled: i + 1 });
-        if (i + 1 < req.samples) await Context.current().sleep(req.intervalMs);
-      }
-      if (response.length === 0) {
-        throw ApplicationFailure.create({ type: 'BaselineUnavailable', message: `no response-time sample of ${req.agent} succeeded; cannot take a baseline` });
-      }
-      // Of the candidates, the controls are those closest in speed to the agent; the ticks keep only theirs.
-      const medianOfCandidate = (i: number) => medianOf(ticks.map((t) => t.controlsMs[i]!).filter((ms) => Number.isFinite(ms) && ms > 0));
-      const controls = closestControls(medianOf(response), candidates.map((name, i) => ({ name, medianMs: medianOfCandidate(i) })));
-      const kept = controls.map((c) => candidates.indexOf(c));
-      const baselineTicks = ticks.map((t) => ({ agentMs: t.agentMs, controlsMs: kept.map((i) => t.controlsMs[i]!) }));
-      const preflight: PreflightReadings = {
-        integration,
-        gpuMemoryPct: gpu.length ? medianOf(gpu) : null,
-        load: loads.length ? medianOf(loads) : null,
-        loadPerCore: perCore.length ? medianOf(perCore) : null,
-      };
-      return { baseline: { ...computeBaseline(response, gpu, loads), ticks: baselineTicks, ...(controls.length ? { controls } : {}) }, gpu: lastGpu, samples: req.samples, probeErrors, preflight };
+    measureBaseline: baselineOf,
+
+    /**
+     * Before stage 1, in one activity: the agent's markers of the change read back (does it
+     * already have some of it?) and, only when it has none, its baseline and pre-flight
+     * readings. One line of history and one workflow task instead of two of each; both parts
+     * only read, so a retry repeats them harmlessly.
+     */
+    async prepareMigration(req: PrepareRequest): Promise<PrepareResult> {
+      const markers = await markersOf({ agent: req.agent, change: req.change, stages: req.stages });
+      if (markers.present.length || markers.unknown.length) return { markers, measured: null };
+      return { markers, measured: await baselineOf(req) };
     },
 
     /**
@@ -412,17 +459,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
      * Reads a change's stage markers back from the agent, one verify-marker per stage: after a
      * rollback the record must say what the machine says, not what the workflow intended.
      */
-    async readMarkers(req: { agent: string; change: string; stages: number[] }): Promise<MarkerReading> {
-      const reading: MarkerReading = { agent: req.agent, change: req.change, present: [], absent: [], unknown: [] };
-      for (const stage of req.stages) {
-        const result = await withHeartbeat((signal) => runner.run({ action: 'verify-marker', agent: req.agent, change: req.change, stage }, signal));
-        if (result.ended === 'cancelled') throw new CancelledFailure('marker read-back cancelled');
-        if (result.exitCode === 0) reading.present.push(stage);
-        else if (result.exitCode === 1) reading.absent.push(stage);
-        else reading.unknown.push({ stage, detail: result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}: ${result.stderr.slice(0, 200)}` });
-      }
-      return reading;
-    },
+    readMarkers: markersOf,
 
     /** One window of this machine's heartbeats for the validation, summarised. */
     summarizeHeartbeats: createHeartbeatSummarizer(deps.machine, deps.nats),

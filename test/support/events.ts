@@ -22,8 +22,8 @@ export interface PublishAsked {
 
 /**
  * The publishes a history asked for: each publishEvent or raiseAlert activity scheduled, and
- * each publishEvent done by a local activity (workflows/lib/notify.ts), whose marker names the
- * activity and whose result names the event; the event ids end with the event's kind. A local
+ * each publishEvent or publishEvents done by a local activity (workflows/lib/notify.ts), whose
+ * marker names the activity and whose result names the event or events; the event ids end with the event's kind. A local
  * publish that failed has no result: it is asked again by an activity, counted there.
  */
 export function publishesAsked(events: readonly HistoryEvent[]): PublishAsked[] {
@@ -41,8 +41,11 @@ export function publishesAsked(events: readonly HistoryEvent[]): PublishAsked[] 
         const data = marker.details?.[key]?.payloads?.[0]?.data;
         return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>) : null;
       };
-      const id = decode('data')?.activity_type === 'publishEvent' ? decode('result')?.id : undefined;
-      if (typeof id === 'string') out.push({ activity: 'publishEvent', id, input: null });
+      const type = decode('data')?.activity_type;
+      const result = type === 'publishEvent' || type === 'publishEvents' ? decode('result') : null;
+      // publishEvents: one local activity for the events of one workflow task, its answer names them all.
+      const ids = type === 'publishEvents' ? result?.ids : [result?.id];
+      for (const id of Array.isArray(ids) ? ids : []) if (typeof id === 'string') out.push({ activity: 'publishEvent', id, input: null });
     }
   }
   return out;

@@ -202,6 +202,22 @@ describe('machine activities against the simulator, without a Temporal server', 
     await sim.fault('SmartHomeAgent', { undoFails: false });
   });
 
+  it('before stage 1, one activity reads the markers and takes the baseline only when the agent has none of the change', async () => {
+    const a = acts.mainpc;
+    const req = { agent: 'SmartHomeAgent', change: 'unit-prepare', stages: [1, 2, 3], samples: 2, intervalMs: 50, responseThresholdMs: 2000, checkIntegration: true };
+    const clean = await run(() => a.prepareMigration(req));
+    assert.deepEqual(clean.markers.present, [], JSON.stringify(clean.markers));
+    assert.deepEqual(clean.markers.absent, [1, 2, 3]);
+    assert.ok(clean.measured && clean.measured.samples === 2 && clean.measured.baseline.responseP50Ms > 0, JSON.stringify(clean.measured));
+    assert.ok(clean.measured.preflight.integration, 'the pre-flight integration check ran with the baseline');
+    // Another run applied stage 1: the markers say so, and nothing is measured.
+    await run(() => a.runAction({ action: 'apply-stage', agent: 'SmartHomeAgent', change: 'unit-prepare', stage: 1, idempotencyKey: 'unit-prepare:s1:apply' }));
+    const already = await run(() => a.prepareMigration(req));
+    assert.deepEqual(already.markers.present, [1]);
+    assert.equal(already.measured, null, 'an agent that already has part of the change is not measured');
+    await run(() => a.runAction({ action: 'undo-stage', agent: 'SmartHomeAgent', change: 'unit-prepare', stage: 1, idempotencyKey: 'unit-prepare:s1:undo' }));
+  });
+
   it("a stage's actions in one activity run in order, stop at the first that fails with its own words, and run again harmlessly by their keys", async () => {
     const a = acts.mainpc;
     const stage = (n: number) =>

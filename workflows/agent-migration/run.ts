@@ -36,18 +36,22 @@ export class MigrationRun {
   readonly m: ReturnType<typeof onMachine>;
   /** The short history (lib/patches.ts, leanMigrationPatch), decided by the workflow; runs begun before it keep the long one. */
   readonly lean: boolean;
+  /** Shorter still (lib/patches.ts, compactMigrationPatch): markers and baseline in one activity, a task's events in one publish. */
+  readonly compact: boolean;
   /** The status search attribute as last written (lean runs write it only when it changes). */
   private statusWritten: MigrationState | null = null;
 
   constructor(
     readonly input: AgentMigrationInput,
     lean: boolean,
+    compact = false,
   ) {
     this.agent = input.agent.name;
     this.machine = input.agent.machine;
-    this.lean = lean;
+    this.lean = lean || compact;
+    this.compact = compact;
     const assessment = assessRisk(input.agent);
-    this.notify = new Notifier({ agent: this.agent, machine: this.machine, change: input.change, phase: input.phase, week: input.week }, { eventsInTask: this.lean });
+    this.notify = new Notifier({ agent: this.agent, machine: this.machine, change: input.change, phase: input.phase, week: input.week }, { eventsInTask: this.lean, batchInTask: compact });
     this.status = {
       agent: this.agent,
       machine: this.machine,

@@ -3,13 +3,14 @@ import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
 import { migrationSteps } from '../../decisions/migration-steps';
 import { releaseAgentLease, takeAgentLease } from '../agent-lease';
 import { agentMigrationWorkflow as agentMigrationV1 } from '../legacy/v1/agent-migration';
-import { changeAlreadyOnAgentPatch, leanMigrationPatch, runScopedPatch } from '../lib/patches';
+import { changeAlreadyOnAgentPatch, compactMigrationPatch, leanMigrationPatch, runScopedPatch } from '../lib/patches';
 import { searchAttributes } from '../lib/visibility';
 import { registerHandlers } from './handlers';
 import type { AgentMigrationInput, AgentMigrationResult, MigrationOutcome } from './messages';
 import { rollBackMigration } from './rollback';
 import { MigrationRun } from './run';
 import { runStep, type StepsEnd } from './steps';
+import { whyLeftAlone } from './steps/baseline';
 import { publishAllAndSettle } from '../lib/notify';
 
 /**
@@ -22,11 +23,12 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
   // Histories begun before run-scoped ids and the rollback engine replay on the code that made them.
   // A lean run has every earlier patch too, and asks for none of them: each asked costs two
   // history events (its marker and the search attribute that lists patches).
-  const lean = patched(leanMigrationPatch);
+  const compact = patched(compactMigrationPatch);
+  const lean = compact || patched(leanMigrationPatch);
   if (!lean && !patched(runScopedPatch)) return agentMigrationV1(given as never) as unknown as Promise<AgentMigrationResult>;
   const parsed = parseWorkflowInput('agentMigration', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`agentMigrationWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
-  const run = new MigrationRun(parsed.value, lean);
+  const run = new MigrationRun(parsed.value, lean, compact);
   const { status, agent, machine, input } = run;
   registerHandlers(run);
 
@@ -63,7 +65,8 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
     status.agentHeldBy = null;
     let outcome: MigrationOutcome;
     try {
-      const already = run.lean || patched(changeAlreadyOnAgentPatch) ? await changeAlreadyOnAgent(run) : null;
+      // A compact run reads the markers in the baseline's activity (steps/baseline.ts).
+      const already = run.compact ? null : run.lean || patched(changeAlreadyOnAgentPatch) ? await changeAlreadyOnAgent(run) : null;
       if (already === 'aborted') outcome = 'cancelled';
       else if (already) {
         status.refusedBecause = already;
@@ -97,9 +100,7 @@ async function changeAlreadyOnAgent(run: MigrationRun): Promise<string | 'aborte
   const { agent, input } = run;
   try {
     const r = await run.work.run(() => run.m.readMarkers(`does ${agent} already have ${input.change}? (before stage 1)`, { agent, change: input.change, stages: [1, 2, 3] }));
-    if (r.present.length) return `${agent} already has stage${r.present.length > 1 ? 's' : ''} ${r.present.join(', ')} of ${input.change}, applied by another run, which owns it: this run leaves it alone`;
-    if (r.unknown.length) return `could not tell whether ${agent} already has ${input.change} (stage ${r.unknown[0]!.stage}: ${r.unknown[0]!.detail}); nothing applied`;
-    return null;
+    return whyLeftAlone(agent, input.change, r);
   } catch (err) {
     if (isCancellation(err) && run.status.abort) return 'aborted';
     const message = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);

@@ -84,6 +84,9 @@ export function onMachine(machine: string, opts: MachineCallOptions = {}) {
     runActions: (summary: string, ...args: Args<'runActions'>) => call('runActions', summary, { ...command, startToCloseTimeout: '33 minutes' }, ...args),
     runOperation: (summary: string, ...args: Args<'runOperation'>) => call('runOperation', summary, command, ...args),
     readMarkers: (summary: string, ...args: Args<'readMarkers'>) => call('readMarkers', summary, command, ...args),
+    /** The markers' commands (as readMarkers), then the baseline's samples. */
+    prepareMigration: (summary: string, ...args: Args<'prepareMigration'>) =>
+      call('prepareMigration', summary, { startToCloseTimeout: args[0].samples * args[0].intervalMs + 60_000 + 11 * 60_000, heartbeatTimeout: '30 seconds' }, ...args),
     measureBaseline: (summary: string, ...args: Args<'measureBaseline'>) =>
       call('measureBaseline', summary, { startToCloseTimeout: args[0].samples * args[0].intervalMs + 60_000, heartbeatTimeout: '30 seconds' }, ...args),
     verifyWindow: (summary: string, ...args: Args<'verifyWindow'>) =>

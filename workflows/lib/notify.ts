@@ -25,7 +25,21 @@ export interface NotifierOptions {
    * failure is seen may land first; each carries its sequence number in its id).
    */
   eventsInTask?: boolean;
+  /**
+   * With eventsInTask: the events emitted in one workflow activation go out together, one
+   * local activity (publishEvents) and so one marker for all of them (a stage's "applied" and
+   * the next one's "started" are one line of history, not two).
+   */
+  batchInTask?: boolean;
 }
+
+/**
+ * How many microtask turns a batch stays open: the workflow's own code after an await that is
+ * already resolved (waitWhilePaused when not paused, a setState) runs in the next turns of the
+ * same activation, and its events belong in the same batch. Deterministic: the same code gives
+ * the same batches on replay.
+ */
+const batchOpenTurns = 16;
 
 /**
  * Rollout events and alerts to JetStream, without holding the rollout up: each publish is
@@ -40,6 +54,8 @@ export class Notifier {
   /** eventsInTask: the events whose local publish failed, and the later ones, in order, until the retrying activity has them out. */
   private readonly behind: RolloutEvent[] = [];
   private draining: Promise<void> | null = null;
+  /** batchInTask: the events of this activation not yet handed to publishEvents. */
+  private batch: RolloutEvent[] | null = null;
   private flushedUpTo = 0;
 
   constructor(
@@ -72,6 +88,25 @@ export class Notifier {
     }
     if (this.behind.length) {
       this.behind.push(event);
+      return;
+    }
+    if (this.options.batchInTask) {
+      if (this.batch) {
+        this.batch.push(event);
+        return;
+      }
+      const batch = (this.batch = [event]);
+      this.keep(async () => {
+        for (let turn = 0; turn < batchOpenTurns; turn++) await Promise.resolve();
+        this.batch = null;
+        try {
+          await controlInTask.publishEvents.executeWithOptions({ startToCloseTimeout: '3 seconds', retry: { maximumAttempts: 1 }, summary: `events ${batch.map((e) => e.kind).join(', ')}` }, [batch]);
+        } catch {
+          this.behind.push(...batch);
+          this.draining ??= this.drainBehind();
+          await this.draining;
+        }
+      });
       return;
     }
     this.keep(async () => {

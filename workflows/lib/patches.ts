@@ -47,3 +47,11 @@ export const rollbackInChildrenPatch = 'rollback-in-child-workflows';
  * "week.paused" event. Asked only when there are such events, so other histories carry no marker.
  */
 export const publishLateEventsPatch = 'publish-events-of-late-handlers';
+
+/**
+ * A migration's history shorter still: the markers read before stage 1 and the baseline are
+ * one activity (prepareMigration), and the events of one workflow task are published together
+ * by one local activity (notify.ts, batchInTask). A compact run has every earlier patch and
+ * asks for none of them.
+ */
+export const compactMigrationPatch = 'compact-migration-history';
