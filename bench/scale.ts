@@ -32,14 +32,17 @@ async function main(): Promise<void> {
       'max-cached-workflows': { type: 'string' },
       'control-heap-mb': { type: 'string' },
       'undos-at-once': { type: 'string' },
+      // The GPU probe as one looping nvidia-smi per machine worker (0: two processes per sample).
+      'gpu-loop-ms': { type: 'string', default: '1000' },
     },
   });
   const agents = Number(values.agents);
   const machines = Number(values.machines);
   const history = values['new-run-after'] || values['per-round'] ? { newRunAfterEvents: Number(values['new-run-after'] ?? 5000), migrationsPerRound: Number(values['per-round'] ?? 400) } : undefined;
   const undosAtOnce = values['undos-at-once'] ? Number(values['undos-at-once']) : undefined;
-  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}), ...(undosAtOnce ? { rollbackUndosAtOncePerMachine: undosAtOnce } : {}) });
-  process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}; starting the stack\n`);
+  const gpuLoopMs = Number(values['gpu-loop-ms']);
+  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}), ...(undosAtOnce ? { rollbackUndosAtOncePerMachine: undosAtOnce } : {}), ...(gpuLoopMs > 0 ? { gpuLoopMs } : {}) });
+  process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}, GPU probe ${gpuLoopMs > 0 ? `one looping nvidia-smi per machine (${gpuLoopMs} ms)` : 'two nvidia-smi processes per sample'}; starting the stack\n`);
   const cache = values['max-cached-workflows'] ? Number(values['max-cached-workflows']) : undefined;
   const heapMb = values['control-heap-mb'] ? Number(values['control-heap-mb']) : undefined;
   const env = await startTestStack({
@@ -68,8 +71,10 @@ async function main(): Promise<void> {
       if (!p.child.pid) continue;
       try {
         const fields = readFileSync(`/proc/${p.child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-        // utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the name.
-        out.set(name, fields.slice(11, 15).reduce((n, f) => n + Number(f), 0) / 100);
+        // utime, stime (the process itself), cutime, cstime (its reaped children: a machine
+        // worker's commands and probes): fields 14-17 of stat, 12-15 after the name.
+        out.set(name, (Number(fields[11]) + Number(fields[12])) / 100);
+        out.set(`${name}: commands`, (Number(fields[13]) + Number(fields[14])) / 100);
       } catch {
         // exited
       }
@@ -79,7 +84,8 @@ async function main(): Promise<void> {
   const cpuBetween = (a: Map<string, number>, b: Map<string, number>): Record<string, number> => {
     const by: Record<string, number> = {};
     for (const [name, v] of b) {
-      const group = name.startsWith('worker-') && name !== 'worker-control' ? 'machine workers and their commands' : name;
+      const machineWorker = name.startsWith('worker-') && !name.startsWith('worker-control');
+      const group = machineWorker ? (name.endsWith(': commands') ? "machine workers' commands and probe processes" : 'machine workers') : name;
       by[group] = Math.round(((by[group] ?? 0) + v - (a.get(name) ?? 0)) * 10) / 10;
     }
     return by;
@@ -134,6 +140,7 @@ async function main(): Promise<void> {
       history: history ?? 'defaults (5000 events, rounds of 400)',
       controlWorkerMaxCachedWorkflows: cache ?? 'the SDK default',
       controlWorkerHeapMb: heapMb ?? "Node's default",
+      gpuProbe: gpuLoopMs > 0 ? `looping nvidia-smi, ${gpuLoopMs} ms` : 'two nvidia-smi processes per sample',
       phaseOutcome: result.outcome,
       agentsByState: byState,
       rolloutMs,

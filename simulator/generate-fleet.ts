@@ -34,6 +34,12 @@ export interface FleetShape {
   history?: { newRunAfterEvents: number; migrationsPerRound: number };
   /** The plan's rollback undos at once per machine (config/schema/plan.ts), when not the default. */
   rollbackUndosAtOncePerMachine?: number;
+  /**
+   * The catalogues' GPU probe as one looping nvidia-smi per machine worker (probes.gpu.loopMs)
+   * instead of two processes per sample: the simulated nvidia-smi is a Node process of about
+   * 80 ms of CPU, and fifty simulated machines share this machine's cores.
+   */
+  gpuLoopMs?: number;
 }
 
 export interface GeneratedFleet {
@@ -84,12 +90,13 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
     agents,
   };
 
-  const template = JSON.parse(readFileSync(path.join(defaultConfigDir, 'catalogues', 'mainpc.json'), 'utf8')) as { actions: Record<string, CatalogueCommandSpec>; probes: unknown };
+  const template = JSON.parse(readFileSync(path.join(defaultConfigDir, 'catalogues', 'mainpc.json'), 'utf8')) as { actions: Record<string, CatalogueCommandSpec>; probes: { gpu?: Record<string, unknown> } & Record<string, unknown> };
+  const probes = shape.gpuLoopMs && template.probes.gpu ? { ...template.probes, gpu: { ...template.probes.gpu, loopMs: shape.gpuLoopMs } } : template.probes;
   const curlActions = shape.actions === 'curl' ? simulatorCurlActions() : null;
   const catalogues: GeneratedFleet['catalogues'] = {};
   for (const m of machineNames) {
     const actions = curlActions ? { ...template.actions, ...curlActions } : template.actions;
-    catalogues[m] = { version: 1, machine: m, actions, operations: {}, probes: template.probes };
+    catalogues[m] = { version: 1, machine: m, actions, operations: {}, probes };
   }
 
   const plan = {

@@ -25,6 +25,21 @@ describe('generated fleets (simulator/generate-fleet.ts)', () => {
     assert.equal(migrate.migrate?.batchSize, 1000, 'a quarter of the fleet, capped at the 1,000 a plan allows');
   });
 
+  it('gpuLoopMs gives every catalogue the looping GPU reader, and the catalogues still load', () => {
+    const looping = mkdtempSync(path.join(tmpdir(), 'phasegate-generated-loop-'));
+    try {
+      writeFleet(looping, generateFleet({ agents: 6, machines: 3, actions: 'curl', gpuLoopMs: 1000 }));
+      const config = loadConfig(looping);
+      assert.deepEqual(
+        Object.values(config.catalogues).map((c) => c.probes.gpu?.loopMs),
+        [1000, 1000, 1000],
+      );
+      assert.equal(Object.values(loadConfig(dir).catalogues)[0]?.probes.gpu?.loopMs, undefined, 'without it, two processes per sample as the shipped catalogues');
+    } finally {
+      rmSync(looping, { recursive: true, force: true });
+    }
+  });
+
   describe("the curl catalogue's marker check keeps fleetctl's exit codes", () => {
     let server: Server;
     let admin = '';
