@@ -179,16 +179,16 @@ export interface MarkerReading {
   unknown: Array<{ stage: number; detail: string }>;
 }
 
-/**
- * Activities that must run on the agent's own machine: actions from this machine's catalogue
- * and probes of its agents. Served by workers/machine-worker on the machine's task queue.
- */
 /** The markers before stage 1, and the baseline when the agent has none of the change (null: nothing measured). */
 export interface PrepareResult {
   markers: MarkerReading;
   measured: BaselineResult | null;
 }
 
+/**
+ * Activities that must run on the agent's own machine: actions from this machine's catalogue
+ * and probes of its agents. Served by workers/machine-worker on the machine's task queue.
+ */
 export function createMachineActivities(deps: MachineActivityDeps) {
   const runner = new CatalogueRunner(deps.catalogue, deps.inventory.agents, deps.values);
   const host = deps.inventory.machines.find((m) => m.name === deps.machine)?.host ?? '127.0.0.1';
