@@ -52,11 +52,16 @@ async function main(): Promise<void> {
     },
   });
   const peakRss = new Map<string, number>();
+  /** The control worker's memory at its peak, anonymous (heaps: V8's and native) against file-backed (the mapped SDK core library, code). */
+  let controlAtPeak = { anonMb: 0, fileMb: 0 };
   const sampler = setInterval(() => {
     for (const [name, p] of env.stack.processes) {
       if (!p.child.pid || (!name.startsWith('worker-') && name !== 'simulator')) continue;
       try {
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1] ?? 0);
+        const status = readFileSync(`/proc/${p.child.pid}/status`, 'utf8');
+        const kbOf = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+        const kb = kbOf('VmRSS');
+        if (name === 'worker-control' && kb * 1024 > (peakRss.get(name) ?? 0)) controlAtPeak = { anonMb: Math.round(kbOf('RssAnon') / 1024), fileMb: Math.round(kbOf('RssFile') / 1024) };
         peakRss.set(name, Math.max(peakRss.get(name) ?? 0, kb * 1024));
       } catch {
         // exited
@@ -150,6 +155,7 @@ async function main(): Promise<void> {
       weekRuns,
       largestHistoryByType: Object.fromEntries(largestByType),
       peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
+      controlWorkerAtPeak: controlAtPeak,
     };
     const rss = figures.peakRssMb as Record<string, number>;
     const machineRss = Object.entries(rss).filter(([k]) => k.startsWith('worker-') && k !== 'worker-control');
@@ -158,7 +164,7 @@ async function main(): Promise<void> {
         (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents, ${figures.rollback.undosAtOncePerMachine} undos at once per machine: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'}); CPU seconds meanwhile: ${JSON.stringify(figures.rollback.cpuSeconds)}\n` : '') +
         `  the simulator: ${holding} agents hold a stage of ${change}\n` +
         `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}\n` +
-        `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB, largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, simulator ${rss.simulator ?? '?'} MB\n`,
+        `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB (anonymous ${controlAtPeak.anonMb} MB, file-backed ${controlAtPeak.fileMb} MB), largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, simulator ${rss.simulator ?? '?'} MB\n`,
     );
     const out = path.join(projectRoot, '.data', 'bench');
     mkdirSync(out, { recursive: true });
