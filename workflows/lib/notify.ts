@@ -96,24 +96,23 @@ export class Notifier {
         return;
       }
       const batch = (this.batch = [event]);
-      this.keep(async () => {
+      this.publishInTask(batch, async () => {
         for (let turn = 0; turn < batchOpenTurns; turn++) await Promise.resolve();
         this.batch = null;
-        try {
-          await controlInTask.publishEvents.executeWithOptions({ startToCloseTimeout: '3 seconds', retry: { maximumAttempts: 1 }, summary: `events ${batch.map((e) => e.kind).join(', ')}` }, [batch]);
-        } catch {
-          this.behind.push(...batch);
-          this.draining ??= this.drainBehind();
-          await this.draining;
-        }
+        await controlInTask.publishEvents.executeWithOptions({ startToCloseTimeout: '3 seconds', retry: { maximumAttempts: 1 }, summary: `events ${batch.map((e) => e.kind).join(', ')}` }, [batch]);
       });
       return;
     }
+    this.publishInTask([event], () => controlInTask.publishEvent.executeWithOptions({ startToCloseTimeout: '3 seconds', retry: { maximumAttempts: 1 }, summary: `event ${kind}` }, [event]));
+  }
+
+  /** One try inside the task; if it fails, these events and every later one go to the retrying activity, in order. */
+  private publishInTask(events: RolloutEvent[], publish: () => Promise<unknown>): void {
     this.keep(async () => {
       try {
-        await controlInTask.publishEvent.executeWithOptions({ startToCloseTimeout: '3 seconds', retry: { maximumAttempts: 1 }, summary: `event ${kind}` }, [event]);
+        await publish();
       } catch {
-        this.behind.push(event);
+        this.behind.push(...events);
         this.draining ??= this.drainBehind();
         await this.draining;
       }
