@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
+  patched,
   setHandler,
   startChild,
   upsertMemo,
@@ -18,6 +19,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { agentLeaseWorkflowId } from './lib/ids';
+import { leaseFreedWhileClosingPatch } from './lib/patches';
 import { searchAttributes } from './lib/visibility';
 
 /**
@@ -59,11 +61,20 @@ export async function agentLeaseWorkflow(input: AgentLeaseInput): Promise<LeaseH
   const held: LeaseHolder = { agent: input.agent, holder: input.holder, change: input.change, since: new Date().toISOString() };
   const waiters: string[] = [];
   let released = false;
+  /** Released (or its holder closed): the waiters are being told the agent is free. */
+  let closing = false;
   setHandler(leaseStatusQuery, () => ({ ...held, waiters }));
   setHandler(releaseLeaseSignal, () => void (released = true));
   setHandler(waitForLeaseSignal, async (arg) => {
     const waiter = typeof arg?.waiter === 'string' ? arg.waiter : null;
     if (!waiter) return;
+    if (closing && patched(leaseFreedWhileClosingPatch)) {
+      // Too late for the notice the other waiters get: told "held", it would wait for a "freed"
+      // that never comes. Told "freed", it tries to take the lease again, and does once this
+      // run has closed (takeAgentLease).
+      await getExternalWorkflowHandle(waiter).signal(leaseFreedSignal, { agent: input.agent }).catch(() => undefined);
+      return;
+    }
     if (!waiters.includes(waiter)) waiters.push(waiter);
     await getExternalWorkflowHandle(waiter).signal(leaseHeldSignal, held).catch(() => undefined);
   });
@@ -78,9 +89,12 @@ export async function agentLeaseWorkflow(input: AgentLeaseInput): Promise<LeaseH
     // The holder closed without releasing (parent-close policy): the lease is free all the same.
     if (!isCancellation(err)) throw err;
   }
+  closing = true;
   return CancellationScope.nonCancellable(async () => {
     await condition(allHandlersFinished);
     await Promise.all(waiters.map((w) => getExternalWorkflowHandle(w).signal(leaseFreedSignal, { agent: input.agent }).catch(() => undefined)));
+    // A waiter that asked meanwhile is answered before the run closes.
+    await condition(allHandlersFinished);
     upsertSearchAttributes([{ key: searchAttributes.status, value: 'released' }]);
     return { ...held, releasedAt: new Date().toISOString(), waiters };
   });

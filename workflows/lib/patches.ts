@@ -55,3 +55,11 @@ export const publishLateEventsPatch = 'publish-events-of-late-handlers';
  * asks for none of them.
  */
 export const compactMigrationPatch = 'compact-migration-history';
+
+/**
+ * A migration that asks for its agent's lease while the lease is closing (released, telling
+ * its waiters the agent is free) is told "freed", not "held": it arrived after the waiters were
+ * told, and would otherwise wait out its 10-minute guard for a notice that never came
+ * (workflows/agent-lease.ts; test/integration/agent-lease.test.ts). Asked only in that case.
+ */
+export const leaseFreedWhileClosingPatch = 'lease-freed-while-closing';
