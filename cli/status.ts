@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
 import { formatDuration } from '../render/durations';
+import { autoPromotionLine } from '../render/phase-report';
 import { agentMigrationStatusQuery, type AgentMigrationStatus } from '../workflows/agent-migration';
 import { phaseStatusQuery, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import type { PersonWait } from '../workflows/lib/person';
@@ -102,7 +103,8 @@ function formatWeek(w: WeekStatus, steerId: string, phaseShown: boolean): string
   if (w.gate.report) {
     lines.push(`  gate ${w.gate.id}: ${w.gate.open ? 'OPEN' : 'closed'}${w.gate.open ? ` (criteria ${w.gate.report.met ? 'met' : 'NOT met'}; decide with \`phasegate gate go|hold|rollback-week ${steerId}\`)` : ''}`);
     for (const c of w.gate.report.criteria) lines.push(`    ${c.met ? 'met    ' : 'NOT met'} ${c.detail}`);
-    for (const d of w.gate.decisions) lines.push(`    ${d.decision} by ${d.by}${d.reason ? `: ${d.reason}` : ''}`);
+    for (const d of w.gate.decisions) lines.push(`    ${d.decision} by ${d.by}${d.byPolicy ? ' (by the plan)' : ''}${d.reason ? `: ${d.reason}` : ''}`);
+    if (w.gate.autoPromotion) lines.push(`    auto-promotion ${autoPromotionLine(w.gate.autoPromotion)}`);
   }
   return lines;
 }

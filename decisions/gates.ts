@@ -66,3 +66,37 @@ export function evaluateGate(criteria: readonly GateCriterion[], facts: WeekFact
   });
   return { met: results.every((r) => r.met), criteria: results };
 }
+
+/**
+ * A gate that decides "go" by itself: once its criteria are met it bakes for `bakeMs`, then
+ * announces the promotion and waits `vetoMs` for a person to hold it; with no hold by then, the
+ * policy decides "go". It never promotes with a criterion unmet, and a hold (or any person's
+ * decision) ends it for this gate.
+ */
+export interface AutoPromotionPolicy {
+  bakeMs: number;
+  vetoMs: number;
+}
+
+/** Who the history names as the decider of a gate the policy promoted (refused as a person's name). */
+export const autoPromotionDecider = 'auto-promotion policy';
+
+export type AutoPromotionStep =
+  | { kind: 'withhold'; reason: string }
+  | { kind: 'vetoed'; by: string; reason?: string }
+  | { kind: 'wait'; phase: 'baking' | 'veto-window'; forMs: number }
+  | { kind: 'promote' };
+
+/**
+ * What the policy does, `elapsedMs` after the gate opened, given its report and the decisions
+ * recorded so far (a "hold" is a veto). Pure: workflows/week/gate.ts waits and acts on it.
+ */
+export function autoPromotionStep(policy: AutoPromotionPolicy, report: GateReport, decisions: ReadonlyArray<{ decision: string; by: string; reason?: string }>, elapsedMs: number): AutoPromotionStep {
+  const hold = decisions.find((d) => d.decision === 'hold');
+  if (hold) return { kind: 'vetoed', by: hold.by, ...(hold.reason ? { reason: hold.reason } : {}) };
+  if (!report.criteria.length) return { kind: 'withhold', reason: 'the gate has no criteria to judge by' };
+  if (!report.met) return { kind: 'withhold', reason: `criteria not met: ${report.criteria.filter((c) => !c.met).map((c) => c.detail).join('; ')}` };
+  if (elapsedMs < policy.bakeMs) return { kind: 'wait', phase: 'baking', forMs: policy.bakeMs - elapsedMs };
+  if (elapsedMs < policy.bakeMs + policy.vetoMs) return { kind: 'wait', phase: 'veto-window', forMs: policy.bakeMs + policy.vetoMs - elapsedMs };
+  return { kind: 'promote' };
+}

@@ -20,7 +20,7 @@ export function phaseInput(plan: Plan, inventory: Inventory): PhaseInput {
     weeks: plan.weeks.map((w) => ({
       id: w.id,
       title: w.title,
-      gate: { criteria: w.gate.criteria },
+      gate: { criteria: w.gate.criteria, ...(w.gate.autoPromote ? { autoPromote: w.gate.autoPromote } : {}) },
       steps: withControls(
         w.steps.map((s) => ({
           id: s.id,

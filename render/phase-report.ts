@@ -1,5 +1,24 @@
 import type { PhaseStatus } from '../workflows/phase';
 import type { WeekStatus } from '../workflows/week';
+import type { AutoPromotionStatus } from '../workflows/week/messages';
+
+/** Where a gate's auto-promotion stands, for a person. */
+export function autoPromotionLine(a: AutoPromotionStatus): string {
+  switch (a.state) {
+    case 'baking':
+      return `baking; promotes itself at ${a.promotesAt} unless held (veto window from ${a.vetoFrom})`;
+    case 'veto-window':
+      return `in its veto window: promotes itself at ${a.promotesAt} unless held`;
+    case 'promoted':
+      return `promoted "go" by the policy at ${a.at}`;
+    case 'vetoed':
+      return `vetoed: held by ${a.by} at ${a.at}${a.reason ? ` (${a.reason})` : ''}; a person decides`;
+    case 'withheld':
+      return `withheld (${a.reason}); a person decides`;
+    case 'decided-by-person':
+      return `not needed: a person decided at ${a.at}`;
+  }
+}
 
 /** A phase as a Markdown report: each week's agents per machine, rollbacks and why, the gate and who decided it. */
 export function renderPhaseReport(id: string, phase: PhaseStatus, weeks: WeekStatus[]): string {
@@ -32,7 +51,8 @@ export function renderPhaseReport(id: string, phase: PhaseStatus, weeks: WeekSta
     if (w.gate.report) {
       lines.push(`- gate ${w.gate.id} (${w.gate.open ? 'open' : 'closed'}): criteria ${w.gate.report.met ? 'met' : 'NOT met'}`);
       for (const c of w.gate.report.criteria) lines.push(`  - ${c.met ? 'met' : 'NOT met'}: ${c.detail}`);
-      for (const d of w.gate.decisions) lines.push(`  - ${d.decision} by ${d.by} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`);
+      for (const d of w.gate.decisions) lines.push(`  - ${d.decision} by ${d.by}${d.byPolicy ? ' (the gate decided by its plan, from the report above)' : ''} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`);
+      if (w.gate.autoPromotion) lines.push(`  - auto-promotion: ${autoPromotionLine(w.gate.autoPromotion)}`);
     }
     lines.push('');
   }

@@ -135,11 +135,23 @@ export const gateCriterionSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/**
+ * The gate decides "go" by itself once its criteria are met: after `bakeMs`, it announces the
+ * promotion and promotes `vetoMs` later unless a person holds it (decisions/gates.ts).
+ */
+export const autoPromoteSchema = z.strictObject({
+  bakeMs: z.number().int().min(0).max(30 * 24 * 3_600_000),
+  vetoMs: z.number().int().min(0).max(30 * 24 * 3_600_000),
+});
+
 export const weekSchema = z.strictObject({
   id: identifier,
   title: z.string().max(200),
   steps: z.array(stepSchema).min(1, 'a week needs at least one step'),
-  gate: z.strictObject({ criteria: z.array(gateCriterionSchema).default([]) }).default({ criteria: [] }),
+  gate: z
+    .strictObject({ criteria: z.array(gateCriterionSchema).default([]), autoPromote: autoPromoteSchema.optional() })
+    .refine((g) => !g.autoPromote || g.criteria.length > 0, { path: ['autoPromote'], message: 'auto-promotion needs at least one criterion to judge by: with none, it would promote anything' })
+    .default({ criteria: [] }),
 });
 
 interface Problem {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { budgetExceeded, planBatches, planRounds } from '../../decisions/batches';
-import { evaluateGate } from '../../decisions/gates';
+import { autoPromotionStep, evaluateGate, type GateReport } from '../../decisions/gates';
+import { planSchema } from '../../config/schema/plan';
 import { migrationSteps } from '../../decisions/migration-steps';
 
 const timings = { rapidVerificationMs: 10, stageVerificationMs: 60, observationMs: 86_400_000 };
@@ -103,4 +104,38 @@ describe('rounds: a batch split so that a week can start a new run between two (
       assert.deepEqual(rounds.flatMap((r) => r.agents), batches.flat());
     });
   }
+});
+
+describe('gate auto-promotion (decisions/gates.ts autoPromotionStep)', () => {
+  const policy = { bakeMs: 2 * 3_600_000, vetoMs: 3_600_000 };
+  const met: GateReport = { met: true, criteria: [{ criterion: { kind: 'max-rollbacks', count: 1 }, met: true, detail: '0 rollbacks (at most 1)' }] };
+  const unmet: GateReport = { met: false, criteria: [{ criterion: { kind: 'all-migrated' }, met: false, detail: '3 of 4 agents migrated' }] };
+  const none: GateReport = { met: true, criteria: [] };
+  const hold = { decision: 'hold', by: 'dave', reason: 'dashboards look odd' };
+  const cases: Array<[string, GateReport, Array<{ decision: string; by: string; reason?: string }>, number, ReturnType<typeof autoPromotionStep>]> = [
+    ['criteria met, just opened: bakes for the whole bake time', met, [], 0, { kind: 'wait', phase: 'baking', forMs: 2 * 3_600_000 }],
+    ['criteria met, half-way through the bake', met, [], 3_600_000, { kind: 'wait', phase: 'baking', forMs: 3_600_000 }],
+    ['baked: the veto window runs to its end', met, [], 2 * 3_600_000, { kind: 'wait', phase: 'veto-window', forMs: 3_600_000 }],
+    ['veto window over with no hold: promote', met, [], 3 * 3_600_000, { kind: 'promote' }],
+    ['a hold in the veto window vetoes it', met, [hold], 2.5 * 3_600_000, { kind: 'vetoed', by: 'dave', reason: 'dashboards look odd' }],
+    ['a hold during the bake vetoes it too', met, [hold], 60_000, { kind: 'vetoed', by: 'dave', reason: 'dashboards look odd' }],
+    ['a criterion unmet: never promotes, however long it waited', unmet, [], 100 * 3_600_000, { kind: 'withhold', reason: 'criteria not met: 3 of 4 agents migrated' }],
+    ['no criteria: nothing to judge by, withheld', none, [], 100 * 3_600_000, { kind: 'withhold', reason: 'the gate has no criteria to judge by' }],
+  ];
+  for (const [title, report, decisions, elapsed, expected] of cases) {
+    it(title, () => assert.deepEqual(autoPromotionStep(policy, report, decisions, elapsed), expected));
+  }
+
+  it('a plan that sets auto-promotion on a gate without criteria is refused, naming the field', () => {
+    const r = planSchema.safeParse({
+      version: 1,
+      id: 'p',
+      title: 'p',
+      weeks: [{ id: 'w1', title: 'w', steps: [{ id: 's', migrate: { change: 'c', select: { agents: ['A'] } } }], gate: { autoPromote: { bakeMs: 0, vetoMs: 60_000 } } }],
+    });
+    assert.equal(r.success, false);
+    const issue = r.error!.issues.find((i) => i.path.join('.') === 'weeks.0.gate.autoPromote');
+    assert.ok(issue, JSON.stringify(r.error!.issues));
+    assert.match(issue.message, /at least one criterion/);
+  });
 });

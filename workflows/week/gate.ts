@@ -1,5 +1,6 @@
 import { condition, upsertSearchAttributes } from '@temporalio/workflow';
-import { evaluateGate } from '../../decisions/gates';
+import { autoPromotionDecider, autoPromotionStep, evaluateGate, type AutoPromotionPolicy, type GateReport } from '../../decisions/gates';
+import { formatDuration } from '../../render/durations';
 import { recordGateWait } from '../lib/metrics';
 import { requireObject } from '../lib/steering';
 import { searchAttributes } from '../lib/visibility';
@@ -17,6 +18,7 @@ export function checkGateDecision(run: WeekRun, d: GateDecision): void {
   if (!['go', 'hold', 'rollback-week'].includes(d.decision)) throw new Error('decision must be go, hold or rollback-week');
   if (typeof d.by !== 'string' || !d.by.trim() || d.by.length > 200) throw new Error('"by" must name who decided (a string of at most 200 characters)');
   if (d.reason !== undefined && (typeof d.reason !== 'string' || d.reason.length > 2000)) throw new Error('"reason" must be a string of at most 2000 characters');
+  if (d.by.trim().toLowerCase() === autoPromotionDecider) throw new Error(`"by": "${autoPromotionDecider}" is the gate's own policy; a person decides under their own name`);
   if (run.decision) throw new Error(`gate ${run.gateId} was already decided (${run.decision.decision} by ${run.decision.by})`);
 }
 
@@ -30,16 +32,22 @@ export function recordGateDecision(run: WeekRun, d: GateDecision): void {
  * The go/no-go gate: its report from what the week measured, then a person's decision (or
  * the scripted run's), with a level-1 reminder while it waits. An abort closes it.
  */
-export async function runGate(run: WeekRun): Promise<GateEnd> {
-  const { status, input, notify } = run;
+/** The gate's report from what the week measured now. */
+function gateReport(run: WeekRun): GateReport {
+  const { status, input } = run;
   const counts = (state: string) => status.agents.filter((a) => a.state === state).length;
-  status.gate.report = evaluateGate(input.week.gate.criteria, {
+  return evaluateGate(input.week.gate.criteria, {
     agents: status.agents.map((a) => ({ agent: a.agent, machine: a.machine, outcome: a.state })),
     rollbacks: counts('rolled-back'),
     acceptedAsIs: counts('accepted-as-is'),
     uptimePercent: status.validation?.uptimePercent ?? null,
     ...(status.validation ? { validationKpis: status.validation.kpis } : {}),
   });
+}
+
+export async function runGate(run: WeekRun): Promise<GateEnd> {
+  const { status, input, notify } = run;
+  status.gate.report = gateReport(run);
   status.gate.open = true;
   run.setState('gate-open');
   upsertSearchAttributes([{ key: searchAttributes.openGate, value: run.gateId }]);
@@ -49,6 +57,7 @@ export async function runGate(run: WeekRun): Promise<GateEnd> {
   if (input.autoApproveGate) {
     recordGateDecision(run, { gate: run.gateId, decision: status.gate.report.met ? 'go' : 'rollback-week', by: input.autoApproveGate.by, reason: 'scripted run' });
   }
+  if (input.week.gate.autoPromote && !run.decision) await autoPromote(run, input.week.gate.autoPromote, openedAt);
   const reminderMs = input.gateReminderMs ?? 4 * 3_600_000;
   while (!(await condition(() => run.decision !== null || run.aborted, reminderMs))) {
     notify.alert(1, `${run.gateId} still waits for a decision`, 'decide with the decideGate update: go, hold or rollback-week');
@@ -57,7 +66,60 @@ export async function runGate(run: WeekRun): Promise<GateEnd> {
   upsertSearchAttributes([{ key: searchAttributes.openGate, value: null }]);
   const d = run.decision as GateDecision | null;
   if (!d) return { kind: 'aborted' };
-  notify.emit('gate.decided', { gate: run.gateId, decision: d.decision, by: d.by, reason: d.reason, waitedMs: Date.now() - openedAt });
+  const byPolicy = status.gate.decisions[status.gate.decisions.length - 1]?.byPolicy === true;
+  notify.emit('gate.decided', { gate: run.gateId, decision: d.decision, by: d.by, reason: d.reason, waitedMs: Date.now() - openedAt, ...(byPolicy ? { byPolicy: true, report: status.gate.report } : {}) });
   recordGateWait(Date.now() - openedAt, d.decision);
   return d.decision === 'rollback-week' ? { kind: 'rollback-week', reason: `gate decision by ${d.by}: ${d.reason ?? 'no reason given'}` } : { kind: 'go' };
+}
+
+/**
+ * The gate's auto-promotion (decisions/gates.ts autoPromotionStep): bake, announce, wait out
+ * the veto window, then decide "go" as the policy, with the report it read, unless a person
+ * held or decided meanwhile. Returns once it promoted, was vetoed or withheld, a person
+ * decided, or an abort closed the gate; the gate then waits for a person as any other.
+ */
+async function autoPromote(run: WeekRun, policy: AutoPromotionPolicy, openedAt: number): Promise<void> {
+  const { status, notify } = run;
+  const at = (ms: number) => new Date(openedAt + ms).toISOString();
+  const window = { vetoFrom: at(policy.bakeMs), promotesAt: at(policy.bakeMs + policy.vetoMs) };
+  let announced = false;
+  for (;;) {
+    const decisionsSeen = status.gate.decisions.length;
+    const report = gateReport(run);
+    const step = autoPromotionStep(policy, report, status.gate.decisions, Date.now() - openedAt);
+    const now = new Date().toISOString();
+    switch (step.kind) {
+      case 'withhold':
+        status.gate.autoPromotion = { state: 'withheld', reason: step.reason, at: now };
+        notify.emit('gate.auto-promotion-withheld', { gate: run.gateId, reason: step.reason, report });
+        return;
+      case 'vetoed':
+        status.gate.autoPromotion = { state: 'vetoed', by: step.by, ...(step.reason ? { reason: step.reason } : {}), at: now };
+        notify.emit('gate.auto-promotion-vetoed', { gate: run.gateId, by: step.by, reason: step.reason });
+        return;
+      case 'promote':
+        status.gate.report = report;
+        recordGateDecision(run, {
+          gate: run.gateId,
+          decision: 'go',
+          by: autoPromotionDecider,
+          reason: `every criterion met (${report.criteria.map((c) => c.detail).join('; ')}); baked ${formatDuration(policy.bakeMs)}, no hold in the ${formatDuration(policy.vetoMs)} veto window`,
+        });
+        status.gate.decisions[status.gate.decisions.length - 1]!.byPolicy = true;
+        status.gate.autoPromotion = { state: 'promoted', at: now };
+        return;
+      case 'wait':
+        status.gate.autoPromotion = { state: step.phase, ...window };
+        if (step.phase === 'veto-window' && !announced) {
+          announced = true;
+          notify.alert(1, `${run.gateId} promotes itself at ${window.promotesAt} unless held`, `every criterion met; to stop it, decide "hold" with the decideGate update (phasegate gate hold) before ${window.promotesAt}`);
+        }
+        if (await condition(() => run.decision !== null || run.aborted || status.gate.decisions.length !== decisionsSeen, step.forMs)) {
+          if (run.decision || run.aborted) {
+            if (run.decision) status.gate.autoPromotion = { state: 'decided-by-person', at: new Date().toISOString() };
+            return;
+          }
+        }
+    }
+  }
 }

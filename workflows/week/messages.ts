@@ -1,5 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { GateCriterion, GateReport, WeekFacts } from '../../decisions/gates';
+import type { AutoPromotionPolicy, GateCriterion, GateReport, WeekFacts } from '../../decisions/gates';
 import type { StepInput, StepKindName } from '../../plan/steps';
 import type { PlanSettings } from '../lib/migration-input';
 import type { agentStates } from '../lib/metrics';
@@ -19,7 +19,7 @@ export type WeekStep = { id: string; title?: string } & { [K in StepKindName]?: 
 export interface WeekInput {
   version: 1;
   phase: string;
-  week: { id: string; title: string; steps: WeekStep[]; gate: { criteria: GateCriterion[] } };
+  week: { id: string; title: string; steps: WeekStep[]; gate: { criteria: GateCriterion[]; autoPromote?: AutoPromotionPolicy } };
   settings: PlanSettings;
   /** For scripted runs only: decide the gate as this operator without waiting. */
   autoApproveGate?: { by: string };
@@ -39,6 +39,14 @@ export interface WeekResume {
   /** Failures counted so far in the batch that round belongs to. */
   failedInBatch: number;
 }
+
+/** Where a gate's auto-promotion stands: promotesAt is when the policy decides "go" unless held. */
+export type AutoPromotionStatus =
+  | { state: 'baking' | 'veto-window'; vetoFrom: string; promotesAt: string }
+  | { state: 'promoted'; at: string }
+  | { state: 'vetoed'; by: string; reason?: string; at: string }
+  | { state: 'withheld'; reason: string; at: string }
+  | { state: 'decided-by-person'; at: string };
 
 export type GateDecisionKind = 'go' | 'hold' | 'rollback-week';
 
@@ -85,7 +93,15 @@ export interface WeekStatus {
   agents: AgentProgress[];
   /** Every wait for a person in this week (its migrations' and its own), with the command that resolves it. */
   waitingForPerson: PersonWait[];
-  gate: { id: string; report: GateReport | null; decisions: Array<GateDecision & { at: string }>; open: boolean };
+  gate: {
+    id: string;
+    report: GateReport | null;
+    /** Decisions in order; `byPolicy` marks the one the auto-promotion policy made. */
+    decisions: Array<GateDecision & { at: string; byPolicy?: boolean }>;
+    open: boolean;
+    /** The gate's auto-promotion, when its plan sets one (decisions/gates.ts). */
+    autoPromotion?: AutoPromotionStatus;
+  };
   /** The week's rollback (level 2; level 1 for a level-1 abort's clean-up), from rollback/engine.ts. */
   rollback: RollbackRecord | null;
   outcome: 'passed' | 'rolled-back' | 'aborted' | null;
