@@ -1,10 +1,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadPlan } from '../config/load';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { loadPlan, type PhasegateConfig } from '../config/load';
 import { projectRoot } from '../lib/paths';
+import { freeProductionPorts, ProductionStack } from '../lib/production-stack';
+import type { Stack } from '../lib/stack';
 import { phaseInput } from '../plan/compile';
-import { generateFleet } from '../simulator/generate-fleet';
+import { generateFleet, type GeneratedFleet } from '../simulator/generate-fleet';
 import { simulatorClient, startTestStack } from '../test/support/harness';
 import { phaseWorkflow } from '../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
@@ -12,13 +16,80 @@ import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows
 /**
  * phasegate at fleet sizes beyond the seeds' 77 agents: a generated fleet (simulator/generate-fleet.ts,
  * one curl call to the simulator per action) on the embedded stack (dev server, nats-server,
- * a machine worker per machine, the simulator), one phase of pilots and batches, the gate
+ * a machine worker per machine, the simulator) or, with --production, the production-shaped stack
+ * (lib/production-stack.ts: Temporal on PostgreSQL, three NATS nodes, each machine its own host in
+ * a network namespace when run as root), one phase of pilots and batches, the gate
  * decided "go" (or, with --rollback, "rollback-week", timed against the 5-minute budget of a
  * week rollback). Prints the time per agent, every workflow's largest history, the week's runs,
  * and the peak resident memory of the control worker and of the largest machine worker.
  *
- * node dist/bench/scale.js --agents 1000 --machines 10 [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N] [--undos-at-once N]
+ * node dist/bench/scale.js --agents 1000 --machines 10 [--production [--machine-hosts netns|loopback]] [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N] [--undos-at-once N]
  */
+
+/** What the bench needs of a stack, embedded or production-shaped. */
+interface BenchStack {
+  name: string;
+  client: Client;
+  config: PhasegateConfig;
+  processes: Stack['processes'];
+  /** Every simulator admin API (one, or one per machine host). */
+  simulatorAdmins: string[];
+  /** The processes' logs (dataDir/logs/<name>.log). */
+  logsDir: string;
+  stop(): Promise<void>;
+}
+
+type EditDeployment = (deployment: { workers?: Record<string, unknown> }) => void;
+
+async function embeddedStack(fleet: GeneratedFleet, editDeployment: EditDeployment): Promise<BenchStack> {
+  const env = await startTestStack({ fleet, edit: ({ deployment }) => editDeployment(deployment) });
+  return { name: 'the embedded stack (dev server, one nats-server)', client: env.client, config: env.config, processes: env.stack.processes, simulatorAdmins: [env.simulatorAdmin], logsDir: path.join(env.dataDir, 'logs'), stop: () => env.stop() };
+}
+
+async function productionStack(fleet: GeneratedFleet, editDeployment: EditDeployment, machineHosts: 'netns' | 'loopback' | undefined): Promise<BenchStack> {
+  const parent = path.join(projectRoot, '.data', 'bench');
+  mkdirSync(parent, { recursive: true });
+  const dataDir = mkdtempSync(path.join(parent, 'production-scale-'));
+  const ports = await freeProductionPorts(Object.keys(fleet.catalogues));
+  const stack = new ProductionStack({ dataDir, ports, fleet, editDeployment, ...(machineHosts ? { machineHosts } : {}) });
+  await stack.start();
+  const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal.frontend}` });
+  return {
+    name: `the production-shaped stack (Temporal on PostgreSQL, three NATS nodes, machines ${stack.machineHosts === 'netns' ? 'each its own host in a network namespace' : 'on loopback'})`,
+    client: new Client({ connection, namespace: 'default' }),
+    config: stack.phasegateConfig,
+    processes: stack.processes,
+    simulatorAdmins: stack.simulatorAdmins(),
+    logsDir: path.join(dataDir, 'logs'),
+    async stop() {
+      await connection.close().catch(() => undefined);
+      await stack.stop();
+      if (!process.exitCode) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The control worker's memory report (workers/control-worker.ts) with the largest RSS, in MB. */
+function controlWorkerMemoryAtPeak(logFile: string): { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number } | null {
+  let best: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number } | null = null;
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes('"memoryOf"')) continue;
+    try {
+      const m = JSON.parse(line) as Record<string, number>;
+      const mb = (k: string) => Math.round((m[k] ?? 0) / 2 ** 20);
+      if (!best || mb('rss') > best.rss) best = { rss: mb('rss'), heapTotal: mb('heapTotal'), heapUsed: mb('heapUsed'), external: mb('external'), arrayBuffers: mb('arrayBuffers') };
+    } catch {
+      // a line cut short
+    }
+  }
+  return best;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,6 +98,8 @@ async function main(): Promise<void> {
       machines: { type: 'string', default: '5' },
       concurrency: { type: 'string', default: '4' },
       rollback: { type: 'boolean', default: false },
+      production: { type: 'boolean', default: false },
+      'machine-hosts': { type: 'string' },
       'new-run-after': { type: 'string' },
       'per-round': { type: 'string' },
       'max-cached-workflows': { type: 'string' },
@@ -45,18 +118,22 @@ async function main(): Promise<void> {
   process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}, GPU probe ${gpuLoopMs > 0 ? `one looping nvidia-smi per machine (${gpuLoopMs} ms)` : 'two nvidia-smi processes per sample'}; starting the stack\n`);
   const cache = values['max-cached-workflows'] ? Number(values['max-cached-workflows']) : undefined;
   const heapMb = values['control-heap-mb'] ? Number(values['control-heap-mb']) : undefined;
-  const env = await startTestStack({
-    fleet,
-    edit: ({ deployment }) => {
-      deployment.workers = { ...deployment.workers, ...(cache ? { maxCachedWorkflows: cache } : {}), ...(heapMb ? { controlWorkerHeapMb: heapMb } : {}) };
-    },
-  });
+  const machineHosts = values['machine-hosts'];
+  if (machineHosts !== undefined && machineHosts !== 'netns' && machineHosts !== 'loopback') throw new Error(`--machine-hosts ${machineHosts}: give netns or loopback`);
+  const editDeployment: EditDeployment = (deployment) => {
+    deployment.workers = { ...deployment.workers, ...(cache ? { maxCachedWorkflows: cache } : {}), ...(heapMb ? { controlWorkerHeapMb: heapMb } : {}) };
+  };
+  // The control worker reports its memory by kind (workers/control-worker.ts), read from its log at the end.
+  process.env.PHASEGATE_MEMORY_REPORT_MS = '5000';
+  const env = values.production ? await productionStack(fleet, editDeployment, machineHosts) : await embeddedStack(fleet, editDeployment);
+  process.stdout.write(`  on ${env.name}\n`);
+  const cpuAtStart = process.cpuUsage();
   const peakRss = new Map<string, number>();
   /** The control worker's memory at its peak, anonymous (heaps: V8's and native) against file-backed (the mapped SDK core library, code). */
   let controlAtPeak = { anonMb: 0, fileMb: 0 };
   const sampler = setInterval(() => {
-    for (const [name, p] of env.stack.processes) {
-      if (!p.child.pid || (!name.startsWith('worker-') && name !== 'simulator')) continue;
+    for (const [name, p] of env.processes) {
+      if (!p.child.pid || (!name.startsWith('worker-') && !name.startsWith('simulator'))) continue;
       try {
         const status = readFileSync(`/proc/${p.child.pid}/status`, 'utf8');
         const kbOf = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
@@ -72,7 +149,7 @@ async function main(): Promise<void> {
   // a machine worker ran): where the time of a phase of the run went.
   const cpuSeconds = (): Map<string, number> => {
     const out = new Map<string, number>();
-    for (const [name, p] of env.stack.processes) {
+    for (const [name, p] of env.processes) {
       if (!p.child.pid) continue;
       try {
         const fields = readFileSync(`/proc/${p.child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
@@ -125,7 +202,8 @@ async function main(): Promise<void> {
     const byState = final.agents.reduce<Record<string, number>>((m, a) => ((m[a.state] = (m[a.state] ?? 0) + 1), m), {});
     // The fleet as the simulator has it: agents that hold a stage of the phase's change.
     const change = plan.weeks[0]!.steps.find((s) => s.migrate)!.migrate!.change;
-    const holding = (await simulatorClient(env.simulatorAdmin).agents()).filter((a) => (a.changes[change] ?? []).length > 0).length;
+    let holding = 0;
+    for (const admin of env.simulatorAdmins) holding += (await simulatorClient(admin).agents()).filter((a) => (a.changes[change] ?? []).length > 0).length;
 
     const largestByType = new Map<string, { id: string; events: number }>();
     let weekRuns: number[] = [];
@@ -137,8 +215,10 @@ async function main(): Promise<void> {
     }
     weekRuns = weekRuns.reverse();
     const rolloutMs = atGate - started;
+    const controlMemory = controlWorkerMemoryAtPeak(path.join(env.logsDir, 'worker-control.log'));
     const figures = {
       at: new Date().toISOString(),
+      stack: env.name,
       agents,
       machines,
       concurrencyPerMachine: Number(values.concurrency),
@@ -156,19 +236,25 @@ async function main(): Promise<void> {
       largestHistoryByType: Object.fromEntries(largestByType),
       peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
       controlWorkerAtPeak: controlAtPeak,
+      // process.memoryUsage() of the control worker at its largest reported RSS (every 5 s), MB.
+      controlWorkerMemoryUsageAtPeak: controlMemory,
+      // This process: the bench's queries and, with machine hosts in namespaces, the relays that
+      // carry every machine's traffic to Temporal and NATS (lib/relay.ts).
+      benchProcessCpuSeconds: Math.round(((process.cpuUsage(cpuAtStart).user + process.cpuUsage(cpuAtStart).system) / 1e6) * 10) / 10,
     };
     const rss = figures.peakRssMb as Record<string, number>;
     const machineRss = Object.entries(rss).filter(([k]) => k.startsWith('worker-') && k !== 'worker-control');
+    const simulatorRss = Object.entries(rss).filter(([k]) => k.startsWith('simulator'));
     process.stdout.write(
       `scale: ${agents} agents on ${machines} machines: rollout to the gate ${(rolloutMs / 1000).toFixed(1)} s, ${figures.msPerAgent} ms per agent; phase ${result.outcome}; agents ${JSON.stringify(byState)}\n` +
         (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents, ${figures.rollback.undosAtOncePerMachine} undos at once per machine: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'}); CPU seconds meanwhile: ${JSON.stringify(figures.rollback.cpuSeconds)}\n` : '') +
         `  the simulator: ${holding} agents hold a stage of ${change}\n` +
         `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}\n` +
-        `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB (anonymous ${controlAtPeak.anonMb} MB, file-backed ${controlAtPeak.fileMb} MB), largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, simulator ${rss.simulator ?? '?'} MB\n`,
+        `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB (anonymous ${controlAtPeak.anonMb} MB, file-backed ${controlAtPeak.fileMb} MB; by Node at its peak: ${controlMemory ? `V8 heap ${controlMemory.heapUsed} of ${controlMemory.heapTotal} MB, external ${controlMemory.external} MB (array buffers ${controlMemory.arrayBuffers} MB), the rest ${controlMemory.rss - controlMemory.heapTotal - controlMemory.external} MB native` : 'not reported'}), largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, ${simulatorRss.length > 1 ? 'largest simulator' : 'simulator'} ${Math.max(0, ...simulatorRss.map(([, v]) => v))} MB; the bench process ${figures.benchProcessCpuSeconds} CPU-s\n`,
     );
     const out = path.join(projectRoot, '.data', 'bench');
     mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, `scale-${agents}x${machines}${values.rollback ? '-rollback' : ''}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+    writeFileSync(path.join(out, `scale-${agents}x${machines}${values.production ? '-production' : ''}${values.rollback ? '-rollback' : ''}.json`), `${JSON.stringify(figures, null, 2)}\n`);
     process.stdout.write(`JSON ${JSON.stringify(figures)}\n`);
   } finally {
     clearInterval(sampler);

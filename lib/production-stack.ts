@@ -8,7 +8,8 @@ import { connectClient } from './temporal';
 import { defaultConfigDir, projectRoot, toolsBinDir } from './paths';
 import { createMachineLink, type MachineLink } from './netns';
 import { relay, type Relay } from './relay';
-import { Stack, waitForPort, waitForTemporal } from './stack';
+import { freePort, Stack, waitForPort, waitForTemporal } from './stack';
+import type { GeneratedFleet } from '../simulator/generate-fleet';
 
 /**
  * The production-shaped stack on one host, as ordinary processes (no Docker here): PostgreSQL
@@ -50,6 +51,22 @@ export const defaultProductionPorts: ProductionPorts = {
 
 const host = '127.0.0.1';
 
+/** Ports for every listener of the stack, each free now and none handed out twice (tests, benches beside other stacks). */
+export async function freeProductionPorts(machines: readonly string[] = ['mainpc', 'pc2']): Promise<ProductionPorts> {
+  const one = (): Promise<number> => freePort();
+  const three = async (): Promise<[number, number, number]> => [await one(), await one(), await one()];
+  const metrics: Record<string, number> = { control: await one() };
+  for (const m of machines) metrics[m] = await one();
+  return {
+    postgres: await one(),
+    temporal: { frontend: await one(), frontendHttp: await one(), history: await one(), matching: await one(), worker: await one(), membership: [await one(), await one(), await one(), await one()], metrics: await one() },
+    ui: await one(),
+    nats: { client: await three(), cluster: await three(), monitor: await three() },
+    simulatorAdmin: await one(),
+    metrics,
+  };
+}
+
 function tool(name: 'temporal-server' | 'temporal-sql-tool' | 'temporal-ui-server' | 'nats-server'): string {
   const p = path.join(toolsBinDir, name);
   if (!existsSync(p)) throw new Error(`${name} is not installed at ${p}; run scripts/setup.sh --with-production`);
@@ -83,6 +100,12 @@ export interface ProductionStackOptions {
    */
   machineHosts?: 'netns' | 'loopback';
   ports?: ProductionPorts;
+  /**
+   * A generated fleet (simulator/generate-fleet.ts: inventory, catalogues, plan as
+   * plans/<plan id>.json) in place of the default simulated one; `ports.metrics` must name each
+   * of its machines.
+   */
+  fleet?: GeneratedFleet;
   /** Edits to the generated deployment before it is written (tests: a plan folder, timings). */
   editDeployment?: (deployment: any) => void;
   startWorkers?: boolean;
@@ -231,11 +254,23 @@ export class ProductionStack {
     deployment.inventory = 'inventory.json';
     deployment.plansDir = 'plans';
     deployment.dataDir = path.relative(projectRoot, path.join(this.opts.dataDir, 'run'));
-    const defaults = JSON.parse(readFileSync(path.join(defaultConfigDir, 'deployment.json'), 'utf8')) as { catalogues: Record<string, string> };
-    deployment.catalogues = defaults.catalogues;
-    copyFileSync(path.join(defaultConfigDir, 'inventory.json'), path.join(this.configDir, 'inventory.json'));
-    for (const file of Object.values(defaults.catalogues)) copyFileSync(path.join(defaultConfigDir, file), path.join(this.configDir, file));
-    cpSync(path.join(defaultConfigDir, 'plans'), path.join(this.configDir, 'plans'), { recursive: true });
+    const fleet = this.opts.fleet;
+    if (fleet) {
+      const machines = Object.keys(fleet.catalogues);
+      const unported = machines.filter((m) => p.metrics[m] === undefined);
+      if (unported.length) throw new Error(`production stack: ports.metrics names no port for machine(s) ${unported.slice(0, 5).join(', ')}${unported.length > 5 ? ', ...' : ''} of the generated fleet (freeProductionPorts(machines) makes one each)`);
+      deployment.catalogues = Object.fromEntries(machines.map((m) => [m, `catalogues/${m}.json`]));
+      writeFileSync(path.join(this.configDir, 'inventory.json'), `${JSON.stringify(fleet.inventory, null, 2)}\n`);
+      for (const [m, c] of Object.entries(fleet.catalogues)) writeFileSync(path.join(this.configDir, 'catalogues', `${m}.json`), `${JSON.stringify(c, null, 2)}\n`);
+      mkdirSync(path.join(this.configDir, 'plans'), { recursive: true });
+      writeFileSync(path.join(this.configDir, 'plans', `${String(fleet.plan.id)}.json`), `${JSON.stringify(fleet.plan, null, 2)}\n`);
+    } else {
+      const defaults = JSON.parse(readFileSync(path.join(defaultConfigDir, 'deployment.json'), 'utf8')) as { catalogues: Record<string, string> };
+      deployment.catalogues = defaults.catalogues;
+      copyFileSync(path.join(defaultConfigDir, 'inventory.json'), path.join(this.configDir, 'inventory.json'));
+      for (const file of Object.values(defaults.catalogues)) copyFileSync(path.join(defaultConfigDir, file), path.join(this.configDir, file));
+      cpSync(path.join(defaultConfigDir, 'plans'), path.join(this.configDir, 'plans'), { recursive: true });
+    }
     this.opts.editDeployment?.(deployment);
     writeFileSync(path.join(this.configDir, 'deployment.json'), `${JSON.stringify(deployment, null, 2)}\n`);
   }

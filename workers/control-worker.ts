@@ -42,6 +42,10 @@ async function main(): Promise<void> {
   });
   logger.info({ taskQueue: config.deployment.controlTaskQueue, namespace }, 'control worker polling');
   process.stdout.write(`${JSON.stringify({ ready: true, machine: 'control' })}\n`);
+  // Benches (bench/scale.ts) ask for the worker's memory by kind, to tell V8's heap from the
+  // buffers and native memory outside it: one JSON line every PHASEGATE_MEMORY_REPORT_MS.
+  const memoryReportMs = Number(process.env.PHASEGATE_MEMORY_REPORT_MS ?? 0);
+  if (memoryReportMs > 0) setInterval(() => process.stdout.write(`${JSON.stringify({ memoryOf: 'worker-control', at: new Date().toISOString(), ...process.memoryUsage() })}\n`), memoryReportMs).unref();
   if (values['exit-with-parent']) {
     exitWhenParentDies(() => {
       stopping = true;

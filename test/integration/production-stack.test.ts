@@ -9,8 +9,7 @@ import { connect, type NatsConnection } from 'nats';
 import { planSchema } from '../../config/schema/plan';
 import { streams } from '../../lib/nats';
 import { projectRoot } from '../../lib/paths';
-import { ProductionStack, type ProductionPorts } from '../../lib/production-stack';
-import { freePort } from '../../lib/stack';
+import { freeProductionPorts, ProductionStack, type ProductionPorts } from '../../lib/production-stack';
 import { phaseInput } from '../../plan/compile';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery, type WeekStatus } from '../../workflows/week';
@@ -47,28 +46,6 @@ const plan = planSchema.parse({
   ],
 });
 
-async function freePorts(): Promise<ProductionPorts> {
-  const taken = new Set<number>();
-  const one = async (): Promise<number> => {
-    for (;;) {
-      const p = await freePort();
-      if (!taken.has(p)) {
-        taken.add(p);
-        return p;
-      }
-    }
-  };
-  const three = async (): Promise<[number, number, number]> => [await one(), await one(), await one()];
-  return {
-    postgres: await one(),
-    temporal: { frontend: await one(), frontendHttp: await one(), history: await one(), matching: await one(), worker: await one(), membership: [await one(), await one(), await one(), await one()], metrics: await one() },
-    ui: await one(),
-    nats: { client: await three(), cluster: await three(), monitor: await three() },
-    simulatorAdmin: await one(),
-    metrics: { control: await one(), mainpc: await one(), pc2: await one() },
-  };
-}
-
 describe('the production-shaped stack: Temporal on PostgreSQL, its Web UI, a three-node NATS cluster', () => {
   const dataDir = path.join(projectRoot, '.data', 'test-runs', `production-${Date.now()}-${randomBytes(3).toString('hex')}`);
   let ports: ProductionPorts;
@@ -78,7 +55,7 @@ describe('the production-shaped stack: Temporal on PostgreSQL, its Web UI, a thr
   let nats: NatsConnection;
 
   before(async () => {
-    ports = await freePorts();
+    ports = await freeProductionPorts();
     stack = new ProductionStack({ dataDir, ports });
     const started = Date.now();
     await stack.start();
