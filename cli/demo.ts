@@ -7,14 +7,14 @@ import { defaultConfigDir, projectRoot } from '../lib/paths';
 import { Stack, waitForPort } from '../lib/stack';
 import type { ProductionStack } from '../lib/production-stack';
 import { connectClient, temporalTarget } from '../lib/temporal';
-import { phaseStatusQuery, phaseWorkflow, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
+import { phaseStatusQuery, phaseWorkflow, weekWorkflowId, type PhaseInput, type PhaseStatus } from '../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
 import { phaseWorkflowIdFor } from './start';
 
 export interface DemoOptions {
   config: PhasegateConfig;
   planFile: string;
-  /** Run to the end, deciding each gate as "demo-script" from its report, then exit with the outcome. */
+  /** Run to the end: gates with criteria promote themselves (withScriptedPromotion); the others are decided as "demo-script" from their report; then exit with the outcome. */
   untilDone: boolean;
   /** Make one pc2 agent fail its integration check, to show an automatic rollback. */
   injectFault: boolean;
@@ -141,7 +141,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     (await client.workflow.start(phaseWorkflow, {
       taskQueue: config.deployment.controlTaskQueue,
       workflowId,
-      args: [phaseInput(plan, config.inventory)],
+      args: [opts.untilDone ? withScriptedPromotion(phaseInput(plan, config.inventory)) : phaseInput(plan, config.inventory)],
     }));
   const marker: DemoMarker = resumed ? left! : { workflowId, plan: plan.id, startedAt: new Date().toISOString(), ended: false };
   writeFileSync(markerFile, JSON.stringify(marker));
@@ -195,14 +195,37 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   return 0;
 }
 
-/** Prints progress lines as the phase moves; in until-done mode decides each gate from its report. */
+/**
+ * Run-to-the-end mode: every gate with criteria promotes itself once they are met, at once and
+ * with a 5-second veto window (decisions/gates.ts); the script decides only what the policy
+ * leaves to a person (criteria unmet: rollback-week; no criteria: go).
+ */
+function withScriptedPromotion(input: PhaseInput): PhaseInput {
+  return { ...input, weeks: input.weeks.map((w) => (w.gate.criteria.length && !w.gate.autoPromote ? { ...w, gate: { ...w.gate, autoPromote: { bakeMs: 0, vetoMs: 5000 } } } : w)) };
+}
+
+/** Prints progress lines as the phase moves; in until-done mode decides each gate the policy leaves to a person, from its report. */
 async function followPhase(client: Client, handle: WorkflowHandle<typeof phaseWorkflow>, untilDone: boolean): Promise<PhaseStatus | 'paused'> {
   let lastLine = '';
   const decided = new Set<string>();
   const announced = new Set<string>();
   for (;;) {
+    const announcePromotion = (w: WeekStatus) => {
+      if (w.gate.autoPromotion?.state !== 'promoted' || announced.has(`${w.gate.id}:promoted`)) return;
+      announced.add(`${w.gate.id}:promoted`);
+      decided.add(w.gate.id);
+      say(`  gate ${w.gate.id}: go (auto-promotion policy, from the report)`);
+    };
     const desc = await handle.describe();
-    if (desc.status.name !== 'RUNNING') return handle.result();
+    if (desc.status.name !== 'RUNNING') {
+      const result = await handle.result();
+      // A gate that promoted itself as the phase ended: say so before the outcome.
+      for (const w of result.weeks) {
+        const s = await client.workflow.getHandle(w.workflowId).query(weekStatusQuery).catch(() => null);
+        if (s) announcePromotion(s);
+      }
+      return result;
+    }
     const phase = await handle.query(phaseStatusQuery).catch(() => null);
     const weekEntry = phase?.weeks.find((w) => w.id === phase.currentWeek);
     const week: WeekStatus | null = weekEntry ? await client.workflow.getHandle(weekEntry.workflowId).query(weekStatusQuery).catch(() => null) : null;
@@ -226,23 +249,33 @@ async function followPhase(client: Client, handle: WorkflowHandle<typeof phaseWo
       }
       if (untilDone && (week.state === 'paused' || (phase?.waitingForPerson.length ?? 0) > 0)) return 'paused';
       if (week.state === 'gate-open' && week.gate.report && !decided.has(week.gate.id)) {
-        say(`  gate ${week.gate.id} open: ${week.gate.report.criteria.map((c) => `${c.met ? 'met' : 'NOT met'}: ${c.detail}`).join('; ')}`);
-        if (untilDone) {
-          const decision = week.gate.report.met ? 'go' : 'rollback-week';
-          // Refused when it was decided meanwhile (a resumed run): the next look shows the outcome.
-          const ok = await client.workflow
-            .getHandle(weekEntry!.workflowId)
-            .executeUpdate(decideGateUpdate, { args: [{ gate: week.gate.id, decision, by: 'demo-script', reason: 'run-to-the-end mode decides from the gate report' }] })
-            .then(
-              () => true,
-              () => false,
-            );
-          if (ok) say(`  gate ${week.gate.id}: ${decision} (demo-script, from the report)`);
+        const promotion = week.gate.autoPromotion?.state;
+        // The gate promotes itself (withScriptedPromotion): nothing to decide unless it withheld.
+        if (untilDone && (promotion === 'baking' || promotion === 'veto-window')) {
+          if (!announced.has(`${week.gate.id}:promotion`)) {
+            announced.add(`${week.gate.id}:promotion`);
+            say(`  gate ${week.gate.id} open, criteria met: it promotes itself at ${(week.gate.autoPromotion as { promotesAt: string }).promotesAt} unless held (hold: node dist/cli/main.js gate hold ${handle.workflowId})`);
+          }
         } else {
-          say(`  waiting for your decision: the "approve" command above, with <week> = ${week.week}`);
+          say(`  gate ${week.gate.id} open: ${week.gate.report.criteria.map((c) => `${c.met ? 'met' : 'NOT met'}: ${c.detail}`).join('; ')}`);
+          if (untilDone) {
+            const decision = week.gate.report.met ? 'go' : 'rollback-week';
+            // Refused when it was decided meanwhile (a resumed run): the next look shows the outcome.
+            const ok = await client.workflow
+              .getHandle(weekEntry!.workflowId)
+              .executeUpdate(decideGateUpdate, { args: [{ gate: week.gate.id, decision, by: 'demo-script', reason: `run-to-the-end mode decides from the gate report${promotion === 'withheld' ? ' (the gate withheld its own promotion)' : ''}` }] })
+              .then(
+                () => true,
+                () => false,
+              );
+            if (ok) say(`  gate ${week.gate.id}: ${decision} (demo-script, from the report)`);
+          } else {
+            say(`  waiting for your decision: the "approve" command above, with <week> = ${week.week}`);
+          }
+          decided.add(week.gate.id);
         }
-        decided.add(week.gate.id);
       }
+      announcePromotion(week);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }

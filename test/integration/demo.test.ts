@@ -67,6 +67,9 @@ describe("the README's main command, run to the end", () => {
     assert.equal(code, 0, out);
     assert.match(out, /phase demo-test completed: week1 passed/);
     assert.match(out, /rolled back by itself: integration-failure/, 'the demo shows an automatic rollback');
+    // Its gate (criteria met) promoted itself by the plan's policy; the script decided nothing.
+    assert.match(out, /gate demo-test\.week1\.gate: go \(auto-promotion policy, from the report\)/, out);
+    assert.doesNotMatch(out, /demo-script/, out);
     const workflowId = /started as workflow (\S+)/.exec(out)![1]!;
 
     // Nothing left listening: the demo stopped its servers.
