@@ -105,6 +105,7 @@ function formatWeek(w: WeekStatus, steerId: string, phaseShown: boolean): string
     for (const c of w.gate.report.criteria) lines.push(`    ${c.met ? 'met    ' : 'NOT met'} ${c.detail}`);
     for (const d of w.gate.decisions) lines.push(`    ${d.decision} by ${d.by}${d.byPolicy ? ' (by the plan)' : ''}${d.reason ? `: ${d.reason}` : ''}`);
     if (w.gate.autoPromotion) lines.push(`    auto-promotion ${autoPromotionLine(w.gate.autoPromotion)}`);
+    if (w.gate.open && w.gate.deadline) lines.push(`    deadline ${w.gate.deadline.at}${w.gate.deadline.passed ? ': PASSED, escalated to level 2' : ''}`);
   }
   return lines;
 }

@@ -100,3 +100,16 @@ export function autoPromotionStep(policy: AutoPromotionPolicy, report: GateRepor
   if (elapsedMs < policy.bakeMs + policy.vetoMs) return { kind: 'wait', phase: 'veto-window', forMs: policy.bakeMs + policy.vetoMs - elapsedMs };
   return { kind: 'promote' };
 }
+
+/**
+ * The next wait of an open gate for a decision, `elapsedMs` after it opened, and the alert the
+ * wait raises if nobody decides meanwhile: level-1 reminders every `reminderMs`; with a
+ * deadline, the wait ends at the deadline, whose alert is level 2, and every reminder after it
+ * is level 2 too. Pure: workflows/week/gate.ts waits and alerts.
+ */
+export function nextGateReminder(elapsedMs: number, reminderMs: number, deadlineMs?: number): { waitMs: number; level: 1 | 2 } {
+  if (deadlineMs === undefined) return { waitMs: reminderMs, level: 1 };
+  if (elapsedMs >= deadlineMs) return { waitMs: reminderMs, level: 2 };
+  const toDeadline = deadlineMs - elapsedMs;
+  return toDeadline <= reminderMs ? { waitMs: toDeadline, level: 2 } : { waitMs: reminderMs, level: 1 };
+}

@@ -20,7 +20,7 @@ export function phaseInput(plan: Plan, inventory: Inventory): PhaseInput {
     weeks: plan.weeks.map((w) => ({
       id: w.id,
       title: w.title,
-      gate: { criteria: w.gate.criteria, ...(w.gate.autoPromote ? { autoPromote: w.gate.autoPromote } : {}) },
+      gate: { criteria: w.gate.criteria, ...(w.gate.autoPromote ? { autoPromote: w.gate.autoPromote } : {}), ...(w.gate.deadlineMs !== undefined ? { deadlineMs: w.gate.deadlineMs } : {}) },
       steps: withControls(
         w.steps.map((s) => ({
           id: s.id,

@@ -53,6 +53,7 @@ export function renderPhaseReport(id: string, phase: PhaseStatus, weeks: WeekSta
       for (const c of w.gate.report.criteria) lines.push(`  - ${c.met ? 'met' : 'NOT met'}: ${c.detail}`);
       for (const d of w.gate.decisions) lines.push(`  - ${d.decision} by ${d.by}${d.byPolicy ? ' (the gate decided by its plan, from the report above)' : ''} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`);
       if (w.gate.autoPromotion) lines.push(`  - auto-promotion: ${autoPromotionLine(w.gate.autoPromotion)}`);
+      if (w.gate.deadline) lines.push(`  - deadline ${w.gate.deadline.at}${w.gate.deadline.passed ? ': passed before a decision (escalated to level 2)' : ''}`);
     }
     lines.push('');
   }

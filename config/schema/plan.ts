@@ -144,12 +144,15 @@ export const autoPromoteSchema = z.strictObject({
   vetoMs: z.number().int().min(0).max(30 * 24 * 3_600_000),
 });
 
+/** How long a gate may wait for a decision before it escalates to level 2 (workflows/week/gate.ts). */
+export const gateDeadlineSchema = z.number().int().min(1000).max(90 * 24 * 3_600_000);
+
 export const weekSchema = z.strictObject({
   id: identifier,
   title: z.string().max(200),
   steps: z.array(stepSchema).min(1, 'a week needs at least one step'),
   gate: z
-    .strictObject({ criteria: z.array(gateCriterionSchema).default([]), autoPromote: autoPromoteSchema.optional() })
+    .strictObject({ criteria: z.array(gateCriterionSchema).default([]), autoPromote: autoPromoteSchema.optional(), deadlineMs: gateDeadlineSchema.optional() })
     .refine((g) => !g.autoPromote || g.criteria.length > 0, { path: ['autoPromote'], message: 'auto-promotion needs at least one criterion to judge by: with none, it would promote anything' })
     .default({ criteria: [] }),
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { stepKindNames, stepKinds, type StepKindName } from '../../plan/steps';
 import { inventoryAgentSchema } from '../../plan/steps/migrate';
 import { identifier } from './common';
-import { autoPromoteSchema, gateCriterionSchema, historySchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
+import { autoPromoteSchema, gateCriterionSchema, gateDeadlineSchema, historySchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
 
 /**
  * The inputs of the workflows, checked by the same rules as the plan they come from
@@ -53,7 +53,7 @@ const weekOfPhase = z
     id: identifier,
     title: z.string().max(200),
     steps: z.array(weekStep).min(1, 'a week needs at least one step'),
-    gate: z.strictObject({ criteria: z.array(gateCriterionSchema), autoPromote: autoPromoteSchema.optional() }).refine((g) => !g.autoPromote || g.criteria.length > 0, { path: ['autoPromote'], message: 'auto-promotion needs at least one criterion to judge by' }),
+    gate: z.strictObject({ criteria: z.array(gateCriterionSchema), autoPromote: autoPromoteSchema.optional(), deadlineMs: gateDeadlineSchema.optional() }).refine((g) => !g.autoPromote || g.criteria.length > 0, { path: ['autoPromote'], message: 'auto-promotion needs at least one criterion to judge by' }),
   })
   .superRefine((week, ctx) => {
     const seen = new Map<string, string>();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { budgetExceeded, planBatches, planRounds } from '../../decisions/batches';
-import { autoPromotionStep, evaluateGate, type GateReport } from '../../decisions/gates';
+import { autoPromotionStep, evaluateGate, nextGateReminder, type GateReport } from '../../decisions/gates';
 import { planSchema } from '../../config/schema/plan';
 import { migrationSteps } from '../../decisions/migration-steps';
 
@@ -138,4 +138,20 @@ describe('gate auto-promotion (decisions/gates.ts autoPromotionStep)', () => {
     assert.ok(issue, JSON.stringify(r.error!.issues));
     assert.match(issue.message, /at least one criterion/);
   });
+});
+
+describe("an open gate's reminders and its deadline (decisions/gates.ts nextGateReminder)", () => {
+  const h = 3_600_000;
+  const cases: Array<[string, number, number | undefined, ReturnType<typeof nextGateReminder>]> = [
+    ['no deadline: level-1 reminders every 4 h, for ever', 0, undefined, { waitMs: 4 * h, level: 1 }],
+    ['no deadline, a day later: still level 1', 24 * h, undefined, { waitMs: 4 * h, level: 1 }],
+    ['deadline 10 h, just opened: the first reminder comes first', 0, 10 * h, { waitMs: 4 * h, level: 1 }],
+    ['deadline 10 h, at 8 h: the wait ends at the deadline, and escalates', 8 * h, 10 * h, { waitMs: 2 * h, level: 2 }],
+    ['deadline 2 h, just opened: the deadline comes before the first reminder', 0, 2 * h, { waitMs: 2 * h, level: 2 }],
+    ['past the deadline: every reminder is level 2', 11 * h, 10 * h, { waitMs: 4 * h, level: 2 }],
+    ['exactly at the deadline: level 2 from then on', 10 * h, 10 * h, { waitMs: 4 * h, level: 2 }],
+  ];
+  for (const [title, elapsed, deadline, expected] of cases) {
+    it(title, () => assert.deepEqual(nextGateReminder(elapsed, 4 * h, deadline), expected));
+  }
 });

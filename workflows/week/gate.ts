@@ -1,5 +1,5 @@
 import { condition, upsertSearchAttributes } from '@temporalio/workflow';
-import { autoPromotionDecider, autoPromotionStep, evaluateGate, type AutoPromotionPolicy, type GateReport } from '../../decisions/gates';
+import { autoPromotionDecider, autoPromotionStep, evaluateGate, nextGateReminder, type AutoPromotionPolicy, type GateReport } from '../../decisions/gates';
 import { formatDuration } from '../../render/durations';
 import { recordGateWait } from '../lib/metrics';
 import { requireObject } from '../lib/steering';
@@ -59,8 +59,18 @@ export async function runGate(run: WeekRun): Promise<GateEnd> {
   }
   if (input.week.gate.autoPromote && !run.decision) await autoPromote(run, input.week.gate.autoPromote, openedAt);
   const reminderMs = input.gateReminderMs ?? 4 * 3_600_000;
-  while (!(await condition(() => run.decision !== null || run.aborted, reminderMs))) {
-    notify.alert(1, `${run.gateId} still waits for a decision`, 'decide with the decideGate update: go, hold or rollback-week');
+  const deadlineMs = input.week.gate.deadlineMs;
+  if (deadlineMs !== undefined) status.gate.deadline = { at: new Date(openedAt + deadlineMs).toISOString(), passed: false };
+  for (;;) {
+    const next = nextGateReminder(Date.now() - openedAt, reminderMs, deadlineMs);
+    if (await condition(() => run.decision !== null || run.aborted, next.waitMs)) break;
+    if (next.level === 1) {
+      notify.alert(1, `${run.gateId} still waits for a decision`, 'decide with the decideGate update: go, hold or rollback-week');
+      continue;
+    }
+    // Past the gate's own deadline: the week is stuck on a person, so escalate (level 2).
+    status.gate.deadline!.passed = true;
+    notify.alert(2, `${run.gateId} is past its deadline`, `open for ${formatDuration(Date.now() - openedAt)}, deadline ${formatDuration(deadlineMs!)}: the week waits for a person's decision (decideGate: go, hold or rollback-week)${run.status.gate.decisions.length ? `; last: ${run.status.gate.decisions[run.status.gate.decisions.length - 1]!.decision} by ${run.status.gate.decisions[run.status.gate.decisions.length - 1]!.by}` : ''}`);
   }
   status.gate.open = false;
   upsertSearchAttributes([{ key: searchAttributes.openGate, value: null }]);

@@ -19,7 +19,7 @@ export type WeekStep = { id: string; title?: string } & { [K in StepKindName]?: 
 export interface WeekInput {
   version: 1;
   phase: string;
-  week: { id: string; title: string; steps: WeekStep[]; gate: { criteria: GateCriterion[]; autoPromote?: AutoPromotionPolicy } };
+  week: { id: string; title: string; steps: WeekStep[]; gate: { criteria: GateCriterion[]; autoPromote?: AutoPromotionPolicy; deadlineMs?: number } };
   settings: PlanSettings;
   /** For scripted runs only: decide the gate as this operator without waiting. */
   autoApproveGate?: { by: string };
@@ -101,6 +101,8 @@ export interface WeekStatus {
     open: boolean;
     /** The gate's auto-promotion, when its plan sets one (decisions/gates.ts). */
     autoPromotion?: AutoPromotionStatus;
+    /** When the open gate's own deadline passes (plan: gate.deadlineMs), and whether it has. */
+    deadline?: { at: string; passed: boolean };
   };
   /** The week's rollback (level 2; level 1 for a level-1 abort's clean-up), from rollback/engine.ts. */
   rollback: RollbackRecord | null;

@@ -14,6 +14,8 @@ import { simulatorClient, startTestStack, type TestStack } from '../support/harn
  * policy when its veto window passes with no hold. A person's hold in the window vetoes it, a
  * criterion unmet withholds it for good, and nobody may decide under the policy's name. Each
  * case checks the machines too: what the simulator has applied agrees with the gate's outcome.
+ * And a gate's own deadline (plan: `gate.deadlineMs`): left open past it, the gate escalates
+ * from level-1 reminders to level-2 alerts.
  */
 function plan(id: string, agents: string[], gate: object) {
   return planSchema.parse({
@@ -35,8 +37,8 @@ describe('gate auto-promotion with a veto, on the real dev server', () => {
   });
   after(async () => env?.stop());
 
-  async function start(p: ReturnType<typeof plan>) {
-    return env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.${p.id}`, args: [phaseInput(p, env.config.inventory)] });
+  async function start(p: ReturnType<typeof plan>, extra: object = {}) {
+    return env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.${p.id}`, args: [{ ...phaseInput(p, env.config.inventory), ...extra }] });
   }
   const week = (id: string) => env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
   async function weekUntil(id: string, ok: (s: WeekStatus) => boolean, what: string, limitMs = 90_000): Promise<WeekStatus> {
@@ -136,5 +138,29 @@ describe('gate auto-promotion with a veto, on the real dev server', () => {
     await week('auto-unmet').executeUpdate(decideGateUpdate, { args: [{ gate: 'auto-unmet.week1.gate', decision: 'go', by: 'erin', reason: 'ChitchatAgent is retried next week' }] });
     assert.equal((await handle.result()).outcome, 'completed');
     assert.equal((await week('auto-unmet').query(weekStatusQuery)).gate.decisions[0]!.byPolicy, undefined);
+  });
+
+  it('a gate left open past its deadline escalates: level-1 reminders before it, level-2 alerts from it on; status shows it passed', async () => {
+    const agents = ['CalendarSyncAgent'];
+    const p = plan('gate-deadline', agents, { criteria: [{ kind: 'max-rollbacks', count: 0 }], deadlineMs: 5000 });
+    const handle = await start(p, { gateReminderMs: 2000 });
+    const open = await weekUntil('gate-deadline', (s) => s.state === 'gate-open', 'the gate');
+    assert.equal(open.gate.deadline?.passed, false);
+    const passed = await weekUntil('gate-deadline', (s) => s.gate.deadline?.passed === true, 'the deadline to pass', 30_000);
+    const openedAt = Date.parse(passed.gate.deadline!.at) - 5000;
+    await new Promise((r) => setTimeout(r, 2500));
+    await week('gate-deadline').executeUpdate(decideGateUpdate, { args: [{ gate: 'gate-deadline.week1.gate', decision: 'go', by: 'frank', reason: 'back from lunch' }] });
+    assert.equal((await handle.result()).outcome, 'completed');
+    const weekId = weekWorkflowId(handle.workflowId, 'week1');
+    const alerts = (await messagesOf(streams.alerts.name, weekId)).filter((a) => /still waits|past its deadline/.test(a.title)).map((a) => ({ level: a.level as number, title: a.title as string, afterMs: Date.parse(a.at) - openedAt }));
+    const reminders = alerts.filter((a) => a.level === 1);
+    const escalations = alerts.filter((a) => a.level === 2);
+    assert.ok(reminders.length >= 2, `level-1 reminders at 2 s and 4 s: ${JSON.stringify(alerts)}`);
+    assert.ok(reminders.every((a) => /still waits/.test(a.title) && a.afterMs < 5000), JSON.stringify(alerts));
+    assert.ok(escalations.length >= 1, JSON.stringify(alerts));
+    assert.match(escalations[0]!.title, /gate-deadline\.week1\.gate is past its deadline/);
+    assert.ok(escalations[0]!.afterMs >= 4900, `the first escalation ${escalations[0]!.afterMs} ms after the gate opened, at its 5-s deadline`);
+    assert.ok(escalations.every((a) => a.afterMs >= 4900), 'no level-2 alert before the deadline');
+    assert.equal((await versions(agents))[0]!.startsWith('1.0.0+'), true);
   });
 });
