@@ -11,6 +11,7 @@ import { phaseInput } from '../plan/compile';
 import { generateFleet, type GeneratedFleet } from '../simulator/generate-fleet';
 import { simulatorClient, startTestStack } from '../test/support/harness';
 import { phaseWorkflow } from '../workflows/phase';
+import { resumeSignal } from '../workflows/lib/steering';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows/week';
 
 /**
@@ -181,9 +182,24 @@ async function main(): Promise<void> {
     const weekId = `${handle.workflowId}.week1`;
     let week: WeekStatus | null = null;
     let lastPrint = 0;
+    let pausedSince: number | null = null;
+    const pauses: Array<{ reason: string; pausedMs: number }> = [];
     for (;;) {
       week = await env.client.workflow.getHandle(weekId).query(weekStatusQuery).catch(() => null);
       if (week?.gate.open) break;
+      // On two cores with fifty machines a machine worker can miss its heartbeats long enough for
+      // the link watch to pause the week (workflows/week/link-watch.ts), as it should; an
+      // operator resumes once the link is back. The bench does, and reports each such pause.
+      if (week?.state === 'paused') {
+        pausedSince ??= Date.now();
+        const linkBack = week.links?.state === 'restored' && week.unreachableMachines.every((m) => m === week!.links!.machine);
+        if (linkBack && /unreachable|silent/.test(week.pauseReason ?? '')) {
+          await env.client.workflow.getHandle(weekId).signal(resumeSignal, { by: 'bench' });
+          pauses.push({ reason: week.pauseReason ?? '', pausedMs: Date.now() - pausedSince });
+          process.stdout.write(`  ${Math.round((Date.now() - started) / 1000)} s: resumed the week, paused ${Math.round((Date.now() - pausedSince) / 1000)} s (${week.pauseReason})\n`);
+          pausedSince = null;
+        }
+      } else pausedSince = null;
       if (Date.now() - lastPrint > 30_000 && week) {
         lastPrint = Date.now();
         const done = week.agents.filter((a) => a.state !== 'waiting' && a.state !== 'running').length;
@@ -230,6 +246,9 @@ async function main(): Promise<void> {
       agentsByState: byState,
       rolloutMs,
       msPerAgent: Math.round(rolloutMs / agents),
+      // Pauses for a machine whose link went silent, resumed by the bench once it was back.
+      pauses,
+      msPerAgentWithoutPauses: Math.round((rolloutMs - pauses.reduce((t, p) => t + p.pausedMs, 0)) / agents),
       rollback: values.rollback ? { undosAtOncePerMachine: plan.timings.rollbackUndosAtOncePerMachine, ms: ended - atGate, budgetMs: 5 * 60_000, withinBudget: ended - atGate <= 5 * 60_000, undone: byState['undone-with-week'] ?? 0, cpuSeconds: rollbackCpu } : null,
       agentsHoldingTheChangeInSimulator: holding,
       weekRuns,
@@ -246,7 +265,7 @@ async function main(): Promise<void> {
     const machineRss = Object.entries(rss).filter(([k]) => k.startsWith('worker-') && k !== 'worker-control');
     const simulatorRss = Object.entries(rss).filter(([k]) => k.startsWith('simulator'));
     process.stdout.write(
-      `scale: ${agents} agents on ${machines} machines: rollout to the gate ${(rolloutMs / 1000).toFixed(1)} s, ${figures.msPerAgent} ms per agent; phase ${result.outcome}; agents ${JSON.stringify(byState)}\n` +
+      `scale: ${agents} agents on ${machines} machines: rollout to the gate ${(rolloutMs / 1000).toFixed(1)} s, ${figures.msPerAgent} ms per agent${pauses.length ? ` (${figures.msPerAgentWithoutPauses} ms without the ${pauses.length} pause(s) for a silent link)` : ''}; phase ${result.outcome}; agents ${JSON.stringify(byState)}\n` +
         (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents, ${figures.rollback.undosAtOncePerMachine} undos at once per machine: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'}); CPU seconds meanwhile: ${JSON.stringify(figures.rollback.cpuSeconds)}\n` : '') +
         `  the simulator: ${holding} agents hold a stage of ${change}\n` +
         `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}\n` +
