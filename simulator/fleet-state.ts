@@ -35,6 +35,8 @@ export interface AgentFaults {
   undoFails: boolean;
   /** The next N undo-stage requests fail, later ones work (an undo that fails once). */
   undoFailures: number;
+  /** The next N verify-marker requests cannot be answered (503: the check could not tell), later ones are. */
+  markerReadFailures: number;
   /**
    * The fault was caused by the change: it shows only while a stage of a change is applied (so
    * the pre-flight check before stage 1 finds the agent healthy) and goes away once every stage
@@ -54,6 +56,7 @@ export const noFaults = (): AgentFaults => ({
   applyHangs: 0,
   undoFails: false,
   undoFailures: 0,
+  markerReadFailures: 0,
   clearOnUndo: false,
 });
 
@@ -346,6 +349,11 @@ export class FleetState {
       }
       case 'verify-marker': {
         need(change, stage);
+        if (agent.faults.markerReadFailures > 0) {
+          agent.faults.markerReadFailures--;
+          this.record(req, 'failed', now, 'the marker could not be read (injected fault)');
+          throw new SimulatorError(503, `the marker of stage ${stage} of ${change} could not be read (injected fault)`);
+        }
         ok = (agent.changes[change!] ?? []).includes(stage!);
         outcome = ok ? 'ok' : 'failed';
         if (!ok) detail = `no marker for stage ${stage} of ${change}`;

@@ -127,6 +127,10 @@ interface WindowProgress {
   ticks: Tick[];
 }
 
+/** A marker check that cannot tell is asked this many times, pausing 1 s, then 2 s, between (markersOf). */
+const markerReadAttempts = 3;
+const markerReadPauseMs = 1000;
+
 /** A window's ticks beyond this are thinned to every other one: a 24-hour observation's windows stay small in heartbeats. */
 const maxWindowTicks = 1200;
 
@@ -318,11 +322,22 @@ export function createMachineActivities(deps: MachineActivityDeps) {
   async function markersOf(req: MarkersRequest): Promise<MarkerReading> {
     const reading: MarkerReading = { agent: req.agent, change: req.change, present: [], absent: [], unknown: [] };
     for (const stage of req.stages) {
-      const result = await withHeartbeat((signal) => runner.run({ action: 'verify-marker', agent: req.agent, change: req.change, stage }, signal));
-      if (result.ended === 'cancelled') throw new CancelledFailure('marker read-back cancelled');
-      if (result.exitCode === 0) reading.present.push(stage);
-      else if (result.exitCode === 1) reading.absent.push(stage);
-      else reading.unknown.push({ stage, detail: result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}: ${result.stderr.slice(0, 200)}` });
+      // A check that could not tell (a timeout, the agent's store busy) is asked again before it
+      // counts as unknown: an unknown marker refuses a migration or stops a rollback for a person.
+      for (let attempt = 1; ; attempt++) {
+        const result = await withHeartbeat((signal) => runner.run({ action: 'verify-marker', agent: req.agent, change: req.change, stage }, signal));
+        if (result.ended === 'cancelled') throw new CancelledFailure('marker read-back cancelled');
+        if (result.exitCode === 0) reading.present.push(stage);
+        else if (result.exitCode === 1) reading.absent.push(stage);
+        else if (attempt < markerReadAttempts) {
+          await Context.current().sleep(markerReadPauseMs * attempt);
+          continue;
+        } else {
+          const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `exited ${result.exitCode ?? result.signal}: ${result.stderr.slice(0, 200)}`;
+          reading.unknown.push({ stage, detail: `${why} (asked ${attempt} times)` });
+        }
+        break;
+      }
     }
     return reading;
   }

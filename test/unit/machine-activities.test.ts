@@ -218,6 +218,23 @@ describe('machine activities against the simulator, without a Temporal server', 
     await run(() => a.runAction({ action: 'undo-stage', agent: 'SmartHomeAgent', change: 'unit-prepare', stage: 1, idempotencyKey: 'unit-prepare:s1:undo' }));
   });
 
+  it('a marker check that cannot tell is asked again before it counts as unknown, and says how often it was asked', async () => {
+    const a = acts.mainpc;
+    const req = { agent: 'SmartHomeAgent', change: 'unit-marker-retry', stages: [1, 2] };
+    // Two failed reads of stage 1, then answers: nothing unknown.
+    await sim.fault('SmartHomeAgent', { markerReadFailures: 2 });
+    const recovered = await run(() => a.readMarkers(req));
+    assert.deepEqual({ present: recovered.present, absent: recovered.absent, unknown: recovered.unknown }, { present: [], absent: [1, 2], unknown: [] });
+    const reads = (await sim.actions('SmartHomeAgent')).filter((r) => r.change === 'unit-marker-retry' && r.action === 'verify-marker');
+    assert.deepEqual(reads.map((r) => `${r.stage}:${r.outcome}`), ['1:failed', '1:failed', '1:failed', '2:failed']);
+    // Failing on every try: unknown after three, the next stage read as usual.
+    await sim.fault('SmartHomeAgent', { markerReadFailures: 3 });
+    const unknown = await run(() => a.readMarkers(req));
+    assert.deepEqual(unknown.unknown.map((u) => u.stage), [1]);
+    assert.match(unknown.unknown[0]!.detail, /\(asked 3 times\)/);
+    assert.deepEqual(unknown.absent, [2]);
+  });
+
   it("a stage's actions in one activity run in order, stop at the first that fails with its own words, and run again harmlessly by their keys", async () => {
     const a = acts.mainpc;
     const stage = (n: number) =>
