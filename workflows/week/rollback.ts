@@ -39,11 +39,12 @@ export async function rollBackWeek(run: WeekRun, level: RollbackLevel, reason: s
           if (i >= 0) run.status.applied[i] = c.kind === 'migration' ? { ...c, stages: r.remainingStages, acceptedAsIs: true } : { ...c, acceptedAsIs: true };
         } else if (i >= 0) run.status.applied.splice(i, 1);
         // The row of this change's own migration (an agent may be in two migrate steps of a week).
-        const p = c.kind === 'migration' ? run.status.agents.find((a) => a.workflowId === migrationWorkflowId(workflowInfo().workflowId, c.agent, c.change)) : undefined;
+        const id = c.kind === 'migration' ? migrationWorkflowId(workflowInfo().workflowId, c.agent, c.change) : null;
+        const p = id ? run.status.agents.find((a) => a.workflowId === id) : undefined;
         if (p) {
           p.state = r.result === 'undone' ? 'undone-with-week' : 'accepted-as-is';
           if (r.result === 'accepted-as-is') p.stagesLeft = r.remainingStages;
-          run.agentsChanged();
+          run.agentsChanged(p.machine);
         }
       },
     },

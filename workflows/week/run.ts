@@ -87,8 +87,9 @@ export class WeekRun {
     return { ...defaultHistoryLimits, ...this.input.settings.history };
   }
 
-  agentsChanged(): void {
-    setAgentsByState(this.input.phase, this.input.week.id, this.status.agents);
+  /** The agents gauges again: of one machine, where one agent on it changed, or of all. */
+  agentsChanged(machine?: string): void {
+    setAgentsByState(this.input.phase, this.input.week.id, this.status.agents, machine);
   }
 
   /** Sends a signal to every running migration; one that has just ended is no error. */

@@ -29,6 +29,8 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
   const rounds = planRounds(batches, run.history.migrationsPerRound);
   const weekId = workflowInfo().workflowId;
   const progress = new Map<InventoryAgent, AgentProgress>();
+  /** Agents this week migrates (withUnchangedControls), made once. */
+  let changedByWeek: Set<string> | undefined;
   if (!from) {
     status.batches.total += batches.length;
     batches.forEach((batch, bi) =>
@@ -39,9 +41,11 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
       }),
     );
   } else {
-    // A new run of the week: its agents' progress came with the status.
+    // A new run of the week: its agents' progress came with the status (looked up by id: a
+    // search of the list per agent is quadratic, seconds of a workflow task at 5,000 agents).
+    const byId = new Map(status.agents.map((x) => [x.workflowId, x]));
     for (const a of m.agents) {
-      const p = status.agents.find((x) => x.workflowId === migrationWorkflowId(weekId, a.name, m.change));
+      const p = byId.get(migrationWorkflowId(weekId, a.name, m.change));
       if (p) progress.set(a, p);
     }
   }
@@ -119,7 +123,7 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
   /** The agent with only the controls that this week leaves alone (a week input may be written by hand). */
   function withUnchangedControls(agent: InventoryAgent): InventoryAgent {
     if (!agent.controls) return agent;
-    const changed = new Set(input.week.steps.flatMap((s) => s.migrate?.agents.map((a) => a.name) ?? []));
+    const changed = (changedByWeek ??= new Set(input.week.steps.flatMap((s) => s.migrate?.agents.map((a) => a.name) ?? [])));
     const { controls, ...rest } = agent;
     const kept = unchangedControls(controls, changed);
     return kept.length ? { ...rest, controls: kept } : rest;
@@ -128,7 +132,7 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
   /** One agent's migration, as a child workflow, to its end; its result goes into the week's record. */
   async function migrateOne(run: WeekRun, step: WeekMigrateStep, agent: InventoryAgent, p: AgentProgress): Promise<void> {
     p.state = 'running';
-    run.agentsChanged();
+    run.agentsChanged(agent.machine);
     let handle;
     try {
       handle = await startChild(agentMigrationWorkflow, {
@@ -179,6 +183,6 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
         }
       }
     }
-    run.agentsChanged();
+    run.agentsChanged(agent.machine);
   }
 }
