@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { loadPlan, type PhasegateConfig } from '../config/load';
 import { projectRoot } from '../lib/paths';
@@ -50,7 +50,9 @@ async function embeddedStack(fleet: GeneratedFleet, editDeployment: EditDeployme
 async function productionStack(fleet: GeneratedFleet, editDeployment: EditDeployment, machineHosts: 'netns' | 'loopback' | undefined): Promise<BenchStack> {
   const parent = path.join(projectRoot, '.data', 'bench');
   mkdirSync(parent, { recursive: true });
-  const dataDir = mkdtempSync(path.join(parent, 'production-scale-'));
+  // Not mkdtemp: its folder is its owner's alone, and PostgreSQL runs as its own user under root.
+  const dataDir = path.join(parent, `production-scale-${Date.now()}`);
+  mkdirSync(dataDir);
   const ports = await freeProductionPorts(Object.keys(fleet.catalogues));
   const stack = new ProductionStack({ dataDir, ports, fleet, editDeployment, ...(machineHosts ? { machineHosts } : {}) });
   await stack.start();
