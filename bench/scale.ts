@@ -241,8 +241,9 @@ async function main(): Promise<void> {
       machines,
       concurrencyPerMachine: Number(values.concurrency),
       history: history ?? 'defaults (5000 events, rounds of 400)',
-      controlWorkerMaxCachedWorkflows: cache ?? 'the SDK default',
-      controlWorkerHeapMb: heapMb ?? "Node's default",
+      // As the stack's configuration has them (config/production sets a heap limit of its own).
+      controlWorkerMaxCachedWorkflows: env.config.deployment.workers.maxCachedWorkflows ?? 'the SDK default',
+      controlWorkerHeapMb: env.config.deployment.workers.controlWorkerHeapMb ?? "Node's default",
       gpuProbe: gpuLoopMs > 0 ? `looping nvidia-smi, ${gpuLoopMs} ms` : 'two nvidia-smi processes per sample',
       phaseOutcome: result.outcome,
       agentsByState: byState,
