@@ -204,6 +204,11 @@ export class ProductionStack {
   private async startMachineHosts(startWorkers: boolean): Promise<void> {
     const config = this.prepare();
     const ports = [this.ports.temporal.frontend, ...this.ports.nats.client];
+    // Killed without stop() (a signal, an uncaught error): the namespaces go with this process
+    // (one listener for every link: fifty machines would pass Node's listener warning).
+    process.once('exit', () => {
+      for (const link of this.links.values()) link.destroy();
+    });
     for (const m of config.inventory.machines.map((x) => x.name)) {
       let link = createMachineLink();
       // Two links on one address would be one host: draw again.
@@ -212,8 +217,6 @@ export class ProductionStack {
         link = createMachineLink();
       }
       this.links.set(m, link);
-      // Killed without stop() (a signal, an uncaught error): the namespace goes with this process.
-      process.once('exit', () => link.destroy());
       for (const port of ports) this.relays.push(await relay({ host: link.hostAddress, port }, { host, port }));
       const dir = `${this.configDir}-${m}`;
       cpSync(this.configDir, dir, { recursive: true });
