@@ -89,11 +89,14 @@ export type AutoPromotionStep =
 
 /**
  * What the policy does, `elapsedMs` after the gate opened, given its report and the decisions
- * recorded so far (a "hold" is a veto). Pure: workflows/week/gate.ts waits and acts on it.
+ * recorded so far (a "hold" is a veto, and so is a pause of the week, `pausedBecause`). Pure:
+ * workflows/week/gate.ts waits and acts on it.
  */
-export function autoPromotionStep(policy: AutoPromotionPolicy, report: GateReport, decisions: ReadonlyArray<{ decision: string; by: string; reason?: string }>, elapsedMs: number): AutoPromotionStep {
+export function autoPromotionStep(policy: AutoPromotionPolicy, report: GateReport, decisions: ReadonlyArray<{ decision: string; by: string; reason?: string }>, elapsedMs: number, pausedBecause: string | null = null): AutoPromotionStep {
   const hold = decisions.find((d) => d.decision === 'hold');
   if (hold) return { kind: 'vetoed', by: hold.by, ...(hold.reason ? { reason: hold.reason } : {}) };
+  // A person who paused the week while its gate waits wants no promotion either.
+  if (pausedBecause !== null) return { kind: 'vetoed', by: 'a pause of the week', reason: pausedBecause };
   if (!report.criteria.length) return { kind: 'withhold', reason: 'the gate has no criteria to judge by' };
   if (!report.met) return { kind: 'withhold', reason: `criteria not met: ${report.criteria.filter((c) => !c.met).map((c) => c.detail).join('; ')}` };
   if (elapsedMs < policy.bakeMs) return { kind: 'wait', phase: 'baking', forMs: policy.bakeMs - elapsedMs };

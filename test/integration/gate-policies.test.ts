@@ -6,6 +6,7 @@ import { streams } from '../../lib/nats';
 import { phaseInput } from '../../plan/compile';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
+import { pauseSignal, resumeSignal } from '../../workflows/lib/steering';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 
 /**
@@ -120,6 +121,25 @@ describe('gate auto-promotion with a veto, on the real dev server', () => {
     assert.equal((await week('auto-veto').query(weekStatusQuery)).outcome, 'rolled-back');
     assert.deepEqual(await versions(agents), ['1.0.0']);
     assert.deepEqual((await sim.agent(agents[0]!)).changes, {});
+  });
+
+  it('a pause of the week while its gate bakes vetoes the promotion; resumed, the gate still waits for a person', async () => {
+    const agents = ['GPUThermalAgent'];
+    const p = plan('auto-paused', agents, { criteria: [{ kind: 'max-rollbacks', count: 0 }], autoPromote: { bakeMs: 3000, vetoMs: 1000 } });
+    const handle = await start(p);
+    await weekUntil('auto-paused', (s) => s.gate.autoPromotion?.state === 'baking', 'the bake');
+    await week('auto-paused').signal(pauseSignal, { by: 'gina', reason: 'incident 12' });
+    const vetoed = await weekUntil('auto-paused', (s) => s.gate.autoPromotion?.state === 'vetoed', 'the veto by the pause');
+    assert.equal((vetoed.gate.autoPromotion as { by: string }).by, 'a pause of the week');
+    assert.match((vetoed.gate.autoPromotion as { reason: string }).reason, /paused by gina: incident 12/);
+    await week('auto-paused').signal(resumeSignal, { by: 'gina' });
+    await new Promise((r) => setTimeout(r, 5000));
+    const later = await week('auto-paused').query(weekStatusQuery);
+    assert.equal(later.state, 'gate-open');
+    assert.deepEqual(later.gate.decisions, [], 'no promotion after the resume: a person decides');
+    await week('auto-paused').executeUpdate(decideGateUpdate, { args: [{ gate: 'auto-paused.week1.gate', decision: 'go', by: 'gina' }] });
+    assert.equal((await handle.result()).outcome, 'completed');
+    assert.equal((await versions(agents))[0]!.startsWith('1.0.0+'), true);
   });
 
   it('a criterion unmet: the policy withholds the promotion for good, and a person decides', async () => {

@@ -125,6 +125,8 @@ describe('gate auto-promotion (decisions/gates.ts autoPromotionStep)', () => {
   for (const [title, report, decisions, elapsed, expected] of cases) {
     it(title, () => assert.deepEqual(autoPromotionStep(policy, report, decisions, elapsed), expected));
   }
+  it('a pause of the week while its gate waits vetoes it too, even past the veto window', () =>
+    assert.deepEqual(autoPromotionStep(policy, met, [], 5 * 3_600_000, 'paused by gina: incident 12'), { kind: 'vetoed', by: 'a pause of the week', reason: 'paused by gina: incident 12' }));
 
   it('a plan that sets auto-promotion on a gate without criteria is refused, naming the field', () => {
     const r = planSchema.safeParse({

@@ -85,7 +85,7 @@ export async function runGate(run: WeekRun): Promise<GateEnd> {
 /**
  * The gate's auto-promotion (decisions/gates.ts autoPromotionStep): bake, announce, wait out
  * the veto window, then decide "go" as the policy, with the report it read, unless a person
- * held or decided meanwhile. Returns once it promoted, was vetoed or withheld, a person
+ * held, paused the week or decided meanwhile. Returns once it promoted, was vetoed or withheld, a person
  * decided, or an abort closed the gate; the gate then waits for a person as any other.
  */
 async function autoPromote(run: WeekRun, policy: AutoPromotionPolicy, openedAt: number): Promise<void> {
@@ -96,7 +96,7 @@ async function autoPromote(run: WeekRun, policy: AutoPromotionPolicy, openedAt: 
   for (;;) {
     const decisionsSeen = status.gate.decisions.length;
     const report = gateReport(run);
-    const step = autoPromotionStep(policy, report, status.gate.decisions, Date.now() - openedAt);
+    const step = autoPromotionStep(policy, report, status.gate.decisions, Date.now() - openedAt, run.paused ? (status.pauseReason ?? 'paused') : null);
     const now = new Date().toISOString();
     switch (step.kind) {
       case 'withhold':
@@ -124,7 +124,7 @@ async function autoPromote(run: WeekRun, policy: AutoPromotionPolicy, openedAt: 
           announced = true;
           notify.alert(1, `${run.gateId} promotes itself at ${window.promotesAt} unless held`, `every criterion met; to stop it, decide "hold" with the decideGate update (phasegate gate hold) before ${window.promotesAt}`);
         }
-        if (await condition(() => run.decision !== null || run.aborted || status.gate.decisions.length !== decisionsSeen, step.forMs)) {
+        if (await condition(() => run.decision !== null || run.aborted || run.paused || status.gate.decisions.length !== decisionsSeen, step.forMs)) {
           if (run.decision || run.aborted) {
             if (run.decision) status.gate.autoPromotion = { state: 'decided-by-person', at: new Date().toISOString() };
             return;
