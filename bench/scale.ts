@@ -130,6 +130,15 @@ async function main(): Promise<void> {
   process.env.PHASEGATE_MEMORY_REPORT_MS = '5000';
   const env = values.production ? await productionStack(fleet, editDeployment, machineHosts) : await embeddedStack(fleet, editDeployment);
   process.stdout.write(`  on ${env.name}\n`);
+  // Stopped with Ctrl-C or a kill (a run longer than the time at hand): stop the stack too,
+  // so no server, worker or machine's network namespace is left behind.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stdout.write(`scale: ${signal}: stopping the stack\n`);
+      process.exitCode = 130;
+      void env.stop().finally(() => process.exit(130));
+    });
+  }
   const cpuAtStart = process.cpuUsage();
   const peakRss = new Map<string, number>();
   /** The control worker's memory at its peak, anonymous (heaps: V8's and native) against file-backed (the mapped SDK core library, code). */
