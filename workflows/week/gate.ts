@@ -28,10 +28,6 @@ export function recordGateDecision(run: WeekRun, d: GateDecision): void {
   if (d.decision !== 'hold') run.decision = d;
 }
 
-/**
- * The go/no-go gate: its report from what the week measured, then a person's decision (or
- * the scripted run's), with a level-1 reminder while it waits. An abort closes it.
- */
 /** The gate's report from what the week measured now. */
 function gateReport(run: WeekRun): GateReport {
   const { status, input } = run;
@@ -45,6 +41,11 @@ function gateReport(run: WeekRun): GateReport {
   });
 }
 
+/**
+ * The go/no-go gate: its report from what the week measured, then a person's decision (or
+ * the scripted run's, or its auto-promotion policy's), with a level-1 reminder while it waits
+ * and level 2 past its deadline. An abort closes it.
+ */
 export async function runGate(run: WeekRun): Promise<GateEnd> {
   const { status, input, notify } = run;
   status.gate.report = gateReport(run);
@@ -70,7 +71,8 @@ export async function runGate(run: WeekRun): Promise<GateEnd> {
     }
     // Past the gate's own deadline: the week is stuck on a person, so escalate (level 2).
     status.gate.deadline!.passed = true;
-    notify.alert(2, `${run.gateId} is past its deadline`, `open for ${formatDuration(Date.now() - openedAt)}, deadline ${formatDuration(deadlineMs!)}: the week waits for a person's decision (decideGate: go, hold or rollback-week)${run.status.gate.decisions.length ? `; last: ${run.status.gate.decisions[run.status.gate.decisions.length - 1]!.decision} by ${run.status.gate.decisions[run.status.gate.decisions.length - 1]!.by}` : ''}`);
+    const last = status.gate.decisions[status.gate.decisions.length - 1];
+    notify.alert(2, `${run.gateId} is past its deadline`, `open for ${formatDuration(Date.now() - openedAt)}, deadline ${formatDuration(deadlineMs!)}: the week waits for a person's decision (decideGate: go, hold or rollback-week)${last ? `; last: ${last.decision} by ${last.by}` : ''}`);
   }
   status.gate.open = false;
   upsertSearchAttributes([{ key: searchAttributes.openGate, value: null }]);
