@@ -6,7 +6,7 @@ import { streams } from '../../lib/nats';
 import { phaseInput } from '../../plan/compile';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
-import { pauseSignal, resumeSignal } from '../../workflows/lib/steering';
+import { abortSignal, pauseSignal, resumeSignal } from '../../workflows/lib/steering';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 
 /**
@@ -140,6 +140,27 @@ describe('gate auto-promotion with a veto, on the real dev server', () => {
     await week('auto-paused').executeUpdate(decideGateUpdate, { args: [{ gate: 'auto-paused.week1.gate', decision: 'go', by: 'gina' }] });
     assert.equal((await handle.result()).outcome, 'completed');
     assert.equal((await versions(agents))[0]!.startsWith('1.0.0+'), true);
+  });
+
+  it('an abort at level 2 in the veto window: no promotion, the week is rolled back, and the machines agree', async () => {
+    const agents = ['VRAMUsageAgent', 'RemoteConnectorAgent'];
+    const p = plan('auto-abort', agents, { criteria: [{ kind: 'max-rollbacks', count: 0 }], autoPromote: { bakeMs: 0, vetoMs: 4000 } });
+    const handle = await start(p);
+    await weekUntil('auto-abort', (s) => s.gate.autoPromotion?.state === 'veto-window', 'the veto window');
+    for (const a of agents) assert.ok(((await sim.agent(a)).changes['auto-abort-change'] ?? []).length > 0, `${a} carries the week's change before the abort`);
+    await handle.signal(abortSignal, { level: 2, by: 'oncall', reason: 'incident 4712' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'aborted');
+    // Past the time it would have promoted: still no decision, and nothing of the week left.
+    await new Promise((r) => setTimeout(r, 4500));
+    const w = await week('auto-abort').query(weekStatusQuery);
+    assert.deepEqual(w.gate.decisions, [], 'the policy decided nothing after the abort');
+    assert.notEqual(w.gate.autoPromotion?.state, 'promoted');
+    assert.equal(w.outcome, 'aborted');
+    for (const a of agents) {
+      const view = await sim.agent(a);
+      assert.deepEqual(view.changes['auto-abort-change'] ?? [], [], `${a} has no stage of the week's change left`);
+    }
   });
 
   it('a criterion unmet: the policy withholds the promotion for good, and a person decides', async () => {
