@@ -89,10 +89,13 @@ function formatWeek(w: WeekStatus, steerId: string, phaseShown: boolean): string
     const parts = counted.map(([state, label]) => [mine.filter((a) => a.state === state).length, label] as const).filter(([n, label]) => n > 0 || ['migrated', 'rolled back', 'waiting'].includes(label));
     lines.push(`  ${m.padEnd(8)} ${parts.map(([n, label]) => `${label} ${n}`).join(', ')}`);
   }
-  for (const a of w.agents.filter((x) => x.state === 'rolled-back' && x.trigger)) lines.push(`  ${a.agent} on ${a.machine} rolled back: ${a.trigger}`);
+  for (const a of w.agents.filter((x) => x.state === 'rolled-back' && (x.trigger || x.detail))) lines.push(`  ${a.agent} on ${a.machine} rolled back: ${a.trigger ?? a.detail}`);
   for (const a of w.agents.filter((x) => x.state === 'accepted-as-is')) lines.push(`  ${a.agent} on ${a.machine} ACCEPTED AS IS: stages ${a.stagesLeft?.join(', ') || '?'} still applied${a.trigger ? ` (after ${a.trigger})` : ''}`);
   for (const a of w.agents.filter((x) => x.state === 'refused' || x.state === 'failed')) lines.push(`  ${a.agent} on ${a.machine} ${a.state}: ${a.detail ?? ''}`);
   if (w.unreachableMachines.length) lines.push(`  unreachable: ${w.unreachableMachines.join(', ')}`);
+  if (w.deadline && (w.deadline.passed || !w.outcome)) {
+    lines.push(`  deadline to reach the gate ${w.deadline.at}${w.deadline.passed ? `: PASSED (${w.deadline.action === 'rollback' ? 'rolled back' : 'paused'}): ${w.deadline.why ?? ''}` : ' (moves on by the time paused)'}`);
+  }
   if (w.rollback) {
     lines.push(
       `  level-${w.rollback.level ?? 2} rollback: ${w.rollback.reason}; undone ${w.rollback.undone.length}${w.rollback.acceptedAsIs?.length ? `, accepted as is ${w.rollback.acceptedAsIs.join(', ')}` : ''}${w.rollback.finishedAt ? ` in ${formatDuration(w.rollback.durationMs ?? 0)}` : ', in progress'}${w.rollback.overBudgetAt ? ' (OVER BUDGET)' : ''}`,
@@ -115,6 +118,7 @@ function formatAgent(s: AgentMigrationStatus): string[] {
     `${s.agent} on ${s.machine}: ${s.change}, ${s.strategy} (risk ${s.assessment.score}, ${s.assessment.band}); ${s.state}${s.outcome ? `, ${s.outcome}` : ''}`,
     `  stages applied: ${s.stagesApplied.join(', ') || 'none'}${s.awaitingApprovalFor ? `; stage ${s.awaitingApprovalFor} waits for approval` : ''}`,
     ...(s.trigger ? [`  trigger: ${s.trigger.kind}: ${s.trigger.detail}`] : []),
+    ...(s.deadlinesPassed ?? []).map((d) => `  DEADLINE PASSED (${d.scope}) at ${d.at}: ${d.what}: ${d.why}; ${d.action === 'rollback' ? 'rolled back' : 'paused'}`),
     ...(s.agentHeldBy ? [`  agent held by ${s.agentHeldBy.holder} (${s.agentHeldBy.change}) since ${s.agentHeldBy.since}`] : []),
     ...(s.rollback
       ? [`  rollback: ${s.rollback.reason}; stages undone ${s.rollback.changes[0]?.undoneStages.join(', ') || 'none'}${s.rollback.changes[0]?.readBack ? `, read back: ${s.rollback.changes[0].readBack.present.length ? `stages ${s.rollback.changes[0].readBack.present.join(', ')} still present` : 'no marker left'}` : ''}`]

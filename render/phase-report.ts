@@ -47,6 +47,7 @@ export function renderPhaseReport(id: string, phase: PhaseStatus, weeks: WeekSta
         `- level-${w.rollback.level ?? 2} rollback: ${w.rollback.reason}; ${w.rollback.undone.length} undone${w.rollback.acceptedAsIs?.length ? `, accepted as is: ${w.rollback.acceptedAsIs.join(', ')}` : ''}${w.rollback.durationMs !== undefined ? ` in ${Math.round(w.rollback.durationMs / 1000)} s` : ''}${w.rollback.unhealthyAfter.length ? `; unhealthy after: ${w.rollback.unhealthyAfter.join(', ')}` : ''}`,
       );
     }
+    if (w.deadline?.passed) lines.push(`- the week did not reach its gate by its deadline (${w.deadline.at}; ${w.deadline.action === 'rollback' ? 'rolled back at level 2' : 'paused'}): ${w.deadline.why ?? ''}`);
     if (w.validation) lines.push(`- validation ${w.validation.workflowId}: ${w.validation.verdict}, system uptime ${w.validation.uptimePercent ?? 'n/a'} %`);
     if (w.gate.report) {
       lines.push(`- gate ${w.gate.id} (${w.gate.open ? 'open' : 'closed'}): criteria ${w.gate.report.met ? 'met' : 'NOT met'}`);

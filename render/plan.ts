@@ -9,6 +9,8 @@ export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory
   const lines = [`${p.plan}: ${p.title}`];
   for (const w of p.weeks) {
     lines.push(`  ${w.id}: ${w.title} (at most ${formatDuration(w.longestMs)} before its gate)`);
+    const weekMs = plan.timings.deadlines?.weekMs;
+    if (weekMs !== undefined && w.longestMs > weekMs) lines.push(`    NOTE: its deadline (${formatDuration(weekMs)}) is shorter than the longest it can take: a week that is merely slow will be called stuck`);
     for (const s of w.steps) {
       lines.push(`    ${s.id}: ${s.summary}${s.title ? ` (${s.title})` : ''}`);
       if (s.kind !== 'migrate') continue;
@@ -20,6 +22,11 @@ export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory
     lines.push(`    gate: ${w.gate.join(', ') || 'a human decides'}`);
   }
   lines.push(`longest it can take, gates aside: ${formatDuration(p.longestMs)}`);
+  const d = plan.timings.deadlines;
+  if (d) {
+    const parts = [d.stepMs !== undefined && `a step ${formatDuration(d.stepMs)} past its planned time`, d.stageMs !== undefined && `a stage ${formatDuration(d.stageMs)} past its planned time`, d.weekMs !== undefined && `a week ${formatDuration(d.weekMs)} before its gate`].filter(Boolean);
+    lines.push(`deadlines: ${parts.join('; ')}; then ${d.onPassed === 'rollback' ? 'roll back' : 'pause'} (docs/plans.md)`);
+  } else lines.push('deadlines: none (stuck work is not called out; see docs/plans.md)');
   lines.push('degradation judge (against unchanged agents on the same machine):');
   for (const j of p.judge) lines.push(`  ${j.window} of ${formatDuration(j.ms)}, ${j.samples} samples: ${j.note}`);
   return lines.join('\n');

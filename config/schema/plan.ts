@@ -63,6 +63,20 @@ export type Thresholds = z.infer<typeof thresholdsSchema>;
 /** Inputs made before the setting existed undo this many at once too. */
 export const defaultRollbackUndosAtOncePerMachine = 4;
 
+/**
+ * Progress deadlines (decisions/deadlines.ts): a step or a stage of a migration that runs this
+ * long past the time the plan gives it, or a week that has not reached its gate this long after
+ * it started, raises a level-2 alert naming what is stuck, then pauses (default) or rolls back.
+ */
+export const deadlinesSchema = z
+  .strictObject({
+    stepMs: z.number().int().min(1000).max(30 * 24 * 3_600_000).optional(),
+    stageMs: z.number().int().min(1000).max(30 * 24 * 3_600_000).optional(),
+    weekMs: z.number().int().min(1000).max(90 * 24 * 3_600_000).optional(),
+    onPassed: z.enum(['pause', 'rollback']).default('pause'),
+  })
+  .refine((d) => d.stepMs !== undefined || d.stageMs !== undefined || d.weekMs !== undefined, { message: 'set at least one of stepMs, stageMs, weekMs (or leave deadlines out)' });
+
 /** How long each strategy watches the agent. */
 export const timingsSchema = z.strictObject({
   /** Ten by default: the degradation judge needs degradationMinSamples (8) of them. */
@@ -93,6 +107,8 @@ export const timingsSchema = z.strictObject({
    * agent's stages still one after another, newest agents first; workflows/rollback/children.ts).
    */
   rollbackUndosAtOncePerMachine: z.number().int().min(1).max(16).default(defaultRollbackUndosAtOncePerMachine),
+  /** None unless the plan sets them: a plan without deadlines runs as before, with no timers added. */
+  deadlines: deadlinesSchema.optional(),
 });
 export type Timings = z.infer<typeof timingsSchema>;
 

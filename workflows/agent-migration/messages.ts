@@ -1,5 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { WindowResult } from '../../activities/machine';
+import type { DeadlineScope, DeadlineSettings } from '../../decisions/deadlines';
 import type { StageNumber } from '../../decisions/migration-steps';
 import type { RiskAssessment, RiskInput, Strategy } from '../../decisions/risk';
 import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../../decisions/triggers';
@@ -32,6 +33,8 @@ export interface AgentMigrationInput {
     actionRetryMaxIntervalMs?: number;
     /** Undos at once per machine in a week's or phase's rollback (default 4; workflows/rollback/children.ts). */
     rollbackUndosAtOncePerMachine?: number;
+    /** Progress deadlines of its steps and stages (decisions/deadlines.ts); none when absent. */
+    deadlines?: DeadlineSettings;
   };
   /** Forces a strategy (recorded); otherwise the risk band decides. */
   strategyOverride?: { strategy: Strategy; reason: string };
@@ -128,7 +131,18 @@ export interface AgentMigrationStatus {
   abort: { by: string; reason?: string; level: number; at: string } | null;
   /** Malformed or unknown steering signals that were refused (the last 20). */
   rejectedSignals: RejectedSignal[];
+  /** Progress deadlines that passed (plan: timings.deadlines): what was stuck, why, and what was done. */
+  deadlinesPassed?: PassedDeadline[];
   outcome: MigrationOutcome | null;
+}
+
+/** A progress deadline that passed, as the status and the report show it. */
+export interface PassedDeadline {
+  scope: DeadlineScope;
+  what: string;
+  why: string;
+  action: 'pause' | 'rollback';
+  at: string;
 }
 
 export type AgentMigrationResult = AgentMigrationStatus & { outcome: MigrationOutcome };

@@ -16,6 +16,7 @@ const reasonOf = (end: Exclude<StepsEnd, { kind: 'migrated' }>): string => {
     case 'operator-rollback':
       return `inconclusive verification; ${end.by} chose to roll back`;
     case 'aborted':
+    case 'deadline':
     case 'skipped':
       return end.why;
     case 'failed':

@@ -29,6 +29,8 @@ export class MigrationRun {
   pendingInconclusive: InconclusiveResolution | null = null;
   pendingPreflight: PreflightResolution | null = null;
   paused = false;
+  /** Set when a progress deadline stops the steps to roll them back (deadlines.ts): why. */
+  deadlineRollback: string | null = null;
   readonly lease: LeaseWaitState = { heldBy: null, freed: false };
   /** The steps; an abort from the week cancels them (the in-flight command is waited for), then the rollback runs. */
   readonly work = new CancellationScope();

@@ -1,5 +1,6 @@
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
+import { deadlinesForStep, type DeadlineWatch } from '../../decisions/deadlines';
 import { migrationSteps } from '../../decisions/migration-steps';
 import { releaseAgentLease, takeAgentLease } from '../agent-lease';
 import { agentMigrationWorkflow as agentMigrationV1 } from '../legacy/v1/agent-migration';
@@ -9,6 +10,7 @@ import { registerHandlers } from './handlers';
 import type { AgentMigrationInput, AgentMigrationResult, MigrationOutcome } from './messages';
 import { rollBackMigration } from './rollback';
 import { MigrationRun } from './run';
+import { withDeadlines } from './deadlines';
 import { runStep, type StepsEnd } from './steps';
 import { whyLeftAlone } from './steps/baseline';
 import { publishAllAndSettle } from '../lib/notify';
@@ -80,7 +82,7 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
         } else if (end.kind === 'skipped') {
           status.refusedBecause = end.why;
           outcome = 'refused';
-        } else if (end.kind === 'aborted' && run.compensations.length === 0) outcome = 'cancelled';
+        } else if ((end.kind === 'aborted' || end.kind === 'deadline') && run.compensations.length === 0) outcome = 'cancelled';
         else outcome = await rollBackMigration(run, end);
       }
     } finally {
@@ -112,8 +114,13 @@ async function changeAlreadyOnAgent(run: MigrationRun): Promise<string | 'aborte
 async function runSteps(run: MigrationRun): Promise<StepsEnd> {
   try {
     return await run.work.run(async () => {
-      for (const step of migrationSteps(run.status.strategy, run.input.timings)) {
-        const end = await runStep(run, step);
+      const steps = migrationSteps(run.status.strategy, run.input.timings);
+      const { deadlines, baselineSamples } = run.input.timings;
+      let stageWatch: DeadlineWatch | null = null;
+      for (let i = 0; i < steps.length; i++) {
+        const watches = deadlinesForStep(steps, i, Date.now(), deadlines, { baselineSamples, sampleIntervalMs: run.input.thresholds.sampleIntervalMs }, stageWatch);
+        stageWatch = watches.stage;
+        const end = await withDeadlines(run, [watches.step, watches.stage], () => runStep(run, steps[i]!));
         if (end) return end;
       }
       return { kind: 'migrated' } as const;
@@ -121,6 +128,7 @@ async function runSteps(run: MigrationRun): Promise<StepsEnd> {
   } catch (err) {
     const a = run.status.abort;
     if (isCancellation(err) && a) return { kind: 'aborted', why: `aborted at level ${a.level} by ${a.by}${a.reason ? `: ${a.reason}` : ''}` };
+    if (isCancellation(err) && run.deadlineRollback) return { kind: 'deadline', why: run.deadlineRollback };
     // An action that failed for good (retries spent) may leave the agent half-migrated: undo.
     const message = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
     return { kind: 'failed', message };

@@ -21,6 +21,11 @@ export function countWideRollback(level: 2 | 3): void {
   metricMeter.createCounter('phasegate_rollbacks', 'rollbacks', 'Rollbacks started, by level (1 agent, 2 week, 3 phase)').add(1, { level: String(level) });
 }
 
+/** A progress deadline passed (decisions/deadlines.ts): of a migration's step or stage, or of a week. */
+export function countDeadlinePassed(scope: string, action: string, machine?: string): void {
+  metricMeter.createCounter('phasegate_deadlines_passed', 'deadlines', 'Progress deadlines passed, by scope (step, stage, week) and what was done').add(1, { scope, action, ...(machine ? { machine } : {}) });
+}
+
 /** How long a go/no-go gate stayed open before a person (or a scripted run) decided it. */
 export function recordGateWait(waitedMs: number, decision: string): void {
   metricMeter.createHistogram('phasegate_gate_wait_ms', 'int', 'ms', 'Time a go/no-go gate waited for its decision').record(Math.max(0, Math.round(waitedMs)), { decision });

@@ -109,6 +109,11 @@ export interface WeekStatus {
   outcome: 'passed' | 'rolled-back' | 'aborted' | null;
   /** The week's validation, once it has ended: its verdict and the system uptime it measured. */
   validation: { workflowId: string; verdict: string; uptimePercent: number | null; reason: string; kpis: NonNullable<WeekFacts['validationKpis']> } | null;
+  /**
+   * The week's progress deadline (plan: timings.deadlines.weekMs): when it passes if the gate has
+   * not opened (moved on by time spent paused), and once passed, why the week was stuck and what was done.
+   */
+  deadline?: { at: string; passed: boolean; why?: string; action?: 'pause' | 'rollback' };
   /** The runs of this week so far (it continues as new once its history is long) and the longest history among the runs that ended. */
   history?: { runs: number; largestRunEvents: number };
 }

@@ -5,6 +5,7 @@ import { refuseStepsUnknownToFleet } from '../lib/fleet-check-input';
 import { migrationWorkflowId } from '../lib/ids';
 import { runScopedPatch } from '../lib/patches';
 import { searchAttributes } from '../lib/visibility';
+import { watchWeekDeadline } from './deadline';
 import { runGate, type GateEnd } from './gate';
 import { registerHandlers } from './handlers';
 import { waitWhilePaused } from './holds';
@@ -38,6 +39,7 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
     { key: searchAttributes.status, value: 'running' },
   ]);
   upsertMemo({ summary: `${run.input.phase} / ${run.input.week.id}: ${run.input.week.title}` });
+  watchWeekDeadline(run);
 
   return CancellationScope.nonCancellable(async () => {
     const rolledOut = await rollOut(run);

@@ -13,6 +13,8 @@ export type StepsEnd =
   | { kind: 'rejected'; by: string }
   | { kind: 'operator-rollback'; by: string }
   | { kind: 'aborted'; why: string }
+  /** A progress deadline passed and the plan says roll back (deadlines.ts). */
+  | { kind: 'deadline'; why: string }
   /** Left alone before stage 1 (a person skipped it at the pre-flight check): nothing applied. */
   | { kind: 'skipped'; why: string }
   | { kind: 'failed'; message: string };

@@ -175,6 +175,8 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
       p.state = result.outcome;
       if (result.outcome === 'refused' && result.agentHeldBy) p.detail = `held by ${result.agentHeldBy.holder} (${result.agentHeldBy.change})`;
       else if (result.outcome === 'refused' && result.refusedBecause) p.detail = result.refusedBecause;
+      const overdue = result.deadlinesPassed?.find((d) => d.action === 'rollback');
+      if (overdue && result.outcome !== 'migrated') p.detail = `${overdue.what} passed its ${overdue.scope} deadline (${overdue.why})`;
       if (result.outcome === 'migrated' || result.outcome === 'accepted-as-is') {
         const stages = [...result.stagesApplied].sort() as StageNumber[];
         if (result.outcome === 'accepted-as-is') p.stagesLeft = stages;
