@@ -17,6 +17,7 @@ import { describeStarted, startPhase } from './start';
 import { showStatus } from './status';
 import { answerStage, answerUndo, answerPreflight, answerWindow } from './person';
 import { decideGate, gateDecisions, steer } from './steer';
+import { newKeyPair } from './sign';
 import { OperatorError } from './temporal-client';
 
 const usage = `phasegate: staged, human-gated, probe-watched rollouts on Temporal
@@ -43,10 +44,14 @@ usage:
   phasegate pause ID | resume ID [--by NAME] [--reason TEXT]
   phasegate abort ID --level 1|2|3 [--by NAME] [--reason TEXT] [--wait]
       1: agents in flight, 2: the whole week, 3: every week of the phase; --wait follows the rollback
-  phasegate gate go|hold|rollback-week ID [--by NAME] [--reason TEXT]
-      decide the open gate of a phase's running week (reject rolls the week back)
-  phasegate stage approve|reject ID [--stage N] [--by NAME] [--reason TEXT]
+  phasegate gate go|hold|rollback-week ID [--by NAME] [--reason TEXT] [--key FILE]
+      decide the open gate of a phase's running week (rollback-week rolls the week back); --key signs
+      the decision with your private key, as a plan that names its deciders requires (docs/operating.md)
+  phasegate stage approve|reject ID [--stage N] [--by NAME] [--reason TEXT] [--key FILE]
       decide the stage a critical-band migration waits on (ID: the migration, or its week or phase)
+  phasegate keys new --name NAME --out FILE
+      make an Ed25519 key pair for signed decisions: the private key into FILE, and the line for
+      deployment.json's "people" printed
   phasegate undo retry|accept ID --reason TEXT [--by NAME]
       after a failed undo or a read-back that disagrees: try the undo again, or accept the agent as it
       is (recorded as accepted-as-is and still counted as applied); ID: whatever waits, or its week or phase
@@ -100,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
       machine: { type: 'string' },
       host: { type: 'string' },
       out: { type: 'string' },
+      key: { type: 'string' },
+      name: { type: 'string' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -128,6 +135,12 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(`wrote ${inventory.agents.length} agents of ${values.machine} to ${values.out}: rate each FILL-IN, then \`phasegate doctor\`\n`);
     } else process.stdout.write(text);
+    return 0;
+  }
+  if (command === 'keys' && sub === 'new') {
+    if (!values.name || !values.out) throw new OperatorError('keys new --name NAME --out FILE');
+    const person = newKeyPair(values.name, values.out);
+    process.stdout.write(`wrote the private key of ${person.name} to ${values.out} (keep it to yourself); add this to deployment.json "people":\n${JSON.stringify(person)}\n`);
     return 0;
   }
   if (command === 'demo' && values.production) {
@@ -171,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
       const id = command === 'gate' ? arg : sub;
       if (command === 'gate' && (sub === 'approve' || sub === 'reject')) throw new OperatorError(`"gate ${sub}" is now "gate ${sub === 'approve' ? 'go' : 'rollback-week'}": the gate's words are go, hold and rollback-week everywhere`);
       if (!id || (command === 'gate' && !gateDecisions.includes(sub as never))) break;
-      const o = { config, json: values.json, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}) };
+      const o = { config, json: values.json, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}), ...(values.key ? { keyFile: values.key } : {}) };
       const out =
         command === 'gate'
           ? await decideGate(sub as (typeof gateDecisions)[number], id, o)
@@ -188,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
       if (!arg || !verbs.includes(sub ?? '')) break;
       const stage = values.stage === undefined ? undefined : Number(values.stage);
       if (stage !== undefined && ![1, 2, 3].includes(stage)) throw new OperatorError(`--stage ${values.stage}: give 1, 2 or 3`);
-      const o = { config, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}), ...(stage ? { stage } : {}) };
+      const o = { config, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}), ...(stage ? { stage } : {}), ...(values.key ? { keyFile: values.key } : {}) };
       const out =
         command === 'stage'
           ? await answerStage(sub as 'approve' | 'reject', arg, o)
@@ -218,7 +231,7 @@ async function main(argv: string[]): Promise<number> {
     case 'plan': {
       if (!arg || (sub !== 'check' && sub !== 'input')) break;
       const plan = loadPlan(path.resolve(arg), config);
-      const out = sub === 'input' ? JSON.stringify(phaseInput(plan, config.inventory)) : values.json ? JSON.stringify(planPreview(plan, config)) : previewPlan(plan, config);
+      const out = sub === 'input' ? JSON.stringify(phaseInput(plan, config.inventory, config.deployment.people)) : values.json ? JSON.stringify(planPreview(plan, config)) : previewPlan(plan, config);
       process.stdout.write(`${out}\n`);
       return 0;
     }

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
+import { signDecision } from './sign';
 import { agentMigrationStatusQuery, approveStageUpdate, resolveFailedUndoUpdate, resolveInconclusiveUpdate, resolvePreflightUpdate } from '../workflows/agent-migration';
 import type { PersonWait, PersonWaitKind } from '../workflows/lib/person';
 import { phaseStatusQuery } from '../workflows/phase';
@@ -19,6 +20,8 @@ export interface PersonOptions {
   by?: string;
   reason?: string;
   stage?: number;
+  /** The private key that signs a stage decision (cli/sign.ts). */
+  keyFile?: string;
 }
 
 const who = (o: PersonOptions) => o.by ?? os.userInfo().username;
@@ -76,10 +79,11 @@ export async function answerStage(decision: 'approve' | 'reject', id: string, o:
     const waiting = (await handle.query(agentMigrationStatusQuery)).awaitingApprovalFor;
     const stage = o.stage ?? waiting;
     if (stage === null || stage === undefined) throw new OperatorError(`${wait.workflowId} has no stage waiting for approval`);
-    await handle.executeUpdate(approveStageUpdate, { args: [{ stage: stage as 1 | 2 | 3, decision, by: who(o), ...(o.reason ? { reason: o.reason } : {}) }] }).catch((err: unknown) => {
+    const signature = o.keyFile ? signDecision(o.keyFile, { workflowId: wait.workflowId, subject: `stage ${stage}`, decision, by: who(o), ...(o.reason ? { reason: o.reason } : {}) }) : undefined;
+    await handle.executeUpdate(approveStageUpdate, { args: [{ stage: stage as 1 | 2 | 3, decision, by: who(o), ...(o.reason ? { reason: o.reason } : {}), ...(signature ? { signature } : {}) }] }).catch((err: unknown) => {
       throw new OperatorError(`${wait.workflowId} refused: ${cause(err)}`);
     });
-    return `stage ${stage} of ${wait.agent ?? wait.workflowId}: ${decision} by ${who(o)}`;
+    return `stage ${stage} of ${wait.agent ?? wait.workflowId}: ${decision} by ${who(o)}${o.keyFile ? ' (signed)' : ''}`;
   } finally {
     await close();
   }

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
 import { formatDuration } from '../render/durations';
 import { autoPromotionLine } from '../render/phase-report';
-import { agentMigrationStatusQuery, type AgentMigrationStatus } from '../workflows/agent-migration';
+import { agentMigrationStatusQuery, type AgentMigrationStatus, type DecisionCheck } from '../workflows/agent-migration';
 import { phaseStatusQuery, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import type { PersonWait } from '../workflows/lib/person';
 import { weekStatusQuery, type WeekStatus } from '../workflows/week';
@@ -106,17 +106,23 @@ function formatWeek(w: WeekStatus, steerId: string, phaseShown: boolean): string
   if (w.gate.report) {
     lines.push(`  gate ${w.gate.id}: ${w.gate.open ? 'OPEN' : 'closed'}${w.gate.open ? ` (criteria ${w.gate.report.met ? 'met' : 'NOT met'}; decide with \`phasegate gate go|hold|rollback-week ${steerId}\`)` : ''}`);
     for (const c of w.gate.report.criteria) lines.push(`    ${c.met ? 'met    ' : 'NOT met'} ${c.detail}`);
-    for (const d of w.gate.decisions) lines.push(`    ${d.decision} by ${d.by}${d.byPolicy ? ' (by the plan)' : ''}${d.reason ? `: ${d.reason}` : ''}`);
+    for (const d of w.gate.decisions) lines.push(`    ${d.decision} by ${d.by}${d.byPolicy ? ' (by the plan)' : ''}${checkedLine(d.verified)}${d.reason ? `: ${d.reason}` : ''}`);
     if (w.gate.autoPromotion) lines.push(`    auto-promotion ${autoPromotionLine(w.gate.autoPromotion)}`);
     if (w.gate.open && w.gate.deadline) lines.push(`    deadline ${w.gate.deadline.at}${w.gate.deadline.passed ? ': PASSED, escalated to level 2' : ''}`);
   }
   return lines;
 }
 
+/** How a decision's maker was checked, where the plan names who may decide. */
+export function checkedLine(v: DecisionCheck | undefined): string {
+  return v === undefined ? '' : v === 'signature' ? ' (signature checked)' : ' (UNSIGNED: name only, as the plan allows)';
+}
+
 function formatAgent(s: AgentMigrationStatus): string[] {
   return [
     `${s.agent} on ${s.machine}: ${s.change}, ${s.strategy} (risk ${s.assessment.score}, ${s.assessment.band}); ${s.state}${s.outcome ? `, ${s.outcome}` : ''}`,
     `  stages applied: ${s.stagesApplied.join(', ') || 'none'}${s.awaitingApprovalFor ? `; stage ${s.awaitingApprovalFor} waits for approval` : ''}`,
+    ...s.approvals.map((a) => `  stage ${a.stage}: ${a.decision} by ${a.by}${checkedLine(a.verified)}${a.reason ? `: ${a.reason}` : ''}`),
     ...(s.trigger ? [`  trigger: ${s.trigger.kind}: ${s.trigger.detail}`] : []),
     ...(s.deadlinesPassed ?? []).map((d) => `  DEADLINE PASSED (${d.scope}) at ${d.at}: ${d.what}: ${d.why}; ${d.action === 'rollback' ? 'rolled back' : 'paused'}`),
     ...(s.agentHeldBy ? [`  agent held by ${s.agentHeldBy.holder} (${s.agentHeldBy.change}) since ${s.agentHeldBy.since}`] : []),

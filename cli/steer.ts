@@ -4,6 +4,7 @@ import type { PhasegateConfig } from '../config/load';
 import { abortSignal, pauseSignal, resumeSignal } from '../workflows/lib/steering';
 import { phaseStatusQuery, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import { connect, describeWorkflow, OperatorError } from './temporal-client';
+import { signDecision } from './sign';
 import { decideGateUpdate, weekStatusQuery, type GateDecisionKind } from '../workflows/week';
 
 export interface SteerOptions {
@@ -11,6 +12,8 @@ export interface SteerOptions {
   by?: string;
   reason?: string;
   json: boolean;
+  /** The private key that signs a decision (cli/sign.ts). */
+  keyFile?: string;
 }
 
 async function typeOf(handle: WorkflowHandle): Promise<string> {
@@ -59,12 +62,14 @@ export async function decideGate(decision: GateDecisionKind, id: string, o: Stee
     const s = await week.query(weekStatusQuery);
     if (!s.gate.open) throw new OperatorError(`gate ${s.gate.id} is not open (week ${s.week} is ${s.state}); decide it when \`phasegate status\` shows it open`);
     try {
-      await week.executeUpdate(decideGateUpdate, { args: [{ gate: s.gate.id, decision, by: who(o), ...(o.reason ? { reason: o.reason } : {}) }] });
+      const d = { gate: s.gate.id, decision, by: who(o), ...(o.reason ? { reason: o.reason } : {}) };
+      const signature = o.keyFile ? signDecision(o.keyFile, { workflowId: week.workflowId, subject: d.gate, decision, by: d.by, ...(o.reason ? { reason: o.reason } : {}) }) : undefined;
+      await week.executeUpdate(decideGateUpdate, { args: [{ ...d, ...(signature ? { signature } : {}) }] });
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : (err as Error).message;
       throw new OperatorError(`the gate refused the decision: ${cause}`);
     }
-    return `gate ${s.gate.id}: ${decision} by ${who(o)}`;
+    return `gate ${s.gate.id}: ${decision} by ${who(o)}${o.keyFile ? ' (signed)' : ''}`;
   } finally {
     await close();
   }

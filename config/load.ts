@@ -213,13 +213,23 @@ export function loadConfig(configDir: string): PhasegateConfig {
 }
 
 /** Loads a plan and checks every agent, machine, selector and operation against the configuration. */
-export function loadPlan(file: string, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): Plan {
+export function loadPlan(file: string, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'> & { deployment?: Pick<PhasegateConfig['deployment'], 'people'> }): Plan {
   const renamed = renamedInPlan(readJson(file));
   if (renamed.length) throw new ConfigError(file, renamed);
   const plan = loadJsonFile(file, planSchema);
-  const issues = checkPlanAgainstConfig(plan, config);
+  const issues = [...checkPlanAgainstConfig(plan, config), ...(config.deployment ? decidersUnknown(plan, config.deployment.people) : [])];
   if (issues.length) throw new ConfigError(file, issues);
   return plan;
+}
+
+/** Deciders and approvers a plan names who have no public key in the deployment: their decisions could never be checked. */
+function decidersUnknown(plan: Plan, people: ReadonlyArray<{ name: string }>): ConfigIssue[] {
+  const known = new Set(people.map((p) => p.name));
+  const reason = (n: string) => `"${n}" is not among the deployment's people (deployment.json "people"${known.size ? `: ${[...known].join(', ')}` : ', which lists nobody'}); add their public key (phasegate keys new)`;
+  const issues: ConfigIssue[] = [];
+  plan.decisions?.stageApprovers?.forEach((n, i) => known.has(n) || issues.push({ field: `decisions.stageApprovers[${i}]`, reason: reason(n) }));
+  plan.weeks.forEach((w, wi) => w.gate.deciders?.forEach((n, i) => known.has(n) || issues.push({ field: `weeks[${wi}].gate.deciders[${i}]`, reason: reason(n) })));
+  return issues;
 }
 
 function readJson(file: string): unknown {

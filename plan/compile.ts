@@ -1,6 +1,7 @@
 import type { Inventory } from '../config/schema/inventory';
 import { chooseControls } from '../decisions/controls';
 import type { Plan } from '../config/schema/plan';
+import type { Signer } from '../decisions/signatures';
 import type { PhaseInput } from '../workflows/phase';
 import { ofKind } from './steps';
 
@@ -11,16 +12,34 @@ export { validationFleet, validationInput, type ValidationSettings } from './ste
  * a migrate step's agents selected from the inventory now, a validation's fleet listed. What
  * `phasegate plan input` prints and `start` sends.
  */
-export function phaseInput(plan: Plan, inventory: Inventory): PhaseInput {
+export function phaseInput(plan: Plan, inventory: Inventory, people: readonly Signer[] = []): PhaseInput {
+  const signers = (names: readonly string[], field: string): Signer[] =>
+    names.map((n, i) => {
+      const p = people.find((x) => x.name === n);
+      if (!p) throw new Error(`${field}[${i}]: "${n}" is not among the deployment's people (deployment.json "people"), so there is no key to check their decisions with`);
+      return { name: p.name, publicKey: p.publicKey };
+    });
+  const decisions = plan.decisions;
   return {
     version: 1,
     phase: plan.id,
     title: plan.title,
-    settings: { thresholds: plan.thresholds, timings: plan.timings, watchLinks: plan.watchLinks, history: plan.history },
-    weeks: plan.weeks.map((w) => ({
+    settings: {
+      thresholds: plan.thresholds,
+      timings: plan.timings,
+      watchLinks: plan.watchLinks,
+      history: plan.history,
+      ...(decisions ? { decisions: { unsigned: decisions.unsigned, ...(decisions.stageApprovers ? { stageApprovers: signers(decisions.stageApprovers, 'decisions.stageApprovers') } : {}) } } : {}),
+    },
+    weeks: plan.weeks.map((w, wi) => ({
       id: w.id,
       title: w.title,
-      gate: { criteria: w.gate.criteria, ...(w.gate.autoPromote ? { autoPromote: w.gate.autoPromote } : {}), ...(w.gate.deadlineMs !== undefined ? { deadlineMs: w.gate.deadlineMs } : {}) },
+      gate: {
+        criteria: w.gate.criteria,
+        ...(w.gate.autoPromote ? { autoPromote: w.gate.autoPromote } : {}),
+        ...(w.gate.deadlineMs !== undefined ? { deadlineMs: w.gate.deadlineMs } : {}),
+        ...(w.gate.deciders ? { deciders: signers(w.gate.deciders, `weeks[${wi}].gate.deciders`) } : {}),
+      },
       steps: withControls(
         w.steps.map((s) => ({
           id: s.id,

@@ -52,7 +52,7 @@ export function renderPhaseReport(id: string, phase: PhaseStatus, weeks: WeekSta
     if (w.gate.report) {
       lines.push(`- gate ${w.gate.id} (${w.gate.open ? 'open' : 'closed'}): criteria ${w.gate.report.met ? 'met' : 'NOT met'}`);
       for (const c of w.gate.report.criteria) lines.push(`  - ${c.met ? 'met' : 'NOT met'}: ${c.detail}`);
-      for (const d of w.gate.decisions) lines.push(`  - ${d.decision} by ${d.by}${d.byPolicy ? ' (the gate decided by its plan, from the report above)' : ''} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`);
+      for (const d of w.gate.decisions) lines.push(`  - ${d.decision} by ${d.by}${d.byPolicy ? ' (the gate decided by its plan, from the report above)' : ''}${d.verified === 'signature' ? ` (${d.by}'s signature checked)` : d.verified ? ' (unsigned: name only, as the plan allows)' : ''} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`);
       if (w.gate.autoPromotion) lines.push(`  - auto-promotion: ${autoPromotionLine(w.gate.autoPromotion)}`);
       if (w.gate.deadline) lines.push(`  - deadline ${w.gate.deadline.at}${w.gate.deadline.passed ? ': passed before a decision (escalated to level 2)' : ''}`);
     }

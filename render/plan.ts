@@ -4,7 +4,7 @@ import { planPreview } from '../plan/preview';
 import { formatDuration } from './durations';
 
 /** A human-readable preview of a plan: weeks, each step's summary, a migration's batches with each agent's band and strategy. */
-export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'>): string {
+export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'> & { deployment?: Pick<PhasegateConfig['deployment'], 'people'> }): string {
   const p = planPreview(plan, config);
   const lines = [`${p.plan}: ${p.title}`];
   for (const w of p.weeks) {
@@ -19,9 +19,12 @@ export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory
         for (const a of batch) lines.push(`        ${a.agent.padEnd(30)} ${a.machine.padEnd(7)} score ${String(a.score).padStart(4)}  ${a.band.padEnd(8)} ${a.strategy}`);
       });
     }
+    const deciders = plan.weeks.find((pw) => pw.id === w.id)?.gate.deciders;
     lines.push(`    gate: ${w.gate.join(', ') || 'a human decides'}`);
+    lines.push(`    decided by: ${deciders ? `${deciders.join(', ')} (${plan.decisions?.unsigned ? 'names only: unsigned decisions allowed' : 'signed decisions only'})` : 'anyone who can reach Temporal (the plan names no deciders)'}`);
   }
   lines.push(`longest it can take, gates aside: ${formatDuration(p.longestMs)}`);
+  if (plan.decisions?.stageApprovers) lines.push(`critical-band stages approved by: ${plan.decisions.stageApprovers.join(', ')} (${plan.decisions.unsigned ? 'names only' : 'signed'})`);
   const d = plan.timings.deadlines;
   if (d) {
     const parts = [d.stepMs !== undefined && `a step ${formatDuration(d.stepMs)} past its planned time`, d.stageMs !== undefined && `a stage ${formatDuration(d.stageMs)} past its planned time`, d.weekMs !== undefined && `a week ${formatDuration(d.weekMs)} before its gate`].filter(Boolean);

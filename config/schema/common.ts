@@ -22,3 +22,10 @@ export const rating = z.enum(['low', 'medium', 'high']);
 export type Rating = z.infer<typeof rating>;
 
 export const durationMs = z.number().int().min(0).max(30 * 24 * 3600 * 1000, 'must be at most 30 days');
+
+/** A person's name as decisions carry it in `by` and plans and the deployment list it. */
+export const personName = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((n) => n.trim() === n && !/[\n\r]/.test(n), 'no leading or trailing spaces, one line');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { host, identifier, port } from './common';
+import { publicKeyProblem } from '../../decisions/signatures';
+import { host, identifier, personName, port } from './common';
 
 const tlsSchema = z.strictObject({
   /** Paths to PEM files; the contents are read at start and never logged. */
@@ -116,6 +117,22 @@ export const deploymentSchema = z.strictObject({
       controlWorkerHeapMb: z.number().int().min(128).max(65_536).optional(),
     })
     .default({ shutdownGraceMs: 30_000 }),
+  /**
+   * The people who may decide gates and approve stages where a plan names them, with their
+   * Ed25519 public keys (decisions/signatures.ts; `phasegate keys new` makes a pair). Public
+   * keys only: each person keeps their private key file.
+   */
+  people: z
+    .array(z.strictObject({ name: personName, publicKey: z.string().superRefine((k, ctx) => void (publicKeyProblem(k) && ctx.addIssue({ code: 'custom', message: publicKeyProblem(k)! }))) }))
+    .max(1000)
+    .default([])
+    .superRefine((people, ctx) => {
+      const seen = new Set<string>();
+      people.forEach((p, i) => {
+        if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${p.name}" is listed twice` });
+        seen.add(p.name);
+      });
+    }),
   /** Files, relative to this file. */
   inventory: z.string().min(1),
   catalogues: z.record(identifier, z.string().min(1)),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { stepKindNames, stepKinds, type StepKindName } from '../../plan/steps';
-import { durationMs, identifier } from './common';
+import { durationMs, identifier, personName } from './common';
 
 export { migrateStepSchema } from '../../plan/steps/migrate';
 export { validateStepSchema } from '../../plan/steps/validate';
@@ -163,12 +163,25 @@ export const autoPromoteSchema = z.strictObject({
 /** How long a gate may wait for a decision before it escalates to level 2 (workflows/week/gate.ts). */
 export const gateDeadlineSchema = z.number().int().min(1000).max(90 * 24 * 3_600_000);
 
+/** Who may decide a gate (names of the deployment's `people`; decisions/signatures.ts). */
+export const decidersSchema = z.array(personName).min(1).max(100);
+
+/**
+ * Signed decisions (decisions/signatures.ts): who may approve a critical-band stage, and
+ * whether decisions may be unsigned (the local demo only: anyone who can reach Temporal could
+ * then decide in a named person's name).
+ */
+export const decisionsSchema = z.strictObject({
+  stageApprovers: decidersSchema.optional(),
+  unsigned: z.boolean().default(false),
+});
+
 export const weekSchema = z.strictObject({
   id: identifier,
   title: z.string().max(200),
   steps: z.array(stepSchema).min(1, 'a week needs at least one step'),
   gate: z
-    .strictObject({ criteria: z.array(gateCriterionSchema).default([]), autoPromote: autoPromoteSchema.optional(), deadlineMs: gateDeadlineSchema.optional() })
+    .strictObject({ criteria: z.array(gateCriterionSchema).default([]), autoPromote: autoPromoteSchema.optional(), deadlineMs: gateDeadlineSchema.optional(), deciders: decidersSchema.optional() })
     .refine((g) => !g.autoPromote || g.criteria.length > 0, { path: ['autoPromote'], message: 'auto-promotion needs at least one criterion to judge by: with none, it would promote anything' })
     .default({ criteria: [] }),
 });
@@ -229,6 +242,8 @@ export const planSchema = z
      * Java time-skipping test server, whose clock stops skipping after such a watch.
      */
     watchLinks: z.boolean().default(true),
+    /** Who may approve critical-band stages, and whether decisions may be unsigned; gates name their own deciders. */
+    decisions: decisionsSchema.optional(),
     weeks: z.array(weekSchema).min(1),
   })
   .superRefine((plan, ctx) => {

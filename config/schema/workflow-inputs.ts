@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { stepKindNames, stepKinds, type StepKindName } from '../../plan/steps';
 import { inventoryAgentSchema } from '../../plan/steps/migrate';
-import { identifier } from './common';
+import { identifier, personName } from './common';
+import { publicKeyProblem } from '../../decisions/signatures';
 import { autoPromoteSchema, gateCriterionSchema, gateDeadlineSchema, historySchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
 
 /**
@@ -12,6 +13,9 @@ import { autoPromoteSchema, gateCriterionSchema, gateDeadlineSchema, historySche
  * Pure (zod only): the workflows run it inside Temporal's sandbox.
  */
 
+
+/** People who may decide, with their public keys, as compiled from the plan and the deployment (decisions/signatures.ts). */
+const signersSchema = z.array(z.strictObject({ name: personName, publicKey: z.string().refine((k) => publicKeyProblem(k) === null, 'an Ed25519 public key: 64 hex characters') })).min(1).max(100);
 
 const phaseAndWeek = { phase: identifier.optional(), week: identifier.optional() };
 
@@ -24,6 +28,8 @@ export const agentMigrationInputSchema = z
     timings: timingsSchema,
     strategyOverride: z.strictObject({ strategy: z.enum(['rapid', 'staged', 'framework', 'critical']), reason: z.string().min(3).max(500) }).optional(),
     whenAgentBusy: z.enum(['wait', 'refuse']).optional(),
+    /** Who may approve its stages (critical band), and whether unsigned; anyone when absent. */
+    approvals: z.strictObject({ signers: signersSchema, unsigned: z.boolean() }).optional(),
     ...phaseAndWeek,
   })
   .superRefine((input, ctx) => {
@@ -35,6 +41,7 @@ const settings = z.strictObject({
   timings: timingsSchema,
   watchLinks: z.boolean().optional(),
   history: historySchema.optional(),
+  decisions: z.strictObject({ stageApprovers: signersSchema.optional(), unsigned: z.boolean() }).optional(),
 });
 
 type KindInputs = { [K in StepKindName]: z.ZodOptional<(typeof stepKinds)[K]['inputSchema']> };
@@ -53,7 +60,7 @@ const weekOfPhase = z
     id: identifier,
     title: z.string().max(200),
     steps: z.array(weekStep).min(1, 'a week needs at least one step'),
-    gate: z.strictObject({ criteria: z.array(gateCriterionSchema), autoPromote: autoPromoteSchema.optional(), deadlineMs: gateDeadlineSchema.optional() }).refine((g) => !g.autoPromote || g.criteria.length > 0, { path: ['autoPromote'], message: 'auto-promotion needs at least one criterion to judge by' }),
+    gate: z.strictObject({ criteria: z.array(gateCriterionSchema), autoPromote: autoPromoteSchema.optional(), deadlineMs: gateDeadlineSchema.optional(), deciders: signersSchema.optional() }).refine((g) => !g.autoPromote || g.criteria.length > 0, { path: ['autoPromote'], message: 'auto-promotion needs at least one criterion to judge by' }),
   })
   .superRefine((week, ctx) => {
     const seen = new Map<string, string>();

@@ -1,7 +1,8 @@
-import { CancellationScope, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
+import { CancellationScope, setDefaultSignalHandler, setHandler, workflowInfo } from '@temporalio/workflow';
+import { decisionProblem } from '../../decisions/signatures';
 import { leaseFreedSignal, leaseHeldSignal } from '../agent-lease';
 import { abortSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
-import { agentMigrationStatusQuery, approveStageUpdate, checkUndoResolution, checkWho, resolveFailedUndoUpdate, resolveInconclusiveUpdate, resolvePreflightUpdate } from './messages';
+import { agentMigrationStatusQuery, approveStageUpdate, type DecisionCheck, checkUndoResolution, checkWho, resolveFailedUndoUpdate, resolveInconclusiveUpdate, resolvePreflightUpdate } from './messages';
 import type { MigrationRun } from './run';
 
 /**
@@ -26,7 +27,9 @@ export function registerHandlers(run: MigrationRun): void {
   setHandler(
     approveStageUpdate,
     (d) => {
-      status.approvals.push({ ...d, at: new Date().toISOString() });
+      const rule = run.input.approvals;
+      const verified: DecisionCheck | undefined = rule ? (d.signature ? 'signature' : 'name only (unsigned, as the plan allows)') : undefined;
+      status.approvals.push({ ...d, at: new Date().toISOString(), ...(verified ? { verified } : {}) });
       status.awaitingApprovalFor = null;
       return status;
     },
@@ -37,6 +40,8 @@ export function registerHandlers(run: MigrationRun): void {
         if (d.stage !== status.awaitingApprovalFor) throw new Error(`stage ${d.stage} is not the one waiting; stage ${status.awaitingApprovalFor} is`);
         if (d.decision !== 'approve' && d.decision !== 'reject') throw new Error('decision must be "approve" or "reject"');
         checkWho(d.by, d.reason);
+        const problem = decisionProblem(run.input.approvals, { workflowId: workflowInfo().workflowId, subject: `stage ${d.stage}`, decision: d.decision, by: d.by, ...(d.reason !== undefined ? { reason: d.reason } : {}) }, d.signature, Date.now());
+        if (problem) throw new Error(`stage ${d.stage} of ${agent}: ${problem}`);
       },
     },
   );

@@ -1,6 +1,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { WindowResult } from '../../activities/machine';
 import type { DeadlineScope, DeadlineSettings } from '../../decisions/deadlines';
+import type { DecisionRule, DecisionSignature } from '../../decisions/signatures';
 import type { StageNumber } from '../../decisions/migration-steps';
 import type { RiskAssessment, RiskInput, Strategy } from '../../decisions/risk';
 import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../../decisions/triggers';
@@ -40,6 +41,8 @@ export interface AgentMigrationInput {
   strategyOverride?: { strategy: Strategy; reason: string };
   /** When another migration of the same agent is in flight (any phase): wait for it (default), or refuse. */
   whenAgentBusy?: 'wait' | 'refuse';
+  /** Who may approve its stages (critical band), with their keys; anyone, unsigned, when absent (decisions/signatures.ts). */
+  approvals?: DecisionRule;
   phase?: string;
   week?: string;
 }
@@ -69,12 +72,17 @@ export type MigrationState =
   | 'needs-human'
   | 'done';
 
+/** How a decision's maker was checked: their signature, or their name only (a plan that takes unsigned decisions). */
+export type DecisionCheck = 'signature' | 'name only (unsigned, as the plan allows)';
+
 /** A human's decision on a stage of a critical-band migration. */
 export interface StageDecision {
   stage: StageNumber;
   decision: 'approve' | 'reject';
   by: string;
   reason?: string;
+  /** The person's signature (decisions/signatures.ts), where the plan names who may approve. */
+  signature?: DecisionSignature;
 }
 
 /**
@@ -108,7 +116,8 @@ export interface AgentMigrationStatus {
   /** Stages in place on the agent as far as this migration knows (read back after a rollback). */
   stagesApplied: StageNumber[];
   awaitingApprovalFor: StageNumber | null;
-  approvals: Array<StageDecision & { at: string }>;
+  /** Each decision as recorded; `verified` says how its maker was checked (a signature, or names only where the plan allows unsigned). */
+  approvals: Array<StageDecision & { at: string; verified?: DecisionCheck }>;
   baseline: Baseline | null;
   lastReadings: Reading[];
   lastWindow: Omit<WindowResult, 'lastReadings'> | null;

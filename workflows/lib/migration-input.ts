@@ -1,3 +1,4 @@
+import type { Signer } from '../../decisions/signatures';
 import type { AgentMigrationInput } from '../agent-migration';
 import type { Strategy } from '../../decisions/risk';
 
@@ -9,6 +10,8 @@ export interface PlanSettings {
   watchLinks?: boolean;
   /** How long a week's own history may grow before it carries on in a new run (config/schema/plan.ts). */
   history?: { newRunAfterEvents: number; migrationsPerRound: number; undosPerChild?: number };
+  /** Who may approve critical-band stages, with their keys, and whether unsigned decisions are taken (decisions/signatures.ts). */
+  decisions?: { stageApprovers?: Signer[]; unsigned: boolean };
 }
 
 export interface InventoryAgent {
@@ -38,5 +41,6 @@ export function migrationInput(
     ...(where.week ? { week: where.week } : {}),
     ...(where.strategyOverride ? { strategyOverride: where.strategyOverride } : {}),
     ...(where.whenAgentBusy ? { whenAgentBusy: where.whenAgentBusy } : {}),
+    ...(plan.decisions?.stageApprovers ? { approvals: { signers: plan.decisions.stageApprovers, unsigned: plan.decisions.unsigned } } : {}),
   };
 }

@@ -1,4 +1,6 @@
-import { condition, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { decisionProblem, type DecisionRule } from '../../decisions/signatures';
+import type { DecisionCheck } from '../agent-migration/messages';
 import { autoPromotionDecider, autoPromotionStep, evaluateGate, nextGateReminder, type AutoPromotionPolicy, type GateReport } from '../../decisions/gates';
 import { formatDuration } from '../../render/durations';
 import { recordGateWait } from '../lib/metrics';
@@ -20,11 +22,24 @@ export function checkGateDecision(run: WeekRun, d: GateDecision): void {
   if (d.reason !== undefined && (typeof d.reason !== 'string' || d.reason.length > 2000)) throw new Error('"reason" must be a string of at most 2000 characters');
   if (d.by.trim().toLowerCase() === autoPromotionDecider) throw new Error(`"by": "${autoPromotionDecider}" is the gate's own policy; a person decides under their own name`);
   if (run.decision) throw new Error(`gate ${run.gateId} was already decided (${run.decision.decision} by ${run.decision.by})`);
+  const problem = decisionProblem(gateRule(run), { workflowId: workflowInfo().workflowId, subject: run.gateId, decision: d.decision, by: d.by, ...(d.reason !== undefined ? { reason: d.reason } : {}) }, d.signature, Date.now());
+  if (problem) throw new Error(`${run.gateId}: ${problem}`);
+}
+
+/** How the maker of a decision the validator let through was checked, where the plan names the gate's deciders. */
+export function gateDecisionCheck(run: WeekRun, d: GateDecision): DecisionCheck | undefined {
+  return gateRule(run) ? (d.signature ? 'signature' : 'name only (unsigned, as the plan allows)') : undefined;
+}
+
+/** Who may decide this gate (plan: gate.deciders), or undefined when the plan names nobody. */
+function gateRule(run: WeekRun): DecisionRule | undefined {
+  const signers = run.input.week.gate.deciders;
+  return signers ? { signers, unsigned: run.input.settings.decisions?.unsigned ?? false } : undefined;
 }
 
 /** The decideGate update's handler: recorded; hold keeps the gate open. */
-export function recordGateDecision(run: WeekRun, d: GateDecision): void {
-  run.status.gate.decisions.push({ ...d, at: new Date().toISOString() });
+export function recordGateDecision(run: WeekRun, d: GateDecision, verified?: DecisionCheck): void {
+  run.status.gate.decisions.push({ ...d, at: new Date().toISOString(), ...(verified ? { verified } : {}) });
   if (d.decision !== 'hold') run.decision = d;
 }
 

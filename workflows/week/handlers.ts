@@ -2,7 +2,7 @@ import { CancellationScope, setDefaultSignalHandler, setHandler, workflowInfo } 
 import { checkUndoResolution } from '../agent-migration/messages';
 import { personAnsweredSignal, personNeededSignal } from '../lib/person';
 import { abortSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
-import { checkGateDecision, recordGateDecision } from './gate';
+import { checkGateDecision, gateDecisionCheck, recordGateDecision } from './gate';
 import { machineLost, pause, queueWaitExpired, requestAbort, resume } from './holds';
 import { decideGateUpdate, resolveWeekUndoUpdate, weekStatusQuery } from './messages';
 import type { WeekRun } from './run';
@@ -27,7 +27,7 @@ export function registerHandlers(run: WeekRun): void {
   });
   setHandler(personNeededSignal, (w) => run.persons.childNeeds(w));
   setHandler(personAnsweredSignal, (a) => run.persons.childAnswered(a));
-  setHandler(decideGateUpdate, (d) => (recordGateDecision(run, d), status), { validator: (d) => checkGateDecision(run, d) });
+  setHandler(decideGateUpdate, (d) => (recordGateDecision(run, d, gateDecisionCheck(run, d)), status), { validator: (d) => checkGateDecision(run, d) });
   setHandler(
     resolveWeekUndoUpdate,
     (r) => {

@@ -4,6 +4,8 @@ import type { StepInput, StepKindName } from '../../plan/steps';
 import type { PlanSettings } from '../lib/migration-input';
 import type { agentStates } from '../lib/metrics';
 import type { PersonWait } from '../lib/person';
+import type { DecisionSignature, Signer } from '../../decisions/signatures';
+import type { DecisionCheck } from '../agent-migration/messages';
 import type { AbortRequest, RejectedSignal } from '../lib/steering';
 import type { AppliedChange, RollbackRecord, UndoResolution } from '../rollback/engine';
 
@@ -19,7 +21,7 @@ export type WeekStep = { id: string; title?: string } & { [K in StepKindName]?: 
 export interface WeekInput {
   version: 1;
   phase: string;
-  week: { id: string; title: string; steps: WeekStep[]; gate: { criteria: GateCriterion[]; autoPromote?: AutoPromotionPolicy; deadlineMs?: number } };
+  week: { id: string; title: string; steps: WeekStep[]; gate: { criteria: GateCriterion[]; autoPromote?: AutoPromotionPolicy; deadlineMs?: number; deciders?: Signer[] } };
   settings: PlanSettings;
   /** For scripted runs only: decide the gate as this operator without waiting. */
   autoApproveGate?: { by: string };
@@ -56,6 +58,8 @@ export interface GateDecision {
   decision: GateDecisionKind;
   by: string;
   reason?: string;
+  /** The person's signature (decisions/signatures.ts), where the plan names the gate's deciders. */
+  signature?: DecisionSignature;
 }
 
 export type AgentState = (typeof agentStates)[number];
@@ -97,7 +101,7 @@ export interface WeekStatus {
     id: string;
     report: GateReport | null;
     /** Decisions in order; `byPolicy` marks the one the auto-promotion policy made. */
-    decisions: Array<GateDecision & { at: string; byPolicy?: boolean }>;
+    decisions: Array<GateDecision & { at: string; byPolicy?: boolean; verified?: DecisionCheck }>;
     open: boolean;
     /** The gate's auto-promotion, when its plan sets one (decisions/gates.ts). */
     autoPromotion?: AutoPromotionStatus;
