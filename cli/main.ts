@@ -16,7 +16,7 @@ import { report, standaloneValidationInput, startValidation } from './report';
 import { describeStarted, startPhase } from './start';
 import { showStatus } from './status';
 import { answerStage, answerUndo, answerPreflight, answerWindow } from './person';
-import { decideGate, gateDecisions, steer } from './steer';
+import { decideGate, freezeLine, gateDecisions, steer, unfreezeLine } from './steer';
 import { newKeyPair } from './sign';
 import { OperatorError } from './temporal-client';
 
@@ -49,6 +49,9 @@ usage:
       the decision with your private key, as a plan that names its deciders requires (docs/operating.md)
   phasegate stage approve|reject ID [--stage N] [--by NAME] [--reason TEXT] [--key FILE]
       decide the stage a critical-band migration waits on (ID: the migration, or its week or phase)
+  phasegate freeze --reason TEXT [--by NAME] | unfreeze [--by NAME] [--reason TEXT]
+      stop the line: every running phase (and any started while frozen) starts no migration, stage
+      or operation; what runs finishes its current stage and holds. Only unfreeze lifts it, not resume
   phasegate keys new --name NAME --out FILE
       make an Ed25519 key pair for signed decisions: the private key into FILE, and the line for
       deployment.json's "people" printed
@@ -191,6 +194,12 @@ async function main(argv: string[]): Promise<number> {
           : await steer(command, id, { ...o, ...(values.level ? { level: Number(values.level) } : {}) });
       process.stdout.write(`${out}\n`);
       if (command === 'abort' && values.wait) return (await showStatus(id, statusOptions(config, values, true))).execution === 'completed' ? 0 : 1;
+      return 0;
+    }
+    case 'freeze':
+    case 'unfreeze': {
+      const o = { config, json: values.json, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}) };
+      process.stdout.write(`${command === 'freeze' ? await freezeLine(o) : await unfreezeLine(o)}\n`);
       return 0;
     }
     case 'stage':

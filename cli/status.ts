@@ -46,6 +46,7 @@ export function renderStatus(s: StatusSnapshot): string {
 function formatPhase(p: PhaseStatus): string[] {
   return [
     `phase ${p.phase}: ${p.state}${p.outcome ? `, ${p.outcome}` : ''}${p.paused ? ` (paused by ${p.paused.by}${p.paused.reason ? `: ${p.paused.reason}` : ''})` : ''}`,
+    ...(p.line ? [`  FROZEN by ${p.line.by} since ${p.line.at}: ${p.line.reason}`] : []),
     ...p.weeks.map((w) => `  ${w.id.padEnd(8)} ${String(w.outcome).padEnd(12)} ${w.title}`),
     ...(p.rollback
       ? [`  phase rollback (level 3): undone ${p.rollback.undone.length}${p.rollback.acceptedAsIs?.length ? `, accepted as is ${p.rollback.acceptedAsIs.join(', ')}` : ''}${p.rollback.finishedAt ? ` in ${formatDuration(p.rollback.durationMs ?? 0)}` : ', in progress'}`]
@@ -84,6 +85,7 @@ function formatWeek(w: WeekStatus, steerId: string, phaseShown: boolean): string
   const lines = [
     `week ${w.week} (${w.title}): ${w.state}${w.outcome ? `, ${w.outcome}` : ''}${w.pauseReason ? ` (${w.pauseReason})` : ''}; batches ${w.batches.done}/${w.batches.total}${w.currentStep ? `; step ${w.currentStep}` : ''}`,
   ];
+  if (w.line) lines.push(`  FROZEN by ${w.line.by} since ${w.line.at}: ${w.line.reason} (nothing new starts until \`phasegate unfreeze\`)`);
   for (const m of machines) {
     const mine = w.agents.filter((a) => a.machine === m);
     const parts = counted.map(([state, label]) => [mine.filter((a) => a.state === state).length, label] as const).filter(([n, label]) => n > 0 || ['migrated', 'rolled back', 'waiting'].includes(label));
@@ -125,6 +127,7 @@ function formatAgent(s: AgentMigrationStatus): string[] {
     ...s.approvals.map((a) => `  stage ${a.stage}: ${a.decision} by ${a.by}${checkedLine(a.verified)}${a.reason ? `: ${a.reason}` : ''}`),
     ...(s.trigger ? [`  trigger: ${s.trigger.kind}: ${s.trigger.detail}`] : []),
     ...(s.deadlinesPassed ?? []).map((d) => `  DEADLINE PASSED (${d.scope}) at ${d.at}: ${d.what}: ${d.why}; ${d.action === 'rollback' ? 'rolled back' : 'paused'}`),
+    ...(s.line ? [`  FROZEN by ${s.line.by} since ${s.line.at}: ${s.line.reason}`] : []),
     ...(s.agentHeldBy ? [`  agent held by ${s.agentHeldBy.holder} (${s.agentHeldBy.change}) since ${s.agentHeldBy.since}`] : []),
     ...(s.rollback
       ? [`  rollback: ${s.rollback.reason}; stages undone ${s.rollback.changes[0]?.undoneStages.join(', ') || 'none'}${s.rollback.changes[0]?.readBack ? `, read back: ${s.rollback.changes[0].readBack.present.length ? `stages ${s.rollback.changes[0].readBack.present.join(', ')} still present` : 'no marker left'}` : ''}`]

@@ -5,6 +5,7 @@ import { abortSignal, pauseSignal, resumeSignal } from '../workflows/lib/steerin
 import { phaseStatusQuery, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import { connect, describeWorkflow, OperatorError } from './temporal-client';
 import { signDecision } from './sign';
+import { freezeSignal, lineStatusQuery, lineWorkflow, lineWorkflowId, registerPhaseSignal, unfreezeSignal } from '../workflows/line';
 import { decideGateUpdate, weekStatusQuery, type GateDecisionKind } from '../workflows/week';
 
 export interface SteerOptions {
@@ -70,6 +71,46 @@ export async function decideGate(decision: GateDecisionKind, id: string, o: Stee
       throw new OperatorError(`the gate refused the decision: ${cause}`);
     }
     return `gate ${s.gate.id}: ${decision} by ${who(o)}${o.keyFile ? ' (signed)' : ''}`;
+  } finally {
+    await close();
+  }
+}
+
+/** Phases running now, by workflow id (the visibility store; a phase that started a moment ago may be missing: hence two passes in freezeLine). */
+async function runningPhases(client: Client): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const w of client.workflow.list({ query: 'WorkflowType="phaseWorkflow" AND ExecutionStatus="Running"' })) ids.push(w.workflowId);
+  return ids;
+}
+
+/**
+ * Stop the line (workflows/line.ts): freeze every running phase at once, and every phase that
+ * starts while frozen. Recorded with who and why; lifted only by unfreezeLine, not by resume.
+ */
+export async function freezeLine(o: SteerOptions): Promise<string> {
+  if (!o.reason?.trim()) throw new OperatorError('freeze needs --reason: a freeze is recorded with who froze the line and why');
+  const { client, close } = await connect(o.config);
+  try {
+    const phases = await runningPhases(client);
+    await client.workflow.signalWithStart(lineWorkflow, { workflowId: lineWorkflowId, taskQueue: o.config.deployment.controlTaskQueue, args: [], signal: freezeSignal, signalArgs: [{ by: who(o), reason: o.reason, phases }] });
+    // A phase that started while the line did not exist yet joins it now.
+    const later = (await runningPhases(client)).filter((id) => !phases.includes(id));
+    for (const workflowId of later) await client.workflow.getHandle(lineWorkflowId).signal(registerPhaseSignal, { workflowId });
+    const n = phases.length + later.length;
+    return `the line is frozen by ${who(o)}: ${o.reason}. ${n} running phase${n === 1 ? '' : 's'} hold${n === 1 ? 's' : ''}: what runs finishes its current stage, nothing new starts; \`phasegate unfreeze --by NAME\` opens it again`;
+  } finally {
+    await close();
+  }
+}
+
+export async function unfreezeLine(o: SteerOptions): Promise<string> {
+  const { client, close } = await connect(o.config);
+  try {
+    const line = client.workflow.getHandle(lineWorkflowId);
+    const s = await line.query(lineStatusQuery).catch(() => null);
+    if (!s?.frozen) throw new OperatorError('the line is not frozen');
+    await line.signal(unfreezeSignal, { by: who(o), ...(o.reason ? { reason: o.reason } : {}) });
+    return `the line is open again (unfrozen by ${who(o)}; it was frozen by ${s.frozen.by} since ${s.frozen.at}: ${s.frozen.reason}). ${s.phases.length} phase(s) carry on`;
   } finally {
     await close();
   }

@@ -1,10 +1,7 @@
 import type { Deployment } from '../config/schema/deployment';
 import type { Logger } from '../lib/logger';
 import { connectClient, temporalTarget } from '../lib/temporal';
-import { searchAttributeRegistrations } from '../workflows/lib/visibility';
-
-/** IndexedValueType KEYWORD of Temporal's API (temporal.api.enums.v1). */
-const keyword = 2;
+import { indexedValueTypes, searchAttributeRegistrations } from '../workflows/lib/visibility';
 
 /**
  * Registers phasegate's search attributes on the namespace if they are missing, so a fresh
@@ -19,10 +16,10 @@ export async function ensureSearchAttributes(deployment: Deployment, logger: Log
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: target.namespace });
     const missing = Object.keys(searchAttributeRegistrations).filter((name) => !(name in (customAttributes ?? {})));
     if (missing.length === 0) return;
-    await connection.operatorService.addSearchAttributes({ namespace: target.namespace, searchAttributes: Object.fromEntries(missing.map((name) => [name, keyword])) });
+    await connection.operatorService.addSearchAttributes({ namespace: target.namespace, searchAttributes: Object.fromEntries(missing.map((name) => [name, indexedValueTypes[searchAttributeRegistrations[name]!]])) });
     logger.info({ registered: missing, namespace: target.namespace }, 'search attributes registered');
   } catch (err) {
-    logger.warn({ err: (err as Error).message, namespace: target.namespace }, 'could not check or register the search attributes; register them with `temporal operator search-attribute create --type Keyword --name ...`');
+    logger.warn({ err: (err as Error).message, namespace: target.namespace }, 'could not check or register the search attributes; register them with `temporal operator search-attribute create --type Keyword --name ...` (PhasegateFrozen: --type Text)');
   } finally {
     await connection.close();
   }

@@ -6,3 +6,4 @@ export { weekWorkflow } from './week';
 export { phaseWorkflow } from './phase';
 export { validationWorkflow } from './validation';
 export { rollbackChunkWorkflow } from './rollback-chunk';
+export { lineWorkflow } from './line';

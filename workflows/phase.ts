@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   defineQuery,
   defineUpdate,
   ParentClosePolicy,
@@ -25,9 +26,10 @@ import { retryOf, type MachineCallOptions } from './lib/machine';
 import type { PlanSettings } from './lib/migration-input';
 import { countWideRollback } from './lib/metrics';
 import { Notifier, publishAllAndSettle } from './lib/notify';
-import { rollbackInChildrenPatch, runScopedPatch } from './lib/patches';
+import { joinLinePatch, rollbackInChildrenPatch, runScopedPatch } from './lib/patches';
+import { lineWorkflowId, registerPhaseSignal } from './line';
 import { personAnsweredSignal, personNeededSignal, PersonWaits, type PersonWait } from './lib/person';
-import { abortSignal, forwardedAbort, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type RejectedSignal } from './lib/steering';
+import { abortSignal, forwardedAbort, lineHoldProblem, lineHoldSignal, noteRejected, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type LineHold, type RejectedSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 import { undoInChildren } from './rollback/children';
 import { leftAfter, newRollbackRecord, rollBack, type AppliedChange, type RollbackRecord, type UndoResolution } from './rollback/engine';
@@ -52,6 +54,8 @@ export interface PhaseStatus {
   state: 'running' | 'paused' | 'rolling-back' | 'done';
   /** Set while an operator holds the phase. */
   paused: { by: string; reason?: string } | null;
+  /** The line's freeze while it holds (workflows/line.ts); a resume does not lift it. */
+  line?: LineHold | null;
   currentWeek: string | null;
   weeks: Array<{ id: string; title: string; workflowId: string; outcome: WeekStatus['outcome'] | 'not-started' | 'running' | 'failed' }>;
   /** Every change the phase's weeks applied that is still in place (a person may have accepted some half-undone). */
@@ -117,6 +121,11 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   // Steering the phase steers the week that is running. A malformed or unknown signal is
   // reported and ignored, never passed on to the week.
   const refused = signalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry }));
+  const refusedLine = (arg: unknown) => {
+    const problem = lineHoldProblem(arg);
+    if (problem) notify.emit('signal.rejected', { ...noteRejected(status.rejectedSignals, 'lineHold', problem) });
+    return problem !== null;
+  };
   setDefaultSignalHandler(unknownSignalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry })));
   setHandler(pauseSignal, async (arg) => {
     if (refused('pause', arg)) return;
@@ -137,6 +146,13 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
     await toWeek((w) => w.signal(abortSignal, forwardedAbort(arg)));
   };
   setHandler(abortSignal, async (arg) => void (refused('abort', arg) || (await abort(arg))));
+  // A freeze of the line (line.ts): recorded, passed on to the running week; only unfreeze lifts it.
+  setHandler(lineHoldSignal, async (arg) => {
+    if (refusedLine(arg)) return;
+    status.line = arg.hold;
+    upsertSearchAttributes([{ key: searchAttributes.frozen, value: arg.hold ? `${arg.hold.by}: ${arg.hold.reason}`.slice(0, 1000) : null }]);
+    await toWeek((w) => w.signal(lineHoldSignal, arg));
+  });
   setHandler(personNeededSignal, (w) => persons.childNeeds(w));
   setHandler(personAnsweredSignal, (a) => persons.childAnswered(a));
   setHandler(
@@ -212,6 +228,15 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   upsertSearchAttributes([{ key: searchAttributes.phase, value: input.phase }, { key: searchAttributes.status, value: 'running' }]);
   upsertMemo({ summary: `${input.phase}: ${input.title} (${input.weeks.length} weeks)` });
   notify.emit('phase.started', { weeks: input.weeks.map((w) => w.id) });
+  // Join the line, so that a freeze reaches this phase; no line yet means no freeze.
+  // The line answers at once with its state; a phase started while frozen holds before its first week does anything.
+  if (patched(joinLinePatch)) {
+    const joined = await getExternalWorkflowHandle(lineWorkflowId)
+      .signal(registerPhaseSignal, { workflowId: phaseId })
+      .then(() => true)
+      .catch(() => false);
+    if (joined) await condition(() => status.line !== undefined, 30_000);
+  }
 
   return CancellationScope.nonCancellable(async () => {
     for (const [i, week] of input.weeks.entries()) {
@@ -231,6 +256,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
               settings: input.settings,
               ...(input.autoApproveGates ? { autoApproveGate: input.autoApproveGates } : {}),
               ...(input.gateReminderMs ? { gateReminderMs: input.gateReminderMs } : {}),
+              ...(status.line ? { line: status.line } : {}),
             },
           ],
           // A phase closed for good (terminated) cancels its week, which takes that as an abort.
@@ -244,6 +270,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
       }
       // Steering that came while the week was starting reaches it now.
       if (status.paused) await current.signal(pauseSignal, status.paused).catch(() => undefined);
+      if (status.line) await current.signal(lineHoldSignal, { hold: status.line }).catch(() => undefined);
       if (status.abort) await current.signal(abortSignal, forwardedAbort(status.abort)).catch(() => undefined);
       let result: WeekStatus | null = null;
       try {

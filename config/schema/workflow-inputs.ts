@@ -90,6 +90,8 @@ export const weekInputSchema = z
     settings,
     autoApproveGate: z.strictObject({ by: z.string().min(1).max(200) }).optional(),
     gateReminderMs: z.number().int().min(1000).optional(),
+    /** Set by the phase when the line is frozen as the week starts (workflows/line.ts). */
+    line: z.strictObject({ by: z.string().min(1).max(200), reason: z.string().min(1).max(2000), at: z.string().min(1).max(100) }).optional(),
     // Written by the week itself when it continues as new (workflows/week/messages.ts, WeekResume).
     resume: z
       .strictObject({

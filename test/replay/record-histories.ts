@@ -8,6 +8,7 @@ import { temporalTarget } from '../../lib/temporal';
 import { phaseInput } from '../../plan/compile';
 import { resolveFailedUndoUpdate } from '../../workflows/agent-migration';
 import { fleetCheckWorkflow } from '../../workflows/fleet-check';
+import { freezeSignal, lineStatusQuery, lineWorkflow, lineWorkflowId, unfreezeSignal } from '../../workflows/line';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery } from '../../workflows/week';
 import { simulatorClient, startTestStack } from '../support/harness';
@@ -22,8 +23,8 @@ import { simulatorClient, startTestStack } from '../support/harness';
  * agent and one that a fault rolls back (its undo fails once and waits for a person, who
  * retries it), is paused and resumed, and validates for 30 s; its gate is decided by Update.
  * Week 2 migrates one more agent; its gate is approved by the scripted decision. Every
- * migration holds its agent's lease. Plus a fleet check, and a second phase aborted at level 2
- * (abortPlan).
+ * migration holds its agent's lease. Plus a fleet check, a second phase aborted at level 2
+ * (abortPlan), and the line frozen and opened again.
  */
 const plan = planSchema.parse({
   version: 1,
@@ -129,6 +130,11 @@ async function main(): Promise<void> {
     if (abortResult.outcome !== 'aborted' || aw.rollback?.level !== 2 || aw.applied.length) {
       throw new Error(`the abort run did not go as the fixtures need: phase ${abortResult.outcome}, rollback ${JSON.stringify(aw.rollback?.undone)}, applied ${aw.applied.length}`);
     }
+
+    // The line (workflows/line.ts): frozen with no phase running, then opened again.
+    const line = await env.client.workflow.signalWithStart(lineWorkflow, { taskQueue: queue, workflowId: lineWorkflowId, args: [], signal: freezeSignal, signalArgs: [{ by: 'fixture', reason: 'recording the line', phases: [] }] });
+    await line.signal(unfreezeSignal, { by: 'fixture' });
+    for (let i = 0; i < 50 && (await line.query(lineStatusQuery)).log.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
 
     const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
     mkdirSync(dir, { recursive: true });

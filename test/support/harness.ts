@@ -180,7 +180,7 @@ export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment
   }
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
-    searchAttributes: Object.fromEntries(Object.keys(searchAttributeRegistrations).map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    searchAttributes: Object.fromEntries(Object.entries(searchAttributeRegistrations).map(([name, type]) => [name, type === 'Text' ? temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT : temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
   });
   return env;
 }

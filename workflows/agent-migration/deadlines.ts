@@ -8,7 +8,7 @@ import type { MigrationRun } from './run';
 /**
  * Runs one step while its deadlines are watched (decisions/deadlines.ts). The watch runs beside
  * the step, outside the scope an abort cancels, and ends with the step; its clock stops while
- * the migration is paused (by a person, its week, a lost machine or an earlier deadline). With
+ * the migration is paused (by a person, its week, a lost machine or an earlier deadline) or held by a freeze of the line. With
  * no deadline to watch, the step runs alone: no timer, no history event added.
  */
 export async function withDeadlines<T>(run: MigrationRun, watches: ReadonlyArray<DeadlineWatch | null>, body: () => Promise<T>): Promise<T> {
@@ -26,11 +26,11 @@ async function watch(run: MigrationRun, watches: ReadonlyArray<DeadlineWatch | n
   for (;;) {
     const next = nextDeadline(watches, Date.now());
     if (!next || done()) return;
-    if (next.waitMs > 0 && (await condition(() => done() || run.paused, next.waitMs))) {
+    if (next.waitMs > 0 && (await condition(() => done() || run.held, next.waitMs))) {
       if (done()) return;
       // Paused: the clock stops until the migration carries on.
       const from = Date.now();
-      await condition(() => done() || !run.paused);
+      await condition(() => done() || !run.held);
       if (done()) return;
       const held = Date.now() - from;
       for (const w of watches) if (w && !w.passed) w.at += held;

@@ -7,7 +7,7 @@ import type { RiskAssessment, RiskInput, Strategy } from '../../decisions/risk';
 import type { Baseline, Reading, TriggerEvidence, TriggerThresholds } from '../../decisions/triggers';
 import type { LeaseHolder } from '../agent-lease';
 import type { PersonWait } from '../lib/person';
-import type { RejectedSignal } from '../lib/steering';
+import type { LineHold, RejectedSignal } from '../lib/steering';
 import type { RollbackRecord, UndoResolution } from '../rollback/engine';
 
 export type { UndoResolution } from '../rollback/engine';
@@ -140,6 +140,8 @@ export interface AgentMigrationStatus {
   abort: { by: string; reason?: string; level: number; at: string } | null;
   /** Malformed or unknown steering signals that were refused (the last 20). */
   rejectedSignals: RejectedSignal[];
+  /** The line's freeze while it holds this migration before its next stage (workflows/line.ts). */
+  line?: LineHold | null;
   /** Progress deadlines that passed (plan: timings.deadlines): what was stuck, why, and what was done. */
   deadlinesPassed?: PassedDeadline[];
   outcome: MigrationOutcome | null;

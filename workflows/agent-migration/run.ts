@@ -104,12 +104,17 @@ export class MigrationRun {
     this.work.cancel();
   }
 
-  /** Holds before a stage while paused (a paused rollout lets the current stage finish). */
+  /** Paused (by a person, its week, a lost machine, a deadline) or held by the line's freeze. */
+  get held(): boolean {
+    return this.paused || (this.status.line ?? null) !== null;
+  }
+
+  /** Holds before a stage while paused or while the line is frozen (a paused rollout lets the current stage finish). */
   async waitWhilePaused(): Promise<void> {
-    if (!this.paused) return;
+    if (!this.held) return;
     const before = this.status.state;
     this.setState('paused');
-    await condition(() => !this.paused);
+    await condition(() => !this.held);
     this.setState(before);
   }
 

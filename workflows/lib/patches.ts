@@ -63,3 +63,9 @@ export const compactMigrationPatch = 'compact-migration-history';
  * (workflows/agent-lease.ts; test/integration/agent-lease.test.ts). Asked only in that case.
  */
 export const leaseFreedWhileClosingPatch = 'lease-freed-while-closing';
+
+/**
+ * A phase registers with the line (workflows/line.ts) as it starts, so that a freeze reaches
+ * it: one signal to an external workflow, which phases begun before it do not send.
+ */
+export const joinLinePatch = 'join-the-line';

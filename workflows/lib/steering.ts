@@ -40,6 +40,27 @@ export interface MachineUnreachableReport {
 /** From a migration to its week: the machine is unreachable; the week pauses and raises a level-2 alert. */
 export const machineUnreachableSignal = defineSignal<[MachineUnreachableReport]>('machineUnreachable');
 
+/** A freeze of the line (workflows/line.ts): who, why, since when. */
+export interface LineHold {
+  by: string;
+  reason: string;
+  at: string;
+}
+
+/**
+ * From the line to a phase, a phase to its week, a week to its migrations: the line is frozen
+ * (`hold`) or open again (null). Held, nothing new starts; a resume does not lift it.
+ */
+export const lineHoldSignal = defineSignal<[{ hold: LineHold | null }]>('lineHold');
+
+/** Why a lineHold signal's argument is malformed, or null. */
+export function lineHoldProblem(arg: unknown): string | null {
+  if (!isObject(arg) || !('hold' in arg)) return 'lineHold takes { hold: { by, reason, at } | null }';
+  if (arg.hold === null) return null;
+  if (!isObject(arg.hold)) return '"hold" must be an object or null';
+  return text(arg.hold.by, 'hold.by', true) ?? text(arg.hold.reason, 'hold.reason', true) ?? text(arg.hold.at, 'hold.at', true);
+}
+
 /** A steering signal that was refused, kept in the workflow's status and sent as an event. */
 export interface RejectedSignal {
   signal: string;

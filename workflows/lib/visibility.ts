@@ -17,9 +17,18 @@ export const searchAttributes = {
   openGate: defineSearchAttributeKey('PhasegateOpenGate', SearchAttributeType.KEYWORD),
   /** What the workflow waits for a person for (stage-approval, inconclusive, failed-undo, read-back); cleared once answered. */
   waitingFor: defineSearchAttributeKey('PhasegateWaitingFor', SearchAttributeType.KEYWORD),
+  /**
+   * While the line is frozen (workflows/line.ts): who froze it and why; cleared by unfreeze.
+   * Text, not Keyword: the dev server's SQLite visibility holds at most 10 Keyword attributes.
+   * Filter with `PhasegateFrozen IS NOT NULL`.
+   */
+  frozen: defineSearchAttributeKey('PhasegateFrozen', SearchAttributeType.TEXT),
 } as const;
 
-/** Names and types for `temporal server start-dev --search-attribute NAME=Keyword`. */
-export const searchAttributeRegistrations: Record<string, 'Keyword'> = Object.fromEntries(
-  Object.values(searchAttributes).map((k) => [k.name, 'Keyword' as const]),
+/** Names and types for `temporal server start-dev --search-attribute NAME=TYPE`. */
+export const searchAttributeRegistrations: Record<string, 'Keyword' | 'Text'> = Object.fromEntries(
+  Object.values(searchAttributes).map((k) => [k.name, k.type === SearchAttributeType.TEXT ? ('Text' as const) : ('Keyword' as const)]),
 );
+
+/** IndexedValueType of Temporal's API (temporal.api.enums.v1): TEXT 1, KEYWORD 2. */
+export const indexedValueTypes = { Text: 1, Keyword: 2 } as const;

@@ -26,10 +26,10 @@ async function watch(run: WeekRun, weekMs: number): Promise<void> {
   const over = () => status.gate.report !== null || run.aborted || status.outcome !== null || status.state === 'rolling-back';
   for (;;) {
     const waitMs = Date.parse(deadline.at) - Date.now();
-    if (waitMs > 0 && (await condition(() => over() || run.paused, waitMs))) {
+    if (waitMs > 0 && (await condition(() => over() || run.held, waitMs))) {
       if (over()) return;
       const from = Date.now();
-      await condition(() => over() || !run.paused);
+      await condition(() => over() || !run.held);
       if (over()) return;
       deadline.at = new Date(Date.parse(deadline.at) + Date.now() - from).toISOString();
       continue;

@@ -1,9 +1,9 @@
 import { CancellationScope, setDefaultSignalHandler, setHandler, workflowInfo } from '@temporalio/workflow';
 import { checkUndoResolution } from '../agent-migration/messages';
 import { personAnsweredSignal, personNeededSignal } from '../lib/person';
-import { abortSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
+import { abortSignal, lineHoldProblem, lineHoldSignal, machineUnreachableSignal, noteRejected, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
 import { checkGateDecision, gateDecisionCheck, recordGateDecision } from './gate';
-import { machineLost, pause, queueWaitExpired, requestAbort, resume } from './holds';
+import { lineChanged, machineLost, pause, queueWaitExpired, requestAbort, resume } from './holds';
 import { decideGateUpdate, resolveWeekUndoUpdate, weekStatusQuery } from './messages';
 import type { WeekRun } from './run';
 
@@ -24,6 +24,11 @@ export function registerHandlers(run: WeekRun): void {
     if (refused('machineUnreachable', u)) return;
     const agent = status.agents.find((a) => a.workflowId === u.workflowId)?.agent;
     await machineLost(run, u.machine, queueWaitExpired(u), { what: u.what, ...(agent ? { agent } : {}) }, u.workflowId);
+  });
+  setHandler(lineHoldSignal, async (arg) => {
+    const problem = lineHoldProblem(arg);
+    if (problem) return void notify.emit('signal.rejected', { ...noteRejected(status.rejectedSignals, 'lineHold', problem) });
+    await lineChanged(run, arg.hold);
   });
   setHandler(personNeededSignal, (w) => run.persons.childNeeds(w));
   setHandler(personAnsweredSignal, (a) => run.persons.childAnswered(a));

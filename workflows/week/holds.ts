@@ -1,6 +1,7 @@
-import { condition } from '@temporalio/workflow';
+import { condition, upsertSearchAttributes } from '@temporalio/workflow';
 import { retryOf, type MachineCallOptions, type MachineUnreachable } from '../lib/machine';
-import { abortSignal, forwardedAbort, pauseSignal, resumeSignal, type AbortRequest } from '../lib/steering';
+import { abortSignal, forwardedAbort, lineHoldSignal, pauseSignal, resumeSignal, type AbortRequest, type LineHold } from '../lib/steering';
+import { searchAttributes } from '../lib/visibility';
 import type { WeekRun } from './run';
 
 /**
@@ -63,12 +64,27 @@ export async function requestAbort(run: WeekRun, a: AbortRequest): Promise<void>
 }
 
 
-/** Holds while paused; an abort ends the hold (the caller then checks `aborted`). */
+/** Holds while paused or while the line is frozen; an abort ends the hold (the caller then checks `aborted`). */
 export async function waitWhilePaused(run: WeekRun): Promise<void> {
-  if (!run.paused || run.aborted) return;
+  if (!run.held || run.aborted) return;
   run.setState('paused');
-  await condition(() => !run.paused || run.aborted);
+  await condition(() => !run.held || run.aborted);
   if (run.status.state === 'paused') run.setState('running');
+}
+
+/**
+ * The line froze or opened again (workflows/line.ts, by way of the phase): recorded with who and
+ * why, shown in the Web UI (PhasegateFrozen), sent as an event, and passed on to the running
+ * migrations, which hold after their current stage. Only this lifts it; a resume does not.
+ */
+export async function lineChanged(run: WeekRun, hold: LineHold | null): Promise<void> {
+  const was = run.status.line ?? null;
+  if ((was === null) === (hold === null) && (!hold || (was?.at === hold.at))) return;
+  run.status.line = hold;
+  upsertSearchAttributes([{ key: searchAttributes.frozen, value: hold ? `${hold.by}: ${hold.reason}`.slice(0, 1000) : null }]);
+  run.notify.emit(hold ? 'line.frozen' : 'line.opened', hold ? { ...hold } : {});
+  if (!hold && run.status.state === 'paused' && !run.paused) run.setState('running');
+  await run.signalRunning((h) => h.signal(lineHoldSignal, { hold }));
 }
 
 

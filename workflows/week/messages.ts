@@ -6,7 +6,7 @@ import type { agentStates } from '../lib/metrics';
 import type { PersonWait } from '../lib/person';
 import type { DecisionSignature, Signer } from '../../decisions/signatures';
 import type { DecisionCheck } from '../agent-migration/messages';
-import type { AbortRequest, RejectedSignal } from '../lib/steering';
+import type { AbortRequest, LineHold, RejectedSignal } from '../lib/steering';
 import type { AppliedChange, RollbackRecord, UndoResolution } from '../rollback/engine';
 
 export { abortSignal, pauseSignal, resumeSignal, type AbortRequest } from '../lib/steering';
@@ -27,6 +27,8 @@ export interface WeekInput {
   autoApproveGate?: { by: string };
   /** How often a waiting gate reminds the on-call (level-1 alert). */
   gateReminderMs?: number;
+  /** The line's freeze as the week starts (set by its phase; workflows/line.ts): it holds before doing anything. */
+  line?: LineHold;
   /** Set only by the week itself when it carries on in a new run (continue-as-new): where it was and what it knew. */
   resume?: WeekResume;
 }
@@ -86,6 +88,8 @@ export interface WeekStatus {
   /** Changes this week applied that are still in place: what a week or phase rollback undoes. */
   applied: AppliedChange[];
   pauseReason: string | null;
+  /** The line's freeze while it holds the week (workflows/line.ts): nothing new starts; a resume does not lift it. */
+  line?: LineHold | null;
   /** Machines whose worker took no task in time, or whose link went silent, since the last resume. */
   unreachableMachines: string[];
   /** Malformed or unknown steering signals that were refused (the last 20). */

@@ -64,12 +64,18 @@ export class WeekRun {
       outcome: null,
       validation: null,
       history: { runs: 1, largestRunEvents: 0 },
+      ...(input.line ? { line: input.line } : {}),
     };
     this.persons = new PersonWaits(this.status.waitingForPerson);
   }
 
   get label(): string {
     return `${this.input.phase}/${this.input.week.id}`;
+  }
+
+  /** Paused, or held by the line's freeze (workflows/line.ts). */
+  get held(): boolean {
+    return this.paused || (this.status.line ?? null) !== null;
   }
 
   get aborted(): boolean {

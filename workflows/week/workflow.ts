@@ -40,6 +40,11 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   ]);
   upsertMemo({ summary: `${run.input.phase} / ${run.input.week.id}: ${run.input.week.title}` });
   watchWeekDeadline(run);
+  // Started while the line is frozen (its phase says so in the input): marked and held from the start.
+  if (run.input.line && !run.input.resume) {
+    upsertSearchAttributes([{ key: searchAttributes.frozen, value: `${run.input.line.by}: ${run.input.line.reason}`.slice(0, 1000) }]);
+    notify.emit('line.frozen', { ...run.input.line });
+  }
 
   return CancellationScope.nonCancellable(async () => {
     const rolledOut = await rollOut(run);

@@ -5,7 +5,7 @@ import type { StageNumber } from '../../../decisions/migration-steps';
 import { agentMigrationWorkflow, type AgentMigrationResult } from '../../agent-migration';
 import { migrationWorkflowId } from '../../lib/ids';
 import { migrationInput, type InventoryAgent } from '../../lib/migration-input';
-import { abortSignal, forwardedAbort, pauseSignal } from '../../lib/steering';
+import { abortSignal, forwardedAbort, lineHoldSignal, pauseSignal } from '../../lib/steering';
 import { waitWhilePaused } from '../holds';
 import { historyIsLong, newRunBetweenRoundsPatch } from '../new-run';
 import type { WeekRun } from '../run';
@@ -152,6 +152,7 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
     run.running.set(p.workflowId, handle);
     // Steering that came while it was starting reaches it now.
     if (run.paused) await handle.signal(pauseSignal, { by: 'phasegate', reason: (run.status.pauseReason ?? 'week paused').slice(0, 1000) }).catch(() => undefined);
+    if (run.status.line) await handle.signal(lineHoldSignal, { hold: run.status.line }).catch(() => undefined);
     if (run.status.abort) {
       run.inFlightAtAbort.add(p.workflowId);
       await handle.signal(abortSignal, forwardedAbort(run.status.abort)).catch(() => undefined);

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { planSchema } from '../../config/schema/plan';
+import { projectRoot } from '../../lib/paths';
+import { streams } from '../../lib/nats';
+import { phaseInput } from '../../plan/compile';
+import { agentMigrationStatusQuery, type agentMigrationWorkflow } from '../../workflows/agent-migration';
+import { lineStatusQuery, lineWorkflowId } from '../../workflows/line';
+import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { weekStatusQuery, type WeekStatus } from '../../workflows/week';
+import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+
+const run = promisify(execFile);
+const cli = path.join(projectRoot, 'dist/cli/main.js');
+
+/**
+ * Stop the line (workflows/line.ts) on the real dev server: `phasegate freeze` holds every
+ * running phase at once: the migration in flight finishes its current stage and holds, no new
+ * migration starts, a resume does not lift it, a phase started while frozen holds before its
+ * first migration; `phasegate unfreeze` lets all of them carry on. Checked on the machines: the
+ * simulator's record of stages at each moment agrees with what the workflows report.
+ */
+function plan(id: string, agents: string[]) {
+  return planSchema.parse({
+    version: 1,
+    id,
+    title: id,
+    thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
+    timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+    weeks: [{ id: 'week1', title: 'week 1', steps: [{ id: 'migrate', migrate: { change: `${id}-change`, select: { agents }, pilots: 0, batchSize: agents.length, maxConcurrentPerMachine: 1 } }], gate: { criteria: [] } }],
+  });
+}
+
+describe('stop the line: freeze and unfreeze every running phase, on the real dev server', () => {
+  let env: TestStack;
+  let sim: ReturnType<typeof simulatorClient>;
+  before(async () => {
+    env = await startTestStack();
+    sim = simulatorClient(env.simulatorAdmin);
+  });
+  after(async () => env?.stop());
+
+  const phasegate = (...args: string[]) => run(process.execPath, [cli, ...args, '--config', env.config.configDir]);
+  const start = (p: ReturnType<typeof plan>) =>
+    env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.${p.id}`, args: [{ ...phaseInput(p, env.config.inventory), autoApproveGates: { by: 'freeze-test' } }] });
+  const week = (id: string) => env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function weekUntil(id: string, ok: (s: WeekStatus) => boolean, what: string, limitMs = 60_000): Promise<WeekStatus> {
+    const deadline = Date.now() + limitMs;
+    let last: WeekStatus | null = null;
+    while (Date.now() < deadline) {
+      last = (await week(id).query(weekStatusQuery).catch(() => null)) ?? last;
+      if (last && ok(last)) return last;
+      await sleep(100);
+    }
+    throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last && { state: last.state, line: last.line, agents: last.agents })}`);
+  }
+  const stagesOf = async (agent: string, change: string) => [...((await sim.agent(agent)).changes[change] ?? [])].sort();
+
+  it('a freeze holds the stage in flight after it lands and starts nothing new; resume does not lift it; a phase started meanwhile holds too; unfreeze finishes both, and the fleet agrees at each step', async () => {
+    const agents = ['GPUThermalAgent', 'VRAMUsageAgent', 'ChitchatAgent'];
+    const first = agents[0]!;
+    await sim.fault(first, { applyDelayMs: 4000 });
+    const a = await start(plan('freeze-a', agents));
+    const applying = await weekUntil('freeze-a', (s) => s.agents[0]?.state === 'running', 'the first migration');
+    const migration = env.client.workflow.getHandle<typeof agentMigrationWorkflow>(applying.agents[0]!.workflowId);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && (await migration.query(agentMigrationStatusQuery)).state !== 'applying') await sleep(100);
+
+    const frozen = await phasegate('freeze', '--by', 'oncall', '--reason', 'incident 99: database failover');
+    assert.match(frozen.stdout, /the line is frozen by oncall: incident 99: database failover\. 1 running phase holds/);
+    await sim.fault(first, { applyDelayMs: 0 });
+    // The stage in flight lands (a freeze does not cut a stage in half), then the migration holds.
+    const held = await weekUntil('freeze-a', (s) => s.line?.by === 'oncall', 'the week to hear of the freeze');
+    assert.equal(held.line?.reason, 'incident 99: database failover');
+    const wait = Date.now() + 20_000;
+    let m = await migration.query(agentMigrationStatusQuery);
+    while (Date.now() < wait && !(m.state === 'paused' && m.stagesApplied.length === 1)) {
+      await sleep(200);
+      m = await migration.query(agentMigrationStatusQuery);
+    }
+    assert.deepEqual([m.state, m.stagesApplied, m.line?.by], ['paused', [1], 'oncall']);
+    await sleep(3000);
+    assert.deepEqual(await stagesOf(first, 'freeze-a-change'), [1], 'stage 1 landed; stage 2 not started while frozen');
+    for (const other of agents.slice(1)) assert.deepEqual(await stagesOf(other, 'freeze-a-change'), [], `${other} not started while frozen`);
+    assert.deepEqual((await week('freeze-a').query(weekStatusQuery)).agents.map((x) => x.state), ['running', 'waiting', 'waiting']);
+
+    // A resume is no unfreeze.
+    await phasegate('resume', 'phase.freeze-a', '--by', 'impatient');
+    await sleep(2500);
+    assert.deepEqual(await stagesOf(first, 'freeze-a-change'), [1], 'a resume does not lift the freeze');
+    assert.equal((await migration.query(agentMigrationStatusQuery)).state, 'paused');
+
+    // A phase started while frozen joins the line and holds before its first migration.
+    const b = await start(plan('freeze-b', ['CalendarAgent']));
+    await weekUntil('freeze-b', (s) => s.line?.by === 'oncall', 'the new phase to hear of the freeze', 30_000);
+    await sleep(2000);
+    assert.deepEqual(await stagesOf('CalendarAgent', 'freeze-b-change'), [], 'nothing of the new phase applied while frozen');
+    const heldB = await week('freeze-b').query(weekStatusQuery);
+    assert.deepEqual([heldB.state, heldB.agents.filter((x) => x.state !== 'waiting')], ['paused', []], 'held before its first migration');
+
+    // Visible: the line's status, the phases' status, the Web UI's search attribute, the status command, an event.
+    const line = await env.client.workflow.getHandle(lineWorkflowId).query(lineStatusQuery);
+    assert.deepEqual([line.frozen?.by, [...line.phases].sort()], ['oncall', ['phase.freeze-a', 'phase.freeze-b']]);
+    assert.equal((await a.query(phaseStatusQuery)).line?.reason, 'incident 99: database failover');
+    const listed: string[] = [];
+    for (let i = 0; i < 50 && !listed.includes('phase.freeze-a'); i++) {
+      listed.length = 0;
+      for await (const w of env.client.workflow.list({ query: 'PhasegateFrozen IS NOT NULL' })) listed.push(w.workflowId);
+      await sleep(200);
+    }
+    assert.ok(listed.includes('phase.freeze-a') && listed.includes(week('freeze-a').workflowId), `PhasegateFrozen lists the frozen phase and week: ${listed.join(', ')}`);
+    assert.match((await phasegate('status', 'phase.freeze-a', '--once')).stdout, /FROZEN by oncall since .*: incident 99: database failover/);
+    const jsm = await env.nats.jetstreamManager();
+    const info = await jsm.streams.info(streams.events.name);
+    let frozenEvents = 0;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const e = (await jsm.streams.getMessage(streams.events.name, { seq }).catch(() => null))?.json<{ kind: string; workflowId: string }>();
+      if (e?.kind === 'line.frozen' && e.workflowId === week('freeze-a').workflowId) frozenEvents++;
+    }
+    assert.equal(frozenEvents, 1);
+
+    assert.match((await phasegate('unfreeze', '--by', 'oncall', '--reason', 'failover done')).stdout, /the line is open again \(unfrozen by oncall; it was frozen by oncall since .*: incident 99: database failover\)\. 2 phase\(s\) carry on/);
+    assert.equal((await a.result()).outcome, 'completed');
+    assert.equal((await b.result()).outcome, 'completed');
+    for (const x of agents) assert.deepEqual(await stagesOf(x, 'freeze-a-change'), [1, 2, 3], `${x} migrated after the unfreeze`);
+    assert.deepEqual(await stagesOf('CalendarAgent', 'freeze-b-change'), [1, 2, 3]);
+    const done = await week('freeze-a').query(weekStatusQuery);
+    assert.equal(done.line, null);
+    assert.deepEqual(done.agents.map((x) => x.state), ['migrated', 'migrated', 'migrated']);
+    await assert.rejects(phasegate('unfreeze', '--by', 'oncall'), (err: Error & { stderr: string }) => /the line is not frozen/.test(err.stderr));
+    await assert.rejects(phasegate('freeze', '--by', 'oncall'), (err: Error & { stderr: string }) => /freeze needs --reason/.test(err.stderr));
+  });
+});
