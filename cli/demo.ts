@@ -141,7 +141,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     (await client.workflow.start(phaseWorkflow, {
       taskQueue: config.deployment.controlTaskQueue,
       workflowId,
-      args: [opts.untilDone ? withScriptedPromotion(phaseInput(plan, config.inventory, config.deployment.people)) : phaseInput(plan, config.inventory, config.deployment.people)],
+      args: [opts.untilDone ? withScriptedPromotion(phaseInput(plan, config.inventory, config.deployment)) : phaseInput(plan, config.inventory, config.deployment)],
     }));
   const marker: DemoMarker = resumed ? left! : { workflowId, plan: plan.id, startedAt: new Date().toISOString(), ended: false };
   writeFileSync(markerFile, JSON.stringify(marker));
@@ -158,7 +158,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   say('');
 
   if (opts.injectFault && !resumed) {
-    const victim = phaseInput(plan, config.inventory, config.deployment.people).weeks[0]?.steps.find((s) => s.migrate)?.migrate?.agents.at(-1);
+    const victim = phaseInput(plan, config.inventory, config.deployment).weeks[0]?.steps.find((s) => s.migrate)?.migrate?.agents.at(-1);
     if (victim) {
       const sim = config.deployment.simulator;
       // On the production-shaped stack each machine host may have its own simulator.

@@ -240,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
     case 'plan': {
       if (!arg || (sub !== 'check' && sub !== 'input')) break;
       const plan = loadPlan(path.resolve(arg), config);
-      const out = sub === 'input' ? JSON.stringify(phaseInput(plan, config.inventory, config.deployment.people)) : values.json ? JSON.stringify(planPreview(plan, config)) : previewPlan(plan, config);
+      const out = sub === 'input' ? JSON.stringify(phaseInput(plan, config.inventory, config.deployment)) : values.json ? JSON.stringify(planPreview(plan, config)) : previewPlan(plan, config);
       process.stdout.write(`${out}\n`);
       return 0;
     }

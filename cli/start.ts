@@ -23,7 +23,7 @@ export interface StartedPhase {
 
 /** Starts a validated plan as a phase workflow on the configured Temporal. */
 export async function startPhase(config: PhasegateConfig, plan: Plan, o: { id?: string }): Promise<StartedPhase> {
-  const input = phaseInput(plan, config.inventory, config.deployment.people);
+  const input = phaseInput(plan, config.inventory, config.deployment);
   const workflowId = o.id ?? phaseWorkflowIdFor(plan.id, new Date());
   const { client, close } = await connect(config);
   try {

@@ -85,6 +85,7 @@ function formatWeek(w: WeekStatus, steerId: string, phaseShown: boolean): string
   const lines = [
     `week ${w.week} (${w.title}): ${w.state}${w.outcome ? `, ${w.outcome}` : ''}${w.pauseReason ? ` (${w.pauseReason})` : ''}; batches ${w.batches.done}/${w.batches.total}${w.currentStep ? `; step ${w.currentStep}` : ''}`,
   ];
+  if (w.calendar && !w.calendar.open) lines.push(`  CALENDAR CLOSED since ${w.calendar.since}: ${w.calendar.why ?? ''}${w.calendar.changesAt ? ` (opens ${w.calendar.changesAt})` : ''}; nothing new starts until then`);
   if (w.line) lines.push(`  FROZEN by ${w.line.by} since ${w.line.at}: ${w.line.reason} (nothing new starts until \`phasegate unfreeze\`)`);
   for (const m of machines) {
     const mine = w.agents.filter((a) => a.machine === m);

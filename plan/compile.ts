@@ -1,6 +1,7 @@
 import type { Inventory } from '../config/schema/inventory';
 import { chooseControls } from '../decisions/controls';
 import type { Plan } from '../config/schema/plan';
+import type { DeployCalendar } from '../decisions/calendar';
 import type { Signer } from '../decisions/signatures';
 import type { PhaseInput } from '../workflows/phase';
 import { ofKind } from './steps';
@@ -12,7 +13,8 @@ export { validationFleet, validationInput, type ValidationSettings } from './ste
  * a migrate step's agents selected from the inventory now, a validation's fleet listed. What
  * `phasegate plan input` prints and `start` sends.
  */
-export function phaseInput(plan: Plan, inventory: Inventory, people: readonly Signer[] = []): PhaseInput {
+export function phaseInput(plan: Plan, inventory: Inventory, deployment: { people?: readonly Signer[]; calendar?: DeployCalendar } = {}): PhaseInput {
+  const people = deployment.people ?? [];
   const signers = (names: readonly string[], field: string): Signer[] =>
     names.map((n, i) => {
       const p = people.find((x) => x.name === n);
@@ -29,6 +31,7 @@ export function phaseInput(plan: Plan, inventory: Inventory, people: readonly Si
       timings: plan.timings,
       watchLinks: plan.watchLinks,
       history: plan.history,
+      ...(deployment.calendar ? { calendar: deployment.calendar } : {}),
       ...(decisions ? { decisions: { unsigned: decisions.unsigned, ...(decisions.stageApprovers ? { stageApprovers: signers(decisions.stageApprovers, 'decisions.stageApprovers') } : {}) } } : {}),
     },
     weeks: plan.weeks.map((w, wi) => ({

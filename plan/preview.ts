@@ -25,8 +25,8 @@ export interface PlanPreview {
   judge: Array<{ window: string; ms: number; samples: number; catchAtLimitPct: number | null; note: string }>;
 }
 
-export function planPreview(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'> & { deployment?: Pick<PhasegateConfig['deployment'], 'people'> }): PlanPreview {
-  const input = phaseInput(plan, config.inventory, config.deployment?.people ?? []);
+export function planPreview(plan: Plan, config: Pick<PhasegateConfig, 'inventory' | 'catalogues'> & { deployment?: Pick<PhasegateConfig['deployment'], 'people' | 'calendar'> }): PlanPreview {
+  const input = phaseInput(plan, config.inventory, config.deployment ?? {});
   const weeks: PlanPreview['weeks'] = input.weeks.map((w) => ({
     id: w.id,
     title: w.title,

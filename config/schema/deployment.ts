@@ -1,6 +1,19 @@
 import { z } from 'zod';
+import { calendarProblems, weekdays } from '../../decisions/calendar';
 import { publicKeyProblem } from '../../decisions/signatures';
 import { host, identifier, personName, port } from './common';
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time of day as HH:MM (00:00 to 24:00)');
+const instant = z.string().refine((t) => Number.isFinite(Date.parse(t)) && /[zZ]|[+-]\d\d:\d\d$/.test(t), 'an ISO 8601 time with its offset, e.g. 2026-12-24T00:00:00+01:00');
+export const calendarSchema = z
+  .strictObject({
+    timeZone: z.string().min(1).max(100),
+    windows: z.array(z.strictObject({ days: z.array(z.enum(weekdays)).min(1), from: hhmm, to: hhmm })).max(50).optional(),
+    freezes: z.array(z.strictObject({ from: instant, to: instant, reason: z.string().min(1).max(500) })).max(200).optional(),
+  })
+  .superRefine((c, ctx) => {
+    for (const p of calendarProblems(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  });
 
 const tlsSchema = z.strictObject({
   /** Paths to PEM files; the contents are read at start and never logged. */
@@ -133,6 +146,12 @@ export const deploymentSchema = z.strictObject({
         seen.add(p.name);
       });
     }),
+  /**
+   * Deploy windows and calendar freezes (decisions/calendar.ts): when new work may start.
+   * Outside every window or inside a freeze, no migration, stage or operation starts; what runs
+   * finishes its current stage and holds; observation and validation clocks keep running.
+   */
+  calendar: calendarSchema.optional(),
   /** Files, relative to this file. */
   inventory: z.string().min(1),
   catalogues: z.record(identifier, z.string().min(1)),

@@ -3,6 +3,7 @@ import { stepKindNames, stepKinds, type StepKindName } from '../../plan/steps';
 import { inventoryAgentSchema } from '../../plan/steps/migrate';
 import { identifier, personName } from './common';
 import { publicKeyProblem } from '../../decisions/signatures';
+import { calendarSchema } from './deployment';
 import { autoPromoteSchema, gateCriterionSchema, gateDeadlineSchema, historySchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
 
 /**
@@ -42,6 +43,7 @@ const settings = z.strictObject({
   watchLinks: z.boolean().optional(),
   history: historySchema.optional(),
   decisions: z.strictObject({ stageApprovers: signersSchema.optional(), unsigned: z.boolean() }).optional(),
+  calendar: calendarSchema.optional(),
 });
 
 type KindInputs = { [K in StepKindName]: z.ZodOptional<(typeof stepKinds)[K]['inputSchema']> };

@@ -1,3 +1,4 @@
+import type { DeployCalendar } from '../../decisions/calendar';
 import type { Signer } from '../../decisions/signatures';
 import type { AgentMigrationInput } from '../agent-migration';
 import type { Strategy } from '../../decisions/risk';
@@ -12,6 +13,8 @@ export interface PlanSettings {
   history?: { newRunAfterEvents: number; migrationsPerRound: number; undosPerChild?: number };
   /** Who may approve critical-band stages, with their keys, and whether unsigned decisions are taken (decisions/signatures.ts). */
   decisions?: { stageApprovers?: Signer[]; unsigned: boolean };
+  /** The deployment's deploy windows and calendar freezes (decisions/calendar.ts); a week holds outside them. */
+  calendar?: DeployCalendar;
 }
 
 export interface InventoryAgent {

@@ -83,7 +83,15 @@ export async function lineChanged(run: WeekRun, hold: LineHold | null): Promise<
   run.status.line = hold;
   upsertSearchAttributes([{ key: searchAttributes.frozen, value: hold ? `${hold.by}: ${hold.reason}`.slice(0, 1000) : null }]);
   run.notify.emit(hold ? 'line.frozen' : 'line.opened', hold ? { ...hold } : {});
-  if (!hold && run.status.state === 'paused' && !run.paused) run.setState('running');
+  if (!run.held && run.status.state === 'paused') run.setState('running');
+  await forwardHold(run);
+}
+
+/** Passes what holds the week now (a freeze, a closed calendar, or nothing) to its running migrations, when it changed. */
+export async function forwardHold(run: WeekRun): Promise<void> {
+  const hold = run.hold;
+  if (JSON.stringify(hold) === JSON.stringify(run.forwardedHold)) return;
+  run.forwardedHold = hold;
   await run.signalRunning((h) => h.signal(lineHoldSignal, { hold }));
 }
 

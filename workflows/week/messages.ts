@@ -88,6 +88,8 @@ export interface WeekStatus {
   /** Changes this week applied that are still in place: what a week or phase rollback undoes. */
   applied: AppliedChange[];
   pauseReason: string | null;
+  /** Where the deployment's calendar stands (decisions/calendar.ts): closed, nothing new starts until it opens. */
+  calendar?: { open: boolean; why: string | null; since: string; changesAt: string | null };
   /** The line's freeze while it holds the week (workflows/line.ts): nothing new starts; a resume does not lift it. */
   line?: LineHold | null;
   /** Machines whose worker took no task in time, or whose link went silent, since the last resume. */

@@ -5,6 +5,7 @@ import { setAgentsByState } from '../lib/metrics';
 import { Notifier } from '../lib/notify';
 import { PersonWaits } from '../lib/person';
 import { searchAttributes } from '../lib/visibility';
+import type { LineHold } from '../lib/steering';
 import type { UndoResolution } from '../rollback/engine';
 import type { GateDecision, WeekInput, WeekStatus } from './messages';
 
@@ -73,10 +74,19 @@ export class WeekRun {
     return `${this.input.phase}/${this.input.week.id}`;
   }
 
-  /** Paused, or held by the line's freeze (workflows/line.ts). */
+  /** Paused, or held by the line's freeze (workflows/line.ts) or the calendar (calendar.ts). */
   get held(): boolean {
-    return this.paused || (this.status.line ?? null) !== null;
+    return this.paused || this.hold !== null;
   }
+
+  /** What holds the week besides a pause: the line's freeze first, then a closed calendar. */
+  get hold(): LineHold | null {
+    const c = this.status.calendar;
+    return this.status.line ?? (c && !c.open ? { by: 'calendar', reason: c.why ?? 'closed', at: c.since } : null);
+  }
+
+  /** The hold last passed on to the running migrations (holds.ts forwardHold). */
+  forwardedHold: LineHold | null = null;
 
   get aborted(): boolean {
     return this.status.abort !== null;

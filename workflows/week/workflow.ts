@@ -5,6 +5,7 @@ import { refuseStepsUnknownToFleet } from '../lib/fleet-check-input';
 import { migrationWorkflowId } from '../lib/ids';
 import { runScopedPatch } from '../lib/patches';
 import { searchAttributes } from '../lib/visibility';
+import { watchCalendar } from './calendar';
 import { watchWeekDeadline } from './deadline';
 import { runGate, type GateEnd } from './gate';
 import { registerHandlers } from './handlers';
@@ -40,6 +41,7 @@ export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   ]);
   upsertMemo({ summary: `${run.input.phase} / ${run.input.week.id}: ${run.input.week.title}` });
   watchWeekDeadline(run);
+  watchCalendar(run);
   // Started while the line is frozen (its phase says so in the input): marked and held from the start.
   if (run.input.line && !run.input.resume) {
     upsertSearchAttributes([{ key: searchAttributes.frozen, value: `${run.input.line.by}: ${run.input.line.reason}`.slice(0, 1000) }]);

@@ -152,7 +152,7 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
     run.running.set(p.workflowId, handle);
     // Steering that came while it was starting reaches it now.
     if (run.paused) await handle.signal(pauseSignal, { by: 'phasegate', reason: (run.status.pauseReason ?? 'week paused').slice(0, 1000) }).catch(() => undefined);
-    if (run.status.line) await handle.signal(lineHoldSignal, { hold: run.status.line }).catch(() => undefined);
+    if (run.hold) await handle.signal(lineHoldSignal, { hold: run.hold }).catch(() => undefined);
     if (run.status.abort) {
       run.inFlightAtAbort.add(p.workflowId);
       await handle.signal(abortSignal, forwardedAbort(run.status.abort)).catch(() => undefined);
