@@ -8,6 +8,7 @@ import { connectNats, ensureStreams } from '../lib/nats';
 import { exitWhenParentDies } from '../lib/parent-watch';
 import { connectWorker, installRuntime } from './runtime';
 import { ensureSearchAttributes } from './search-attributes';
+import { controlWorkerVersioning } from './versioning';
 import { workflowBundle } from './workflow-bundle';
 
 /** The control worker: runs every workflow, and publishes events and alerts to JetStream. */
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
       alertWebhooks: { 1: config.deployment.alerts.webhooks.level1, 2: config.deployment.alerts.webhooks.level2, 3: config.deployment.alerts.webhooks.level3 },
     }),
     identity: `phasegate-control@${process.pid}`,
+    ...controlWorkerVersioning(config.deployment),
     shutdownGraceTime: config.deployment.workers.shutdownGraceMs,
     ...(config.deployment.workers.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.deployment.workers.maxCachedWorkflows } : {}),
   });

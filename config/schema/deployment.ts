@@ -128,6 +128,12 @@ export const deploymentSchema = z.strictObject({
        * workflow cache from this limit too, unless maxCachedWorkflows says otherwise.
        */
       controlWorkerHeapMb: z.number().int().min(128).max(65_536).optional(),
+      /**
+       * Worker Versioning (workers/versioning.ts; docs/operating.md, "Upgrading phasegate during a
+       * phase"): the control worker polls as this version of this Worker Deployment, and running
+       * workflows move to whichever version is current at their next task (auto-upgrade).
+       */
+      deploymentVersion: z.strictObject({ deploymentName: identifier, buildId: z.string().min(1).max(255).regex(/^[A-Za-z0-9._+-]+$/, 'letters, digits and . _ + - only') }).optional(),
     })
     .default({ shutdownGraceMs: 30_000 }),
   /**
