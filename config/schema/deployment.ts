@@ -1,14 +1,32 @@
 import { z } from 'zod';
-import { calendarProblems, weekdays } from '../../decisions/calendar';
+import { calendarProblems, weekdays, type CalendarWindow } from '../../decisions/calendar';
 import { publicKeyProblem } from '../../decisions/signatures';
 import { host, identifier, personName, port } from './common';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time of day as HH:MM (00:00 to 24:00)');
 const instant = z.string().refine((t) => Number.isFinite(Date.parse(t)) && /[zZ]|[+-]\d\d:\d\d$/.test(t), 'an ISO 8601 time with its offset, e.g. 2026-12-24T00:00:00+01:00');
+/** A deploy window: days and hours, or a cron expression and how long each opening lasts; one of the two, with errors that say which field. */
+const calendarWindowSchema = z
+  .strictObject({
+    days: z.array(z.enum(weekdays)).min(1).optional(),
+    from: hhmm.optional(),
+    to: hhmm.optional(),
+    cron: z.string().min(1).max(200).optional(),
+    forMinutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+  })
+  .superRefine((w, ctx) => {
+    const byCron = w.cron !== undefined || w.forMinutes !== undefined;
+    const byDays = w.days !== undefined || w.from !== undefined || w.to !== undefined;
+    if (byCron && byDays) ctx.addIssue({ code: 'custom', message: 'a window is either days with from and to, or cron with forMinutes, not both' });
+    const need = byCron ? (['cron', 'forMinutes'] as const) : (['days', 'from', 'to'] as const);
+    for (const k of need) if (w[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `required in a ${byCron ? 'cron' : 'days'} window` });
+  })
+  .transform((w) => w as CalendarWindow);
+
 export const calendarSchema = z
   .strictObject({
     timeZone: z.string().min(1).max(100),
-    windows: z.array(z.strictObject({ days: z.array(z.enum(weekdays)).min(1), from: hhmm, to: hhmm })).max(50).optional(),
+    windows: z.array(calendarWindowSchema).max(50).optional(),
     freezes: z.array(z.strictObject({ from: instant, to: instant, reason: z.string().min(1).max(500) })).max(200).optional(),
   })
   .superRefine((c, ctx) => {

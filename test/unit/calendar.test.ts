@@ -31,6 +31,8 @@ describe('when new work may start (decisions/calendar.ts calendarState)', () => 
       '2026-12-24T00:00:00Z',
       { open: false, why: /holidays/, changesAt: null },
     ],
+    ['a cron window ("0 9 * * 1-5" for 8 h, Berlin), Friday 16:30: open, closes at 17:00 Berlin', { timeZone: 'Europe/Berlin', windows: [{ cron: '0 9 * * 1-5', forMinutes: 480 }] }, '2026-12-04T15:30:00Z', { open: true, why: null, changesAt: '2026-12-04T16:00:00.000Z' }],
+    ['the same cron window, Friday 17:30: closed, opens Monday 09:00 Berlin', { timeZone: 'Europe/Berlin', windows: [{ cron: '0 9 * * 1-5', forMinutes: 480 }] }, '2026-12-04T16:30:00Z', { open: false, why: /"0 9 \* \* 1-5" for 480 min/, changesAt: '2026-12-07T08:00:00.000Z' }],
     ['a freeze ahead: open now, closes as it starts', { timeZone: 'UTC', freezes: [{ from: '2026-12-20T00:00:00Z', to: '2027-01-04T00:00:00Z', reason: 'holidays' }] }, '2026-12-18T00:00:00Z', { open: true, why: null, changesAt: '2026-12-20T00:00:00.000Z' }],
   ];
   for (const [name, c, at, want] of cases) {
@@ -51,6 +53,8 @@ describe("the deployment's calendar (config/schema/deployment.ts)", () => {
     ['a window that ends before it starts', { timeZone: 'UTC', windows: [{ days: ['mon'], from: '17:00', to: '09:00' }] }, 'calendar.windows.0.to', /not after 17:00.*write two/],
     ['a time of day that is not HH:MM', { timeZone: 'UTC', windows: [{ days: ['mon'], from: '9am', to: '17:00' }] }, 'calendar.windows.0.from', /HH:MM/],
     ['an unknown day', { timeZone: 'UTC', windows: [{ days: ['funday'], from: '09:00', to: '17:00' }] }, 'calendar.windows.0.days.0', /mon|Invalid/],
+    ['a cron expression that does not parse', { timeZone: 'UTC', windows: [{ cron: '61 9 * * *', forMinutes: 60 }] }, 'calendar.windows.0.cron', /61/],
+    ['a cron expression with six fields', { timeZone: 'UTC', windows: [{ cron: '0 0 9 * * *', forMinutes: 60 }] }, 'calendar.windows.0.cron', /five fields/],
     ['a freeze without an offset', { timeZone: 'UTC', freezes: [{ from: '2026-12-24T00:00:00', to: '2026-12-27T00:00:00Z', reason: 'x' }] }, 'calendar.freezes.0.from', /with its offset/],
     ['a freeze that ends before it starts', { timeZone: 'UTC', freezes: [{ from: '2026-12-27T00:00:00Z', to: '2026-12-24T00:00:00Z', reason: 'x' }] }, 'calendar.freezes.0.to', /not after/],
   ];
