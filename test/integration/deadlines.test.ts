@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { planSchema } from '../../config/schema/plan';
 import { readStatus, renderStatus } from '../../cli/status';
 import { streams } from '../../lib/nats';
 import { renderPhaseReport } from '../../render/phase-report';
-import { phaseInput } from '../../plan/compile';
 import { agentMigrationStatusQuery, approveStageUpdate, type agentMigrationWorkflow } from '../../workflows/agent-migration';
 import { resumeSignal } from '../../workflows/lib/steering';
-import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { phaseStatusQuery, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery, type WeekStatus } from '../../workflows/week';
-import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 import { fastPlan, startMigration, waitForStatus } from '../support/migration';
+import { messagesOf, quickSettings, startPhase, useTestStack } from '../support/phase-run';
 import { scrape, sumOf } from '../support/prometheus';
 
 /**
@@ -25,24 +24,16 @@ function plan(id: string, agents: string[], deadlines: object) {
     version: 1,
     id,
     title: id,
-    thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
-    timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0, deadlines },
+    thresholds: quickSettings.thresholds,
+    timings: { ...quickSettings.timings, deadlines },
     weeks: [{ id: 'week1', title: 'week 1', steps: [{ id: 'migrate', migrate: { change: `${id}-change`, select: { agents }, pilots: 0, batchSize: agents.length, maxConcurrentPerMachine: 2, failureBudget: { perBatch: 5, perWeek: 5, onExceeded: 'pause' } } }], gate: { criteria: [] } }],
   });
 }
 
 describe('progress deadlines of steps and weeks, on the real dev server', () => {
-  let env: TestStack;
-  let sim: ReturnType<typeof simulatorClient>;
-  before(async () => {
-    env = await startTestStack();
-    sim = simulatorClient(env.simulatorAdmin);
-  });
-  after(async () => env?.stop());
-
-  const start = (p: ReturnType<typeof plan>) =>
-    env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.${p.id}`, args: [{ ...phaseInput(p, env.config.inventory), autoApproveGates: { by: 'deadline-test' } }] });
-  const week = (id: string) => env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
+  const stack = useTestStack();
+  const start = (p: ReturnType<typeof plan>) => startPhase(stack.env, p, { autoApproveGates: { by: 'deadline-test' } });
+  const week = (id: string) => stack.env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, limitMs = 60_000): Promise<T> {
     const deadline = Date.now() + limitMs;
@@ -55,28 +46,19 @@ describe('progress deadlines of steps and weeks, on the real dev server', () => 
     throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
   }
   const weekUntil = (id: string, ok: (s: WeekStatus) => boolean, what: string, limitMs?: number) => until(() => week(id).query(weekStatusQuery), ok, what, limitMs);
-  async function alertsOf(workflowId: string): Promise<Array<Record<string, any>>> {
-    const jsm = await env.nats.jetstreamManager();
-    const info = await jsm.streams.info(streams.alerts.name);
-    const out: Array<Record<string, any>> = [];
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-      const m = (await jsm.streams.getMessage(streams.alerts.name, { seq }).catch(() => null))?.json<Record<string, any>>();
-      if (m && m.workflowId === workflowId) out.push(m);
-    }
-    return out;
-  }
-  const stagesOf = async (agent: string, change: string) => [...((await sim.agent(agent)).changes[change] ?? [])].sort();
+  const alertsOf = (workflowId: string) => messagesOf(stack.env, streams.alerts.name, workflowId);
+  const stagesOf = async (agent: string, change: string) => [...((await stack.sim.agent(agent)).changes[change] ?? [])].sort();
 
   it('a command that does not return is caught by its step deadline: level-2 alert naming the action, the week pauses, nothing more starts; resumed, it finishes and the fleet agrees', async () => {
     const agent = 'GPUThermalAgent';
     const change = 'dl-pause-change';
-    await sim.fault(agent, { applyDelayMs: 10_000 });
+    await stack.sim.fault(agent, { applyDelayMs: 10_000 });
     const p = plan('dl-pause', [agent], { stepMs: 3000, weekMs: 15_000 });
     const handle = await start(p);
     const first = await weekUntil('dl-pause', (s) => s.deadline !== undefined && s.agents.length > 0, 'the week to start');
     const paused = await weekUntil('dl-pause', (s) => s.state === 'paused', 'the week paused by the deadline', 30_000);
     assert.match(paused.pauseReason ?? '', /^paused by phasegate: GPUThermalAgent: the apply of stage 1 of 3, infrastructure is past its step deadline \(an action still running on mainpc/);
-    const migration = env.client.workflow.getHandle<typeof agentMigrationWorkflow>(paused.agents[0]!.workflowId);
+    const migration = stack.env.client.workflow.getHandle<typeof agentMigrationWorkflow>(paused.agents[0]!.workflowId);
     const m = await migration.query(agentMigrationStatusQuery);
     assert.equal(m.state, 'applying', 'the action still runs: a pause does not kill it');
     assert.equal(m.deadlinesPassed?.length, 1);
@@ -89,20 +71,20 @@ describe('progress deadlines of steps and weeks, on the real dev server', () => 
     assert.match(alerts[0]!.detail, /an action still running on mainpc .*the migration holds after its current action and its week pauses/);
     // The apply lands (a pause lets the action finish), and nothing more starts while paused.
     await until(() => stagesOf(agent, change), (s) => s.length === 1, 'stage 1 to land', 20_000);
-    const applied = (await sim.actions(agent)).filter((r) => r.action === 'apply-stage' && r.outcome === 'applied');
+    const applied = (await stack.sim.actions(agent)).filter((r) => r.action === 'apply-stage' && r.outcome === 'applied');
     assert.ok(Date.parse(alerts[0]!.at) < Date.parse(applied[0]!.at), 'the alert came before the command returned');
     await sleep(3000);
     assert.deepEqual(await stagesOf(agent, change), [1], 'no stage 2 while paused');
     assert.equal((await migration.query(agentMigrationStatusQuery)).state, 'paused');
     // What an operator sees: the week's pause reason and the migration's passed deadline.
-    assert.match(renderStatus(await readStatus(env.client, week('dl-pause').workflowId)), /week week1 \(week 1\): paused \(paused by phasegate: GPUThermalAgent: the apply of stage 1 of 3, infrastructure is past its step deadline/);
-    assert.match(renderStatus(await readStatus(env.client, migration.workflowId)), /DEADLINE PASSED \(step\) at .*: the apply of stage 1 of 3, infrastructure: an action still running on mainpc.*; paused/);
-    await sim.fault(agent, { applyDelayMs: 0 });
+    assert.match(renderStatus(await readStatus(stack.env.client, week('dl-pause').workflowId)), /week week1 \(week 1\): paused \(paused by phasegate: GPUThermalAgent: the apply of stage 1 of 3, infrastructure is past its step deadline/);
+    assert.match(renderStatus(await readStatus(stack.env.client, migration.workflowId)), /DEADLINE PASSED \(step\) at .*: the apply of stage 1 of 3, infrastructure: an action still running on mainpc.*; paused/);
+    await stack.sim.fault(agent, { applyDelayMs: 0 });
     await week('dl-pause').signal(resumeSignal, { by: 'hana' });
     const result = await handle.result();
     assert.equal(result.outcome, 'completed');
     assert.deepEqual(await stagesOf(agent, change), [1, 2, 3]);
-    const applies = (await sim.actions(agent)).filter((r) => r.action === 'apply-stage' && r.change === change && r.outcome === 'applied').map((r) => r.stage);
+    const applies = (await stack.sim.actions(agent)).filter((r) => r.action === 'apply-stage' && r.change === change && r.outcome === 'applied').map((r) => r.stage);
     assert.deepEqual(applies, [1, 2, 3], 'each stage applied once');
     // The week's own 15-s deadline did not pass: the ~13 s it spent paused do not count, and its time moved on by them.
     const done = await week('dl-pause').query(weekStatusQuery);
@@ -114,22 +96,22 @@ describe('progress deadlines of steps and weeks, on the real dev server', () => 
   it('with onPassed "rollback", a stuck action is stopped and rolled back: the migration ends rolled back with the deadline as its reason, and the agent has nothing of the change', async () => {
     const agent = 'VRAMUsageAgent';
     const change = 'dl-rollback-change';
-    await sim.fault(agent, { applyDelayMs: 6000 });
+    await stack.sim.fault(agent, { applyDelayMs: 6000 });
     const p = plan('dl-rollback', [agent], { stepMs: 2000, onPassed: 'rollback' });
     const handle = await start(p);
     const w = await weekUntil('dl-rollback', (s) => s.agents[0]?.state === 'rolled-back', 'the migration rolled back', 60_000);
     assert.match(w.agents[0]!.detail ?? '', /^the apply of stage 1 of 3, infrastructure passed its step deadline \(an action still running on mainpc/);
-    const m = await env.client.workflow.getHandle<typeof agentMigrationWorkflow>(w.agents[0]!.workflowId).result();
+    const m = await stack.env.client.workflow.getHandle<typeof agentMigrationWorkflow>(w.agents[0]!.workflowId).result();
     assert.equal(m.outcome, 'rolled-back');
     assert.match(m.rollback?.reason ?? '', /the apply of stage 1 of 3, infrastructure passed its step deadline: an action still running/);
     assert.deepEqual(m.stagesApplied, []);
-    assert.match(renderStatus(await readStatus(env.client, week('dl-rollback').workflowId)), /VRAMUsageAgent on mainpc rolled back: the apply of stage 1 of 3, infrastructure passed its step deadline/);
-    await sim.fault(agent, { applyDelayMs: 0 });
+    assert.match(renderStatus(await readStatus(stack.env.client, week('dl-rollback').workflowId)), /VRAMUsageAgent on mainpc rolled back: the apply of stage 1 of 3, infrastructure passed its step deadline/);
+    await stack.sim.fault(agent, { applyDelayMs: 0 });
     assert.equal((await handle.result()).outcome, 'completed');
     // The machine: nothing of the change left, and no stage after the first was ever asked for.
     assert.deepEqual(await stagesOf(agent, change), []);
-    assert.equal((await sim.agent(agent)).version, '1.0.0');
-    const changing = (await sim.actions(agent)).filter((r) => r.change === change && ['backup', 'apply-stage', 'undo-stage'].includes(r.action));
+    assert.equal((await stack.sim.agent(agent)).version, '1.0.0');
+    const changing = (await stack.sim.actions(agent)).filter((r) => r.change === change && ['backup', 'apply-stage', 'undo-stage'].includes(r.action));
     const seen = changing.map((r) => `${r.action}:${r.stage}:${r.outcome}`).join(' ');
     assert.ok(changing.every((r) => r.stage === 1), `only stage 1 was ever acted on: ${seen}`);
     // The stuck apply was stopped (its command's process group killed, the apply abandoned) or, had it landed, undone.
@@ -139,7 +121,7 @@ describe('progress deadlines of steps and weeks, on the real dev server', () => 
   it('a week that has not reached its gate in time, with onPassed "rollback": level-2 alert naming the migration still running, the week aborted at level 2, and the machines have nothing of its change', async () => {
     const agents = ['RemoteConnectorAgent', 'CalendarAgent'];
     const change = 'dl-week-change';
-    await sim.fault('CalendarAgent', { applyDelayMs: 8000 });
+    await stack.sim.fault('CalendarAgent', { applyDelayMs: 8000 });
     const p = plan('dl-week', agents, { weekMs: 4000, onPassed: 'rollback' });
     const handle = await start(p);
     const result = await handle.result();
@@ -155,10 +137,10 @@ describe('progress deadlines of steps and weeks, on the real dev server', () => 
     assert.equal(alerts.length, 1);
     assert.equal(alerts[0]!.level, 2);
     assert.match(alerts[0]!.detail, /CalendarAgent.*the week is aborted at level 2/);
-    assert.match(renderStatus(await readStatus(env.client, week('dl-week').workflowId)), /deadline to reach the gate .*: PASSED \(rolled back\): at step migrate; .*CalendarAgent/);
+    assert.match(renderStatus(await readStatus(stack.env.client, week('dl-week').workflowId)), /deadline to reach the gate .*: PASSED \(rolled back\): at step migrate; .*CalendarAgent/);
     const phase = await handle.query(phaseStatusQuery);
     assert.match(renderPhaseReport('phase.dl-week', phase, [w]), /the week did not reach its gate by its deadline \(.*; rolled back at level 2\): at step migrate/);
-    await sim.fault('CalendarAgent', { applyDelayMs: 0 });
+    await stack.sim.fault('CalendarAgent', { applyDelayMs: 0 });
     for (const a of agents) assert.deepEqual(await stagesOf(a, change), [], `${a} has nothing of the week's change`);
   });
 
@@ -166,7 +148,7 @@ describe('progress deadlines of steps and weeks, on the real dev server', () => 
     const agent = 'LearningAdjusterAgent';
     const base = fastPlan({ timings: { baselineSamples: 1 } });
     const settings = { ...base, timings: { ...base.timings, deadlines: { stageMs: 4000, onPassed: 'pause' as const } } };
-    const handle = await startMigration(env, agent, settings, 'dl-stage-change', { strategy: 'critical', reason: 'deadline drill' });
+    const handle = await startMigration(stack.env, agent, settings, 'dl-stage-change', { strategy: 'critical', reason: 'deadline drill' });
     const waiting = await waitForStatus(handle, (x) => x.state === 'awaiting-approval', 'the approval of stage 1');
     assert.equal(waiting.deadlinesPassed, undefined);
     // The stage's own time is its verification window (2 s), then the 4-s budget: about 6 s.
@@ -194,7 +176,7 @@ describe('progress deadlines of steps and weeks, on the real dev server', () => 
   });
 
   it("the control worker's metrics count each passed deadline by scope and action, as the cases above passed them", async () => {
-    const endpoint = `127.0.0.1:${env.config.deployment.metrics.ports['control']}`;
+    const endpoint = `127.0.0.1:${stack.env.config.deployment.metrics.ports['control']}`;
     const want = [
       [{ scope: 'step', action: 'pause' }, 1],
       [{ scope: 'step', action: 'rollback' }, 1],

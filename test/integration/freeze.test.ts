@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { planSchema } from '../../config/schema/plan';
 import { projectRoot } from '../../lib/paths';
 import { streams } from '../../lib/nats';
-import { phaseInput } from '../../plan/compile';
 import { agentMigrationStatusQuery, type agentMigrationWorkflow } from '../../workflows/agent-migration';
 import { lineStatusQuery, lineWorkflowId } from '../../workflows/line';
-import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { phaseStatusQuery, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery, type WeekStatus } from '../../workflows/week';
-import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+import { messagesOf, quickSettings, startPhase, useTestStack } from '../support/phase-run';
 
 const run = promisify(execFile);
 const cli = path.join(projectRoot, 'dist/cli/main.js');
@@ -28,25 +27,17 @@ function plan(id: string, agents: string[]) {
     version: 1,
     id,
     title: id,
-    thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
-    timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+    ...quickSettings,
     weeks: [{ id: 'week1', title: 'week 1', steps: [{ id: 'migrate', migrate: { change: `${id}-change`, select: { agents }, pilots: 0, batchSize: agents.length, maxConcurrentPerMachine: 1 } }], gate: { criteria: [] } }],
   });
 }
 
 describe('stop the line: freeze and unfreeze every running phase, on the real dev server', () => {
-  let env: TestStack;
-  let sim: ReturnType<typeof simulatorClient>;
-  before(async () => {
-    env = await startTestStack();
-    sim = simulatorClient(env.simulatorAdmin);
-  });
-  after(async () => env?.stop());
+  const stack = useTestStack();
 
-  const phasegate = (...args: string[]) => run(process.execPath, [cli, ...args, '--config', env.config.configDir]);
-  const start = (p: ReturnType<typeof plan>) =>
-    env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.${p.id}`, args: [{ ...phaseInput(p, env.config.inventory), autoApproveGates: { by: 'freeze-test' } }] });
-  const week = (id: string) => env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
+  const phasegate = (...args: string[]) => run(process.execPath, [cli, ...args, '--config', stack.env.config.configDir]);
+  const start = (p: ReturnType<typeof plan>) => startPhase(stack.env, p, { autoApproveGates: { by: 'freeze-test' } });
+  const week = (id: string) => stack.env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   async function weekUntil(id: string, ok: (s: WeekStatus) => boolean, what: string, limitMs = 60_000): Promise<WeekStatus> {
     const deadline = Date.now() + limitMs;
@@ -58,21 +49,21 @@ describe('stop the line: freeze and unfreeze every running phase, on the real de
     }
     throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last && { state: last.state, line: last.line, agents: last.agents })}`);
   }
-  const stagesOf = async (agent: string, change: string) => [...((await sim.agent(agent)).changes[change] ?? [])].sort();
+  const stagesOf = async (agent: string, change: string) => [...((await stack.sim.agent(agent)).changes[change] ?? [])].sort();
 
   it('a freeze holds the stage in flight after it lands and starts nothing new; resume does not lift it; a phase started meanwhile holds too; unfreeze finishes both, and the fleet agrees at each step', async () => {
     const agents = ['GPUThermalAgent', 'VRAMUsageAgent', 'ChitchatAgent'];
     const first = agents[0]!;
-    await sim.fault(first, { applyDelayMs: 4000 });
+    await stack.sim.fault(first, { applyDelayMs: 4000 });
     const a = await start(plan('freeze-a', agents));
     const applying = await weekUntil('freeze-a', (s) => s.agents[0]?.state === 'running', 'the first migration');
-    const migration = env.client.workflow.getHandle<typeof agentMigrationWorkflow>(applying.agents[0]!.workflowId);
+    const migration = stack.env.client.workflow.getHandle<typeof agentMigrationWorkflow>(applying.agents[0]!.workflowId);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && (await migration.query(agentMigrationStatusQuery)).state !== 'applying') await sleep(100);
 
     const frozen = await phasegate('freeze', '--by', 'oncall', '--reason', 'incident 99: database failover');
     assert.match(frozen.stdout, /the line is frozen by oncall: incident 99: database failover\. 1 running phase holds/);
-    await sim.fault(first, { applyDelayMs: 0 });
+    await stack.sim.fault(first, { applyDelayMs: 0 });
     // The stage in flight lands (a freeze does not cut a stage in half), then the migration holds.
     const held = await weekUntil('freeze-a', (s) => s.line?.by === 'oncall', 'the week to hear of the freeze');
     assert.equal(held.line?.reason, 'incident 99: database failover');
@@ -103,25 +94,18 @@ describe('stop the line: freeze and unfreeze every running phase, on the real de
     assert.deepEqual([heldB.state, heldB.agents.filter((x) => x.state !== 'waiting')], ['paused', []], 'held before its first migration');
 
     // Visible: the line's status, the phases' status, the Web UI's search attribute, the status command, an event.
-    const line = await env.client.workflow.getHandle(lineWorkflowId).query(lineStatusQuery);
+    const line = await stack.env.client.workflow.getHandle(lineWorkflowId).query(lineStatusQuery);
     assert.deepEqual([line.frozen?.by, [...line.phases].sort()], ['oncall', ['phase.freeze-a', 'phase.freeze-b']]);
     assert.equal((await a.query(phaseStatusQuery)).line?.reason, 'incident 99: database failover');
     const listed: string[] = [];
     for (let i = 0; i < 50 && !listed.includes('phase.freeze-a'); i++) {
       listed.length = 0;
-      for await (const w of env.client.workflow.list({ query: 'PhasegateFrozen IS NOT NULL' })) listed.push(w.workflowId);
+      for await (const w of stack.env.client.workflow.list({ query: 'PhasegateFrozen IS NOT NULL' })) listed.push(w.workflowId);
       await sleep(200);
     }
     assert.ok(listed.includes('phase.freeze-a') && listed.includes(week('freeze-a').workflowId), `PhasegateFrozen lists the frozen phase and week: ${listed.join(', ')}`);
     assert.match((await phasegate('status', 'phase.freeze-a', '--once')).stdout, /FROZEN by oncall since .*: incident 99: database failover/);
-    const jsm = await env.nats.jetstreamManager();
-    const info = await jsm.streams.info(streams.events.name);
-    let frozenEvents = 0;
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-      const e = (await jsm.streams.getMessage(streams.events.name, { seq }).catch(() => null))?.json<{ kind: string; workflowId: string }>();
-      if (e?.kind === 'line.frozen' && e.workflowId === week('freeze-a').workflowId) frozenEvents++;
-    }
-    assert.equal(frozenEvents, 1);
+    assert.equal((await messagesOf(stack.env, streams.events.name, week('freeze-a').workflowId)).filter((e) => e.kind === 'line.frozen').length, 1);
 
     assert.match((await phasegate('unfreeze', '--by', 'oncall', '--reason', 'failover done')).stdout, /the line is open again \(unfrozen by oncall; it was frozen by oncall since .*: incident 99: database failover\)\. 2 phase\(s\) carry on/);
     assert.equal((await a.result()).outcome, 'completed');

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { planSchema } from '../../config/schema/plan';
 import { autoPromotionDecider } from '../../decisions/gates';
 import { streams } from '../../lib/nats';
-import { phaseInput } from '../../plan/compile';
-import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
+import { weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { abortSignal, pauseSignal, resumeSignal } from '../../workflows/lib/steering';
-import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
+import { messagesOf as messagesOfStream, quickSettings, startPhase, useTestStack } from '../support/phase-run';
 
 /**
  * A gate that promotes itself (plan: `gate.autoPromote`, decisions/gates.ts): once every
@@ -23,25 +22,15 @@ function plan(id: string, agents: string[], gate: object) {
     version: 1,
     id,
     title: id,
-    thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
-    timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+    ...quickSettings,
     weeks: [{ id: 'week1', title: 'week 1', steps: [{ id: 'migrate', migrate: { change: `${id}-change`, select: { agents }, pilots: 0, batchSize: agents.length, maxConcurrentPerMachine: 2, failureBudget: { perBatch: 5, perWeek: 5, onExceeded: 'pause' } } }], gate }],
   });
 }
 
 describe('gate auto-promotion with a veto, on the real dev server', () => {
-  let env: TestStack;
-  let sim: ReturnType<typeof simulatorClient>;
-  before(async () => {
-    env = await startTestStack();
-    sim = simulatorClient(env.simulatorAdmin);
-  });
-  after(async () => env?.stop());
-
-  async function start(p: ReturnType<typeof plan>, extra: object = {}) {
-    return env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.${p.id}`, args: [{ ...phaseInput(p, env.config.inventory), ...extra }] });
-  }
-  const week = (id: string) => env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
+  const stack = useTestStack();
+  const start = (p: ReturnType<typeof plan>, extra: object = {}) => startPhase(stack.env, p, extra);
+  const week = (id: string) => stack.env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
   async function weekUntil(id: string, ok: (s: WeekStatus) => boolean, what: string, limitMs = 90_000): Promise<WeekStatus> {
     const deadline = Date.now() + limitMs;
     let last: WeekStatus | null = null;
@@ -53,17 +42,8 @@ describe('gate auto-promotion with a veto, on the real dev server', () => {
     }
     throw new Error(`timed out waiting for ${what}; the week last said ${JSON.stringify(last && { state: last.state, gate: last.gate, agents: last.agents })}`);
   }
-  async function messagesOf(stream: string, workflowId: string): Promise<Array<Record<string, any>>> {
-    const jsm = await env.nats.jetstreamManager();
-    const info = await jsm.streams.info(stream);
-    const out: Array<Record<string, any>> = [];
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-      const m = (await jsm.streams.getMessage(stream, { seq }).catch(() => null))?.json<Record<string, any>>();
-      if (m && m.workflowId === workflowId) out.push(m);
-    }
-    return out;
-  }
-  const versions = async (agents: string[]) => Promise.all(agents.map(async (a) => (await sim.agent(a)).version));
+  const messagesOf = (stream: string, workflowId: string) => messagesOfStream(stack.env, stream, workflowId);
+  const versions = async (agents: string[]) => Promise.all(agents.map(async (a) => (await stack.sim.agent(a)).version));
 
   it('criteria met and no hold: bakes, announces, then decides "go" as the policy with the report it read; the agents stay migrated', async () => {
     const agents = ['GPUThermalAgent', 'VRAMUsageAgent'];
@@ -120,7 +100,7 @@ describe('gate auto-promotion with a veto, on the real dev server', () => {
     assert.equal(result.outcome, 'stopped');
     assert.equal((await week('auto-veto').query(weekStatusQuery)).outcome, 'rolled-back');
     assert.deepEqual(await versions(agents), ['1.0.0']);
-    assert.deepEqual((await sim.agent(agents[0]!)).changes, {});
+    assert.deepEqual((await stack.sim.agent(agents[0]!)).changes, {});
   });
 
   it('a pause of the week while its gate bakes vetoes the promotion; resumed, the gate still waits for a person', async () => {
@@ -147,7 +127,7 @@ describe('gate auto-promotion with a veto, on the real dev server', () => {
     const p = plan('auto-abort', agents, { criteria: [{ kind: 'max-rollbacks', count: 0 }], autoPromote: { bakeMs: 0, vetoMs: 4000 } });
     const handle = await start(p);
     await weekUntil('auto-abort', (s) => s.gate.autoPromotion?.state === 'veto-window', 'the veto window');
-    for (const a of agents) assert.ok(((await sim.agent(a)).changes['auto-abort-change'] ?? []).length > 0, `${a} carries the week's change before the abort`);
+    for (const a of agents) assert.ok(((await stack.sim.agent(a)).changes['auto-abort-change'] ?? []).length > 0, `${a} carries the week's change before the abort`);
     await handle.signal(abortSignal, { level: 2, by: 'oncall', reason: 'incident 4712' });
     const result = await handle.result();
     assert.equal(result.outcome, 'aborted');
@@ -158,14 +138,14 @@ describe('gate auto-promotion with a veto, on the real dev server', () => {
     assert.notEqual(w.gate.autoPromotion?.state, 'promoted');
     assert.equal(w.outcome, 'aborted');
     for (const a of agents) {
-      const view = await sim.agent(a);
+      const view = await stack.sim.agent(a);
       assert.deepEqual(view.changes['auto-abort-change'] ?? [], [], `${a} has no stage of the week's change left`);
     }
   });
 
   it('a criterion unmet: the policy withholds the promotion for good, and a person decides', async () => {
     const agents = ['ChitchatAgent', 'CalendarAgent'];
-    await sim.fault('ChitchatAgent', { integrationFailing: true, clearOnUndo: true });
+    await stack.sim.fault('ChitchatAgent', { integrationFailing: true, clearOnUndo: true });
     const p = plan('auto-unmet', agents, { criteria: [{ kind: 'max-rollbacks', count: 0 }], autoPromote: { bakeMs: 0, vetoMs: 1000 } });
     const handle = await start(p);
     const open = await weekUntil('auto-unmet', (s) => s.gate.autoPromotion?.state === 'withheld', 'the promotion withheld');
