@@ -9,7 +9,7 @@ import { streams } from '../../lib/nats';
 import { agentMigrationStatusQuery, type agentMigrationWorkflow } from '../../workflows/agent-migration';
 import { lineStatusQuery, lineWorkflowId } from '../../workflows/line';
 import { phaseStatusQuery, weekWorkflowId } from '../../workflows/phase';
-import { weekStatusQuery, type WeekStatus } from '../../workflows/week';
+import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { messagesOf, quickSettings, startPhase, useTestStack } from '../support/phase-run';
 
 const run = promisify(execFile);
@@ -117,5 +117,22 @@ describe('stop the line: freeze and unfreeze every running phase, on the real de
     assert.deepEqual(done.agents.map((x) => x.state), ['migrated', 'migrated', 'migrated']);
     await assert.rejects(phasegate('unfreeze', '--by', 'oncall'), (err: Error & { stderr: string }) => /the line is not frozen/.test(err.stderr));
     await assert.rejects(phasegate('freeze', '--by', 'oncall'), (err: Error & { stderr: string }) => /freeze needs --reason/.test(err.stderr));
+  });
+
+  it("a freeze in a gate's veto window vetoes its auto-promotion; after the unfreeze a person decides, and the agent stays migrated", async () => {
+    const agent = 'RemoteConnectorAgent';
+    const p = planSchema.parse({ ...plan('freeze-gate', [agent]), weeks: [{ ...plan('freeze-gate', [agent]).weeks[0]!, gate: { criteria: [{ kind: 'max-rollbacks', count: 0 }], autoPromote: { bakeMs: 0, vetoMs: 4000 } } }] });
+    const handle = await startPhase(stack.env, p);
+    await weekUntil('freeze-gate', (s) => s.gate.autoPromotion?.state === 'veto-window', 'the veto window');
+    await phasegate('freeze', '--by', 'oncall', '--reason', 'incident 100');
+    const vetoed = await weekUntil('freeze-gate', (s) => s.gate.autoPromotion?.state === 'vetoed', 'the veto by the freeze');
+    assert.match((vetoed.gate.autoPromotion as { reason: string }).reason, /^held by oncall: incident 100$/);
+    await phasegate('unfreeze', '--by', 'oncall');
+    await sleep(5000);
+    const later = await week('freeze-gate').query(weekStatusQuery);
+    assert.deepEqual([later.state, later.gate.decisions], ['gate-open', []], 'no promotion after the unfreeze: a person decides');
+    await week('freeze-gate').executeUpdate(decideGateUpdate, { args: [{ gate: 'freeze-gate.week1.gate', decision: 'go', by: 'oncall' }] });
+    assert.equal((await handle.result()).outcome, 'completed');
+    assert.deepEqual(await stagesOf(agent, 'freeze-gate-change'), [1, 2, 3]);
   });
 });

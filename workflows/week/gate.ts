@@ -113,7 +113,9 @@ async function autoPromote(run: WeekRun, policy: AutoPromotionPolicy, openedAt: 
   for (;;) {
     const decisionsSeen = status.gate.decisions.length;
     const report = gateReport(run);
-    const step = autoPromotionStep(policy, report, status.gate.decisions, Date.now() - openedAt, run.paused ? (status.pauseReason ?? 'paused') : null);
+    // A pause vetoes the promotion, and so does a freeze of the line or a closed calendar (run.hold).
+    const heldBecause = run.paused ? (status.pauseReason ?? 'paused') : run.hold ? `held by ${run.hold.by}: ${run.hold.reason}` : null;
+    const step = autoPromotionStep(policy, report, status.gate.decisions, Date.now() - openedAt, heldBecause);
     const now = new Date().toISOString();
     switch (step.kind) {
       case 'withhold':
@@ -141,7 +143,7 @@ async function autoPromote(run: WeekRun, policy: AutoPromotionPolicy, openedAt: 
           announced = true;
           notify.alert(1, `${run.gateId} promotes itself at ${window.promotesAt} unless held`, `every criterion met; to stop it, decide "hold" with the decideGate update (phasegate gate hold) before ${window.promotesAt}`);
         }
-        if (await condition(() => run.decision !== null || run.aborted || run.paused || status.gate.decisions.length !== decisionsSeen, step.forMs)) {
+        if (await condition(() => run.decision !== null || run.aborted || run.held || status.gate.decisions.length !== decisionsSeen, step.forMs)) {
           if (run.decision || run.aborted) {
             if (run.decision) status.gate.autoPromotion = { state: 'decided-by-person', at: new Date().toISOString() };
             return;
