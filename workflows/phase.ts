@@ -29,7 +29,7 @@ import { Notifier, publishAllAndSettle } from './lib/notify';
 import { joinLinePatch, rollbackInChildrenPatch, runScopedPatch } from './lib/patches';
 import { lineWorkflowId, registerPhaseSignal } from './line';
 import { personAnsweredSignal, personNeededSignal, PersonWaits, type PersonWait } from './lib/person';
-import { abortSignal, forwardedAbort, lineHoldProblem, lineHoldSignal, noteRejected, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type LineHold, type RejectedSignal } from './lib/steering';
+import { abortSignal, forwardedAbort, lineHoldSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type LineHold, type RejectedSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 import { undoInChildren } from './rollback/children';
 import { leftAfter, newRollbackRecord, rollBack, type AppliedChange, type RollbackRecord, type UndoResolution } from './rollback/engine';
@@ -121,11 +121,6 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   // Steering the phase steers the week that is running. A malformed or unknown signal is
   // reported and ignored, never passed on to the week.
   const refused = signalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry }));
-  const refusedLine = (arg: unknown) => {
-    const problem = lineHoldProblem(arg);
-    if (problem) notify.emit('signal.rejected', { ...noteRejected(status.rejectedSignals, 'lineHold', problem) });
-    return problem !== null;
-  };
   setDefaultSignalHandler(unknownSignalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry })));
   setHandler(pauseSignal, async (arg) => {
     if (refused('pause', arg)) return;
@@ -148,7 +143,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   setHandler(abortSignal, async (arg) => void (refused('abort', arg) || (await abort(arg))));
   // A freeze of the line (line.ts): recorded, passed on to the running week; only unfreeze lifts it.
   setHandler(lineHoldSignal, async (arg) => {
-    if (refusedLine(arg)) return;
+    if (refused('lineHold', arg)) return;
     status.line = arg.hold;
     upsertSearchAttributes([{ key: searchAttributes.frozen, value: arg.hold ? `${arg.hold.by}: ${arg.hold.reason}`.slice(0, 1000) : null }]);
     await toWeek((w) => w.signal(lineHoldSignal, arg));

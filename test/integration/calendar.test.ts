@@ -8,6 +8,7 @@ import { phaseInput } from '../../plan/compile';
 import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { weekStatusQuery } from '../../workflows/week';
 import { simulatorClient, startTimeSkippingStack } from '../support/harness';
+import { messagesOf } from '../support/phase-run';
 
 const hour = 3_600_000;
 const day = 24 * hour;
@@ -91,13 +92,7 @@ describe('deploy windows and a calendar freeze, across a weekend on the time-ski
     assert.ok(migration.startTime.getTime() >= reopen, `the migration started at ${migration.startTime.toISOString()}, after the window reopened and the freeze ended (${new Date(reopen).toISOString()})`);
     assert.deepEqual([...((await sim.agent(agent)).changes['calendar-change'] ?? [])].sort(), [1, 2, 3]);
     // The week said so as it went: closed at its start of the weekend, then the freeze, then open.
-    const jsm = await env.nats.jetstreamManager();
-    const info = await jsm.streams.info(streams.events.name);
-    const kinds: string[] = [];
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-      const e = (await jsm.streams.getMessage(streams.events.name, { seq }).catch(() => null))?.json<{ kind: string; workflowId: string }>();
-      if (e?.workflowId === week.workflowId && e.kind.startsWith('calendar.')) kinds.push(e.kind);
-    }
+    const kinds = (await messagesOf(env, streams.events.name, week.workflowId)).map((e) => e.kind as string).filter((k) => k.startsWith('calendar.'));
     assert.deepEqual(kinds, ['calendar.closed', 'calendar.closed', 'calendar.opened']);
   });
 });

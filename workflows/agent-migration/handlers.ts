@@ -1,7 +1,7 @@
 import { CancellationScope, setDefaultSignalHandler, setHandler, workflowInfo } from '@temporalio/workflow';
 import { decisionProblem } from '../../decisions/signatures';
 import { leaseFreedSignal, leaseHeldSignal } from '../agent-lease';
-import { abortSignal, lineHoldProblem, lineHoldSignal, noteRejected, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
+import { abortSignal, lineHoldSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
 import { agentMigrationStatusQuery, approveStageUpdate, type DecisionCheck, checkUndoResolution, checkWho, resolveFailedUndoUpdate, resolveInconclusiveUpdate, resolvePreflightUpdate } from './messages';
 import type { MigrationRun } from './run';
 
@@ -17,11 +17,7 @@ export function registerHandlers(run: MigrationRun): void {
   setHandler(pauseSignal, (arg) => void (refused('pause', arg) || (run.paused = true)));
   setHandler(resumeSignal, (arg) => void (refused('resume', arg) || (run.paused = false)));
   setHandler(abortSignal, (arg) => void (refused('abort', arg) || run.abort(arg)));
-  setHandler(lineHoldSignal, (arg) => {
-    const problem = lineHoldProblem(arg);
-    if (problem) return void notify.emit('signal.rejected', { ...noteRejected(status.rejectedSignals, 'lineHold', problem) });
-    status.line = arg.hold;
-  });
+  setHandler(lineHoldSignal, (arg) => void (refused('lineHold', arg) || (status.line = arg.hold)));
   setDefaultSignalHandler(unknownSignalRefuser(status.rejectedSignals, (entry) => notify.emit('signal.rejected', { ...entry })));
   setHandler(leaseHeldSignal, (h) => void (run.lease.heldBy = h));
   setHandler(leaseFreedSignal, () => void (run.lease.freed = true));

@@ -82,7 +82,8 @@ const text = (v: unknown, field: string, required: boolean): string | null => {
  * they reach the workflow (unlike updates), so each handler checks its argument first and a
  * malformed one is reported and ignored: never acted on, never a failed workflow task.
  */
-export function steeringProblem(signal: 'pause' | 'resume' | 'abort' | 'machineUnreachable', arg: unknown): string | null {
+export function steeringProblem(signal: 'pause' | 'resume' | 'abort' | 'machineUnreachable' | 'lineHold', arg: unknown): string | null {
+  if (signal === 'lineHold') return lineHoldProblem(arg);
   if (!isObject(arg)) return `${signal} takes an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`;
   if (signal === 'machineUnreachable') {
     return (
@@ -130,7 +131,7 @@ export function signalRefuser(list: RejectedSignal[], report: (entry: RejectedSi
 }
 
 /** Steering signals phasegate's workflows know; every other name is refused and recorded. */
-const knownSignals = ['pause', 'resume', 'abort', 'machineUnreachable', 'personNeeded', 'personAnswered', 'leaseHeld', 'leaseFreed', 'releaseLease', 'waitForLease'];
+const knownSignals = ['pause', 'resume', 'abort', 'machineUnreachable', 'lineHold', 'personNeeded', 'personAnswered', 'leaseHeld', 'leaseFreed', 'releaseLease', 'waitForLease'];
 
 /**
  * For setDefaultSignalHandler: a signal whose name this workflow has no handler for (a typo,

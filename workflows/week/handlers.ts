@@ -1,7 +1,7 @@
 import { CancellationScope, setDefaultSignalHandler, setHandler, workflowInfo } from '@temporalio/workflow';
 import { checkUndoResolution } from '../agent-migration/messages';
 import { personAnsweredSignal, personNeededSignal } from '../lib/person';
-import { abortSignal, lineHoldProblem, lineHoldSignal, machineUnreachableSignal, noteRejected, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
+import { abortSignal, lineHoldSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
 import { checkGateDecision, gateDecisionCheck, recordGateDecision } from './gate';
 import { lineChanged, machineLost, pause, queueWaitExpired, requestAbort, resume } from './holds';
 import { decideGateUpdate, resolveWeekUndoUpdate, weekStatusQuery } from './messages';
@@ -25,11 +25,7 @@ export function registerHandlers(run: WeekRun): void {
     const agent = status.agents.find((a) => a.workflowId === u.workflowId)?.agent;
     await machineLost(run, u.machine, queueWaitExpired(u), { what: u.what, ...(agent ? { agent } : {}) }, u.workflowId);
   });
-  setHandler(lineHoldSignal, async (arg) => {
-    const problem = lineHoldProblem(arg);
-    if (problem) return void notify.emit('signal.rejected', { ...noteRejected(status.rejectedSignals, 'lineHold', problem) });
-    await lineChanged(run, arg.hold);
-  });
+  setHandler(lineHoldSignal, async (arg) => void (refused('lineHold', arg) || (await lineChanged(run, arg.hold))));
   setHandler(personNeededSignal, (w) => run.persons.childNeeds(w));
   setHandler(personAnsweredSignal, (a) => run.persons.childAnswered(a));
   setHandler(decideGateUpdate, (d) => (recordGateDecision(run, d, gateDecisionCheck(run, d)), status), { validator: (d) => checkGateDecision(run, d) });
