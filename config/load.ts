@@ -6,6 +6,7 @@ import { deploymentSchema, type Deployment } from './schema/deployment';
 import { inventorySchema, type Inventory } from './schema/inventory';
 import { planSchema, type Plan } from './schema/plan';
 import { ofKind } from '../plan/steps';
+import { unsignablePlan } from '../decisions/signatures';
 
 export interface ConfigIssue {
   /** Field path inside the file, e.g. `agents[3].machine`. */
@@ -218,6 +219,7 @@ export function loadPlan(file: string, config: Pick<PhasegateConfig, 'inventory'
   if (renamed.length) throw new ConfigError(file, renamed);
   const plan = loadJsonFile(file, planSchema);
   const issues = [...checkPlanAgainstConfig(plan, config), ...(config.deployment ? decidersUnknown(plan, config.deployment.people) : [])];
+  if (config.deployment && !plan.decisions.unsigned && config.deployment.people.length === 0) issues.push({ field: 'decisions', reason: unsignablePlan('decisions').replace(/^decisions: /, '') });
   if (issues.length) throw new ConfigError(file, issues);
   return plan;
 }

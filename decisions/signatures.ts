@@ -82,3 +82,8 @@ export function decisionProblem(rule: DecisionRule | undefined, d: SignedDecisio
   }
   return ok ? null : `the signature is not ${signer.name}'s over this decision (forged, made with another key, or for another decision)`;
 }
+
+/** Why a plan that takes only signed decisions cannot run on a deployment that lists nobody to sign them (plan/compile.ts and config/load.ts). */
+export function unsignablePlan(field: string): string {
+  return `${field}: this plan takes only signed decisions (it does not say "decisions": { "unsigned": true }), but deployment.json "people" lists nobody who could sign them; add each decider's public key (phasegate keys new), or allow unsigned decisions for a local demo`;
+}

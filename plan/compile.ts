@@ -2,7 +2,7 @@ import type { Inventory } from '../config/schema/inventory';
 import { chooseControls } from '../decisions/controls';
 import type { Plan } from '../config/schema/plan';
 import type { DeployCalendar } from '../decisions/calendar';
-import type { Signer } from '../decisions/signatures';
+import { unsignablePlan, type Signer } from '../decisions/signatures';
 import type { PhaseInput } from '../workflows/phase';
 import { ofKind } from './steps';
 
@@ -22,6 +22,13 @@ export function phaseInput(plan: Plan, inventory: Inventory, deployment: { peopl
       return { name: p.name, publicKey: p.publicKey };
     });
   const decisions = plan.decisions;
+  // Signed by default: where the plan names nobody, any of the deployment's people may decide,
+  // each with their own key; only a plan that says `decisions.unsigned` takes anyone's word.
+  const everyone = (field: string): Signer[] => {
+    if (people.length === 0) throw new Error(unsignablePlan(field));
+    return people.map((p) => ({ name: p.name, publicKey: p.publicKey }));
+  };
+  const stageApprovers = decisions.stageApprovers ? signers(decisions.stageApprovers, 'decisions.stageApprovers') : decisions.unsigned ? undefined : everyone('decisions');
   return {
     version: 1,
     phase: plan.id,
@@ -32,7 +39,7 @@ export function phaseInput(plan: Plan, inventory: Inventory, deployment: { peopl
       watchLinks: plan.watchLinks,
       history: plan.history,
       ...(deployment.calendar ? { calendar: deployment.calendar } : {}),
-      ...(decisions ? { decisions: { unsigned: decisions.unsigned, ...(decisions.stageApprovers ? { stageApprovers: signers(decisions.stageApprovers, 'decisions.stageApprovers') } : {}) } } : {}),
+      decisions: { unsigned: decisions.unsigned, ...(stageApprovers ? { stageApprovers } : {}) },
     },
     weeks: plan.weeks.map((w, wi) => ({
       id: w.id,
@@ -41,7 +48,7 @@ export function phaseInput(plan: Plan, inventory: Inventory, deployment: { peopl
         criteria: w.gate.criteria,
         ...(w.gate.autoPromote ? { autoPromote: w.gate.autoPromote } : {}),
         ...(w.gate.deadlineMs !== undefined ? { deadlineMs: w.gate.deadlineMs } : {}),
-        ...(w.gate.deciders ? { deciders: signers(w.gate.deciders, `weeks[${wi}].gate.deciders`) } : {}),
+        ...(w.gate.deciders ? { deciders: signers(w.gate.deciders, `weeks[${wi}].gate.deciders`) } : decisions.unsigned ? {} : { deciders: everyone(`weeks[${wi}].gate`) }),
       },
       steps: withControls(
         w.steps.map((s) => ({
@@ -75,3 +82,4 @@ function withControls(steps: CompiledStep[], inventory: Inventory): CompiledStep
       : s,
   );
 }
+

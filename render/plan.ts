@@ -21,10 +21,10 @@ export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory
     }
     const deciders = plan.weeks.find((pw) => pw.id === w.id)?.gate.deciders;
     lines.push(`    gate: ${w.gate.join(', ') || 'a human decides'}`);
-    lines.push(`    decided by: ${deciders ? `${deciders.join(', ')} (${plan.decisions?.unsigned ? 'names only: unsigned decisions allowed' : 'signed decisions only'})` : 'anyone who can reach Temporal (the plan names no deciders)'}`);
+    lines.push(`    decided by: ${decidedBy(deciders, plan.decisions.unsigned, config.deployment?.people)}`);
   }
   lines.push(`longest it can take, gates aside: ${formatDuration(p.longestMs)}`);
-  if (plan.decisions?.stageApprovers) lines.push(`critical-band stages approved by: ${plan.decisions.stageApprovers.join(', ')} (${plan.decisions.unsigned ? 'names only' : 'signed'})`);
+  lines.push(`critical-band stages approved by: ${decidedBy(plan.decisions.stageApprovers, plan.decisions.unsigned, config.deployment?.people)}`);
   const d = plan.timings.deadlines;
   if (d) {
     const parts = [d.stepMs !== undefined && `a step ${formatDuration(d.stepMs)} past its planned time`, d.stageMs !== undefined && `a stage ${formatDuration(d.stageMs)} past its planned time`, d.weekMs !== undefined && `a week ${formatDuration(d.weekMs)} before its gate`].filter(Boolean);
@@ -33,4 +33,11 @@ export function previewPlan(plan: Plan, config: Pick<PhasegateConfig, 'inventory
   lines.push('degradation judge (against unchanged agents on the same machine):');
   for (const j of p.judge) lines.push(`  ${j.window} of ${formatDuration(j.ms)}, ${j.samples} samples: ${j.note}`);
   return lines.join('\n');
+}
+
+/** Who may decide, as plan/compile.ts resolves it: the names the plan gives, else every person of the deployment (signed), else anyone (a plan that takes unsigned decisions). */
+function decidedBy(named: readonly string[] | undefined, unsigned: boolean, people: ReadonlyArray<{ name: string }> | undefined): string {
+  if (named) return `${named.join(', ')} (${unsigned ? 'names only: unsigned decisions allowed' : 'signed decisions only'})`;
+  if (unsigned) return 'anyone who can reach Temporal (unsigned decisions allowed and no deciders named: a local demo)';
+  return `any of the deployment's people, signed (${people?.length ? people.map((p) => p.name).join(', ') : 'deployment.json lists nobody yet'})`;
 }

@@ -106,6 +106,8 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
     thresholds: { sampleIntervalMs: 200, degradationMinDeltaMs: 1000, maxConsecutiveProbeErrors: 3 },
     timings: { baselineSamples: 1, rapidVerificationMs: 400, stageVerificationMs: 400, observationMs: 0, machineQueueWaitMs: 60_000, actionAttempts: 3, actionRetryMaxIntervalMs: 500, ...(shape.rollbackUndosAtOncePerMachine ? { rollbackUndosAtOncePerMachine: shape.rollbackUndosAtOncePerMachine } : {}) },
     ...(shape.history ? { history: shape.history } : {}),
+    // A simulated fleet for benchmarks and tests: its gates are decided by name, unsigned.
+    decisions: { unsigned: true },
     weeks: [
       {
         id: 'week1',

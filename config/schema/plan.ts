@@ -168,8 +168,10 @@ export const decidersSchema = z.array(personName).min(1).max(100);
 
 /**
  * Signed decisions (decisions/signatures.ts): who may approve a critical-band stage, and
- * whether decisions may be unsigned (the local demo only: anyone who can reach Temporal could
- * then decide in a named person's name).
+ * whether decisions may be unsigned. Signed is the default: a gate or stage whose deciders the
+ * plan does not name may be decided by any of the deployment's `people`, each with their own
+ * signature (plan/compile.ts). `unsigned: true` is for the local demo only: anyone who can reach
+ * Temporal could then decide in any name.
  */
 export const decisionsSchema = z.strictObject({
   stageApprovers: decidersSchema.optional(),
@@ -242,8 +244,8 @@ export const planSchema = z
      * Java time-skipping test server, whose clock stops skipping after such a watch.
      */
     watchLinks: z.boolean().default(true),
-    /** Who may approve critical-band stages, and whether decisions may be unsigned; gates name their own deciders. */
-    decisions: decisionsSchema.optional(),
+    /** Who may approve critical-band stages, and whether decisions may be unsigned (signed unless it says so); gates name their own deciders. */
+    decisions: decisionsSchema.default({ unsigned: false }),
     weeks: z.array(weekSchema).min(1),
   })
   .superRefine((plan, ctx) => {

@@ -119,6 +119,11 @@ export const phaseInputSchema = z
   })
   .superRefine((input, ctx) => {
     checkSettings(input.settings, ctx);
+    // Approving every gate in one name, unsigned, is for plans that allow unsigned decisions
+    // (tests, the local demo); a plan that takes only signed ones cannot be bypassed this way.
+    if (input.autoApproveGates && !input.settings.decisions?.unsigned) {
+      ctx.addIssue({ code: 'custom', path: ['autoApproveGates'], message: 'approves every gate unsigned, but settings.decisions.unsigned is not true: this phase takes only signed decisions (a plan with "decisions": { "unsigned": true } may carry it)' });
+    }
     const ids = new Set<string>();
     input.weeks.forEach((w, wi) => {
       if (ids.has(w.id)) ctx.addIssue({ code: 'custom', path: ['weeks', wi, 'id'], message: `duplicate week id "${w.id}"` });

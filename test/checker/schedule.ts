@@ -83,6 +83,7 @@ export function makeSchedule(seed: number): Schedule {
     return { id: `week${wi + 1}`, title: `checker week ${wi + 1}`, steps, gate: { criteria: [{ kind: 'max-rollbacks', count: 10 }] } };
   });
   const plan = planSchema.parse({
+    decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
     version: 1,
     id: `chk${seed}`,
     title: `checker schedule ${seed}`,

@@ -41,6 +41,7 @@ describe('deploy windows and a calendar freeze, across a weekend on the time-ski
     };
     const agent = 'GPUThermalAgent';
     const plan = planSchema.parse({
+      decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
       version: 1,
       id: 'calendar',
       title: 'across a weekend',

@@ -26,6 +26,7 @@ const plan = (id: string) => ({
   title: `the project CLI (${id})`,
   thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
   timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   weeks: [
     {
       id: 'week1',

@@ -16,6 +16,7 @@ import { recordReliability } from '../support/reliability-summary';
  * simulator's record of actions must agree exactly with the workflows' record.
  */
 const plan = planSchema.parse({
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   version: 1,
   id: 'crash-suite',
   title: 'all 77 agents through crashes',

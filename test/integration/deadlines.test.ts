@@ -21,6 +21,7 @@ import { scrape, sumOf } from '../support/prometheus';
  */
 function plan(id: string, agents: string[], deadlines: object) {
   return planSchema.parse({
+    decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
     version: 1,
     id,
     title: id,

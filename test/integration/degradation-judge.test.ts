@@ -50,6 +50,7 @@ describe('the degradation judge on the real stack: a busy machine is not a bad c
 
   function plan(id: string): Plan {
     return planSchema.parse({
+      decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
       version: 1,
       id,
       title: id,

@@ -129,6 +129,7 @@ describe('the fleet and the record agree', () => {
 
   function plan(id: string, weeks: Array<{ agents: string[] }>) {
     return planSchema.parse({
+      decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
       version: 1,
       id,
       title: id,

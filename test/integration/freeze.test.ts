@@ -24,6 +24,7 @@ const cli = path.join(projectRoot, 'dist/cli/main.js');
  */
 function plan(id: string, agents: string[]) {
   return planSchema.parse({
+    decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
     version: 1,
     id,
     title: id,

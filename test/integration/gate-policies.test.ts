@@ -19,6 +19,7 @@ import { messagesOf as messagesOfStream, quickSettings, startPhase, useTestStack
  */
 function plan(id: string, agents: string[], gate: object) {
   return planSchema.parse({
+    decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
     version: 1,
     id,
     title: id,

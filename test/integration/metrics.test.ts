@@ -15,6 +15,7 @@ import { scrape, sumOf, type PromSample } from '../support/prometheus';
 const agents = { mainpc: ['ChitchatAgent', 'GPUThermalAgent'], pc2: ['NotificationAgent', 'WebSearchAgent'] };
 const failing = 'NotificationAgent';
 const plan = planSchema.parse({
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   version: 1,
   id: 'metrics',
   title: 'metrics of a run',

@@ -15,6 +15,7 @@ import { weekStatusQuery } from '../../workflows/week';
  * once when NATS is back (retried activities, de-duplicated by publish id).
  */
 const plan = planSchema.parse({
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   version: 1,
   id: 'nats-outage',
   title: 'a rollout across a NATS outage',

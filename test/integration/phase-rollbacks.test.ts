@@ -11,6 +11,7 @@ type Budget = { perBatch: number; perWeek: number; onExceeded: 'pause' | 'rollba
 
 function plan(id: string, weeks: Array<{ agents: string[]; budget?: Budget; criteria?: object[] }>, timings: object = {}) {
   return planSchema.parse({
+    decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
     version: 1,
     id,
     title: id,
@@ -97,6 +98,7 @@ describe('phase and week rollbacks on the real dev server', () => {
     assert.deepEqual([...new Set([...older, ...newer].map(machineOf))].sort(), ['mainpc', 'pc2'], 'the agents span both machines');
     const migrate = (id: string, agents: string[]) => ({ id, migrate: { change: `op-order-${id}`, select: { agents }, pilots: 0, batchSize: agents.length, maxConcurrentPerMachine: 2 } });
     const p = planSchema.parse({
+      decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
       version: 1,
       id: 'op-order',
       title: 'an operation between two migration steps',
@@ -208,6 +210,7 @@ describe('phase and week rollbacks on the real dev server', () => {
   it('a check step (the step kind added in one file and its plan file) passes a healthy fleet, and a failing agent rolls the week back', async () => {
     const agents = ['GoalManagerAgent', 'CacheManagerAgent'];
     const p = planSchema.parse({
+      decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
       version: 1,
       id: 'check-step',
       title: 'migrate, then check',

@@ -1,9 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadPlan } from '../../config/load';
+import { newKeyPair, signDecision } from '../../cli/sign';
 import { defaultConfigDir } from '../../lib/paths';
 import { phaseInput } from '../../plan/compile';
 import { phaseStatusQuery, phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
@@ -15,9 +17,19 @@ const hour = 3_600_000;
 describe('Phase 2 resilience plan over the whole 77-agent simulated fleet (time-skipping test server)', () => {
   let env: Awaited<ReturnType<typeof startTimeSkippingStack>>;
   let server: TestWorkflowEnvironment;
+  let operator: { entry: { name: string; publicKey: string }; keyFile: string };
   before(async () => {
     // Heartbeats once a minute: 216 simulated hours of them for 77 agents stay a few hundred thousand messages.
-    env = await startTimeSkippingStack({ edit: ({ inventory }) => (inventory.heartbeats = { agentIntervalMs: 60_000, hubIntervalMs: 60_000 }) });
+    // The shipped plan takes only signed decisions: the operator at the gates has a key, and
+    // the deployment lists its public half.
+    const keyFile = path.join(mkdtempSync(path.join(tmpdir(), 'phasegate-operator-')), 'test-operator.key');
+    operator = { entry: newKeyPair('test-operator', keyFile), keyFile };
+    env = await startTimeSkippingStack({
+      edit: ({ inventory, deployment }) => {
+        inventory.heartbeats = { agentIntervalMs: 60_000, hubIntervalMs: 60_000 };
+        deployment.people = [operator.entry];
+      },
+    });
     server = env.server;
   });
   after(async () => env?.stop());
@@ -38,7 +50,7 @@ describe('Phase 2 resilience plan over the whole 77-agent simulated fleet (time-
     plan.watchLinks = false;
     // The 168-hour validation accounts per hour here (5 minutes in the plan) to keep the test short.
     for (const st of plan.weeks.flatMap((w) => w.steps)) if (st.validate) st.validate.windowMs = hour;
-    const input = phaseInput(plan, env.config.inventory);
+    const input = phaseInput(plan, env.config.inventory, env.config.deployment);
     const started = Date.now();
     // The fleet's heartbeats follow the test server's clock (see validation-168h.test).
     const sim = simulatorClient(env.simulatorAdmin);
@@ -58,7 +70,11 @@ describe('Phase 2 resilience plan over the whole 77-agent simulated fleet (time-
       const week = phase.currentWeek ? env.client.workflow.getHandle(weekWorkflowId(handle.workflowId, phase.currentWeek)) : null;
       const s = week ? await week.query(weekStatusQuery).catch(() => null) : null;
       if (s?.state === 'gate-open' && !decided.includes(s.week)) {
-        await week!.executeUpdate(decideGateUpdate, { args: [{ gate: s.gate.id, decision: 'go', by: 'test-operator', reason: s.gate.report?.met ? 'criteria met' : `override: ${s.gate.report?.criteria.filter((c) => !c.met).map((c) => c.detail).join('; ')}` }] });
+        const d = { gate: s.gate.id, decision: 'go' as const, by: 'test-operator', reason: s.gate.report?.met ? 'criteria met' : `override: ${s.gate.report?.criteria.filter((c) => !c.met).map((c) => c.detail).join('; ')}` };
+        // Signed at the server's (skipped-ahead) time: the workflow refuses a signature more than 10 minutes off its clock.
+        const signature = signDecision(operator.keyFile, { workflowId: week!.workflowId, subject: d.gate, decision: d.decision, by: d.by, reason: d.reason }, new Date(await server.currentTimeMs()));
+        await week!.executeUpdate(decideGateUpdate, { args: [{ ...d, signature }] });
+        assert.equal((await week!.query(weekStatusQuery)).gate.decisions.at(-1)?.verified, 'signature');
         decided.push(s.week);
       } else if (s?.currentStep && timedSteps.has(s.currentStep)) {
         await sim.clock({ advanceTo: (await server.currentTimeMs()) + hour + 10_000 });

@@ -31,6 +31,7 @@ import { liveProcessesMatching } from '../support/procs';
  * with phasegate's search attributes (SQL visibility). A second start reuses what is there.
  */
 const plan = planSchema.parse({
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   version: 1,
   id: 'production-stack',
   title: 'all 77 agents on the production-shaped stack',

@@ -111,6 +111,7 @@ describe('a phase over real agent processes under supervisor, pc2 in its own net
     assert.ok(before.every((s) => s.release === '1.0.0' && s.current === '1.0.0'));
 
     const plan = planSchema.parse({
+      decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
       version: 1,
       id: 'reference-fleet',
       title: 'release 1.1.0 of the reference agents',

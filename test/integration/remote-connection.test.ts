@@ -142,6 +142,7 @@ describe('connecting to a remote Temporal with mTLS and to NATS with TLS and an 
         title: 'over mTLS and nkeys',
         thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
         timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+        decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
         weeks: [{ id: 'week1', title: 'one agent per machine', steps: [{ id: 'm', migrate: { change: 'remote-change', select: { agents: ['ChitchatAgent', 'WebSearchAgent'] }, pilots: 0, batchSize: 2 } }], gate: { criteria: [{ kind: 'all-migrated' }] } }],
       }),
     );

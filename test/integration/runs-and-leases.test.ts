@@ -46,6 +46,7 @@ describe('runs, leases, lanes and aborts', () => {
 
   function plan(id: string, agents: string[], o: { change?: string; lanes?: number; whenAgentBusy?: 'wait' | 'refuse'; weeks?: number } = {}): Plan {
     return planSchema.parse({
+      decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
       version: 1,
       id,
       title: id,

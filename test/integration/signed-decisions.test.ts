@@ -96,6 +96,38 @@ describe('signed decisions on the real dev server', () => {
     for (const a of agents) assert.deepEqual([...((await sim.agent(a)).changes[`${id}-change`] ?? [])].sort(), [1, 2, 3], `${a} migrated, as the go says`);
   });
 
+  it('a plan that names no deciders and does not allow unsigned decisions takes any of the deployment\'s people, signed, and refuses an unsigned or an outsider\'s decision', async () => {
+    const id = 'signed-by-default';
+    const agents = ['ChitchatAgent'];
+    const planFile = path.join(env.dataDir, `${id}.json`);
+    writeFileSync(
+      planFile,
+      JSON.stringify({
+        version: 1,
+        id,
+        title: id,
+        thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
+        timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+        weeks: [{ id: 'week1', title: 'one agent', steps: [{ id: 'm', migrate: { change: `${id}-change`, select: { agents }, pilots: 0 } }], gate: { criteria: [{ kind: 'all-migrated' }] } }],
+      }),
+    );
+    assert.match((await phasegate('plan', 'check', planFile)).stdout, /decided by: any of the deployment's people, signed \(alice, bob, carol\)/);
+    await phasegate('start', planFile, '--id', `phase.${id}`);
+    const week = env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
+    const deadline = Date.now() + 90_000;
+    let s: WeekStatus | null = null;
+    while (Date.now() < deadline && !(s = await week.query(weekStatusQuery).catch(() => null))?.gate.open) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(s?.gate.open, true, 'the gate opened');
+    await refused(['gate', 'go', `phase.${id}`, '--by', 'carol'], /unsigned: this plan takes only signed decisions/);
+    await refused(['gate', 'go', `phase.${id}`, '--by', 'mallory', '--key', keyOf('mallory')], /"mallory" may not decide this; the plan names alice, bob, carol/);
+    assert.equal(await updatesAccepted(week.workflowId), 0, 'nothing refused reached the history');
+    await phasegate('gate', 'go', `phase.${id}`, '--by', 'carol', '--key', keyOf('carol'));
+    assert.equal((await env.client.workflow.getHandle(`phase.${id}`).result()).outcome, 'completed');
+    assert.deepEqual((await week.query(weekStatusQuery)).gate.decisions.map((d) => [d.decision, d.by, d.verified]), [['go', 'carol', 'signature']]);
+    const sim = simulatorClient(env.simulatorAdmin);
+    assert.deepEqual([...((await sim.agent(agents[0]!)).changes[`${id}-change`] ?? [])].sort(), [1, 2, 3]);
+  });
+
   it('a critical-band stage takes only its named approver, signed: another person and an unsigned approval are refused, and nothing is applied until the signed one', async () => {
     const agent = 'LearningAdjusterAgent';
     const change = 'signed-stage-change';

@@ -17,6 +17,7 @@ import { recordReliability } from '../support/reliability-summary';
  * workflow task fails, no worker crashes, and the phase then finishes as if nothing happened.
  */
 const plan = planSchema.parse({
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   version: 1,
   id: 'steering-bad-input',
   title: 'a rollout that operators send nonsense to',

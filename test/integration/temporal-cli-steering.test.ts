@@ -18,6 +18,7 @@ const plan = {
   title: 'steered from the temporal CLI',
   thresholds: { sampleIntervalMs: 250 },
   timings: { baselineSamples: 2, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 0 },
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   weeks: [
     {
       id: 'week1',

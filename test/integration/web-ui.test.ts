@@ -24,6 +24,7 @@ function chromiumPath(): string {
 
 const plan = (id: string, agents: string[]) =>
   planSchema.parse({
+    decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
     version: 1,
     id,
     title: `the Web UI (${id})`,

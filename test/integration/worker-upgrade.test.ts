@@ -88,6 +88,7 @@ describe('a worker upgrade in the middle of a phase, with Worker Versioning, on 
     const a = await startControlWorker('build-a', bundleA);
     await makeCurrent('build-a');
     const plan = planSchema.parse({
+      decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
       version: 1,
       id: 'upgrade',
       title: 'across a worker upgrade',

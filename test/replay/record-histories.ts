@@ -27,6 +27,7 @@ import { simulatorClient, startTestStack } from '../support/harness';
  * (abortPlan), and the line frozen and opened again.
  */
 const plan = planSchema.parse({
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   version: 1,
   id: 'replay-fixture',
   title: 'every workflow type, for the replay fixtures',
@@ -52,6 +53,7 @@ const plan = planSchema.parse({
  * migrated: the week's rollback undoes them (workflows/week/rollback.ts).
  */
 const abortPlan = planSchema.parse({
+  decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
   version: 1,
   id: 'replay-fixture-abort',
   title: 'a week aborted at level 2, for the replay fixtures',

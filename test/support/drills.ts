@@ -16,6 +16,7 @@ export const drillAgents = {
  */
 export function drillPlan(id: string, title: string, change: string, extra: { timings?: object; watchLinks?: boolean } = {}): Plan {
   return planSchema.parse({
+    decisions: { unsigned: true }, // gates decided by name only: this test is not about signatures (signed-decisions.test.ts is)
     version: 1,
     id,
     title,

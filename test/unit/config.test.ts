@@ -154,7 +154,26 @@ describe('plans', () => {
 });
 
 describe('shipped plans', () => {
-  const config = loadConfig(defaultConfigDir);
+  // The real plans take only signed decisions, so they need someone in the deployment's people
+  // to sign them; the default deployment (the local demo's) lists nobody.
+  const defaults = loadConfig(defaultConfigDir);
+  const config = { ...defaults, deployment: { ...defaults.deployment, people: [{ name: 'alice', publicKey: 'ab'.repeat(32) }] } };
+  it('demo.json takes unsigned decisions and passes plan check against the default configuration as it is', () => {
+    const plan = loadPlan(path.join(defaultConfigDir, 'plans', 'demo.json'), defaults);
+    assert.equal(plan.decisions.unsigned, true);
+    assert.equal(phaseInput(plan, defaults.inventory, defaults.deployment).weeks[0]!.gate.deciders, undefined);
+  });
+  for (const name of ['phase1', 'phase2-strategy', 'phase2-resilience']) {
+    it(`${name}.json takes signed decisions only: refused against a deployment that lists nobody to sign, decided by its people otherwise`, () => {
+      assert.throws(
+        () => loadPlan(path.join(defaultConfigDir, 'plans', `${name}.json`), defaults),
+        (err: ConfigError) => err.issues.some((i) => i.field === 'decisions' && /takes only signed decisions .* lists nobody who could sign them/.test(i.reason)),
+      );
+      const input = phaseInput(loadPlan(path.join(defaultConfigDir, 'plans', `${name}.json`), config), config.inventory, config.deployment);
+      assert.ok(input.weeks.every((w) => w.gate.deciders?.map((d) => d.name).join() === 'alice'));
+      assert.deepEqual(input.settings.decisions, { unsigned: false, stageApprovers: [{ name: 'alice', publicKey: 'ab'.repeat(32) }] });
+    });
+  }
   for (const name of ['demo', 'phase1', 'phase2-strategy', 'phase2-resilience']) {
     it(`${name}.json passes plan check against the default inventory and catalogues`, () => {
       const plan = loadPlan(path.join(defaultConfigDir, 'plans', `${name}.json`), config);
@@ -163,7 +182,7 @@ describe('shipped plans', () => {
   }
 
   it('Phase 2 resilience: 3 pilots in week 1, the other 37 pc2 agents in week 2, all 37 mainpc agents in week 3, 168 h validation in week 4', () => {
-    const input = phaseInput(loadPlan(path.join(defaultConfigDir, 'plans', 'phase2-resilience.json'), config), config.inventory);
+    const input = phaseInput(loadPlan(path.join(defaultConfigDir, 'plans', 'phase2-resilience.json'), config), config.inventory, config.deployment);
     const agentsOf = (w: number) => input.weeks[w]!.steps.flatMap((s) => s.migrate?.agents ?? []);
     assert.equal(agentsOf(0).length, 3);
     assert.equal(agentsOf(1).length, 37);
@@ -177,7 +196,7 @@ describe('shipped plans', () => {
   it('Phase 1: ModelManagerAgent and tutoring_agent with the 24-hour observation', () => {
     const plan = loadPlan(path.join(defaultConfigDir, 'plans', 'phase1.json'), config);
     assert.equal(plan.timings.observationMs, 24 * 3600 * 1000);
-    const input = phaseInput(plan, config.inventory);
+    const input = phaseInput(plan, config.inventory, config.deployment);
     assert.deepEqual(input.weeks.flatMap((w) => w.steps.flatMap((s) => s.migrate?.agents.map((a) => a.name) ?? [])).sort(), ['ModelManagerAgent', 'tutoring_agent']);
   });
 });

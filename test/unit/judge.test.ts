@@ -120,7 +120,7 @@ describe('what a verification window of a plan can catch (plan check)', () => {
 
   it('plan check names a rapid window too short to catch its limit, and how long one must be', () => {
     const config = loadConfig(defaultConfigDir);
-    const base = { version: 1, id: 'p', title: 'p', weeks: [{ id: 'w1', title: 'w', steps: [{ id: 's', migrate: { change: 'c1', select: { agents: ['ChitchatAgent'] } } }], gate: { criteria: [] } }] };
+    const base = { version: 1, id: 'p', title: 'p', decisions: { unsigned: true }, weeks: [{ id: 'w1', title: 'w', steps: [{ id: 's', migrate: { change: 'c1', select: { agents: ['ChitchatAgent'] } } }], gate: { criteria: [] } }] };
     const short = planPreview(planSchema.parse({ ...base, timings: { rapidVerificationMs: 10_000, stageVerificationMs: 120_000 } }), config).judge;
     assert.deepEqual(
       short.map((j) => [j.window, j.samples, j.catchAtLimitPct]),

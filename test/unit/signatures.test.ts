@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { newKeyPair, signDecision } from '../../cli/sign';
 import { deploymentSchema } from '../../config/schema/deployment';
+import { inventorySchema } from '../../config/schema/inventory';
+import { planSchema } from '../../config/schema/plan';
+import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
+import { phaseInput } from '../../plan/compile';
 import { decisionProblem, signatureFreshMs, type DecisionRule, type DecisionSignature, type SignedDecision } from '../../decisions/signatures';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'phasegate-keys-'));
@@ -91,5 +95,42 @@ describe('a plan naming deciders the deployment does not know (config/load.ts lo
       (err: Error) => err.message.includes('plan-with-deciders.json') && /decisions\.stageApprovers\[0\]: "zoe" is not among the deployment's people/.test(err.message) && !/gate\.deciders/.test(err.message),
     );
     assert.throws(() => loadPlan(file, config), (err: Error) => /weeks\[0\]\.gate\.deciders\[0\]: "alice" is not among the deployment's people \(deployment.json "people", which lists nobody\)/.test(err.message));
+  });
+});
+
+describe('signed by default (plan/compile.ts phaseInput): who decides a plan that names nobody', () => {
+  const people = [alice, bob];
+  const plan = (decisions: object | undefined, gate: object = {}) =>
+    planSchema.parse({ version: 1, id: 'p', title: 'p', ...(decisions ? { decisions } : {}), weeks: [{ id: 'w1', title: 'w', steps: [{ id: 's', observe: { durationMs: 1000 } }], gate }] });
+  const inventory = inventorySchema.parse(JSON.parse(readFileSync(path.join(__dirname, '../../../config/defaults/inventory.json'), 'utf8')));
+  const cases: Array<[string, object | undefined, object, string[] | undefined, string[] | undefined]> = [
+    // name, plan.decisions, gate, gate deciders resolved, stage approvers resolved
+    ['nothing said: every person, signed', undefined, {}, ['alice', 'bob'], ['alice', 'bob']],
+    ['unsigned: false said: the same', { unsigned: false }, {}, ['alice', 'bob'], ['alice', 'bob']],
+    ['the gate names bob: bob only; stages every person', undefined, { deciders: ['bob'] }, ['bob'], ['alice', 'bob']],
+    ['stage approvers named: those', { stageApprovers: ['alice'] }, {}, ['alice', 'bob'], ['alice']],
+    ['unsigned: anyone, where nobody is named', { unsigned: true }, {}, undefined, undefined],
+    ['unsigned with named deciders: names only, of those', { unsigned: true }, { deciders: ['alice'] }, ['alice'], undefined],
+  ];
+  for (const [name, decisions, gate, deciders, approvers] of cases) {
+    it(name, () => {
+      const input = phaseInput(plan(decisions, gate), inventory, { people });
+      assert.deepEqual(input.weeks[0]!.gate.deciders?.map((d) => d.name), deciders);
+      assert.deepEqual(input.settings.decisions?.stageApprovers?.map((d) => d.name), approvers);
+      assert.equal(input.settings.decisions?.unsigned, (decisions as { unsigned?: boolean } | undefined)?.unsigned ?? false);
+    });
+  }
+
+  it('a signed plan with nobody to sign is refused by name of the field, and an unsigned one is not', () => {
+    assert.throws(() => phaseInput(plan(undefined), inventory, { people: [] }), /takes only signed decisions .* lists nobody who could sign them/);
+    assert.equal(phaseInput(plan({ unsigned: true }), inventory).weeks.length, 1);
+  });
+
+  it('an input that approves every gate unsigned (autoApproveGates) is refused unless the plan allows unsigned decisions', () => {
+    const signed = { ...phaseInput(plan(undefined), inventory, { people }), autoApproveGates: { by: 'someone' } };
+    const r = parseWorkflowInput('phase', signed);
+    assert.equal(r.ok, false);
+    assert.match((r as { problem: string }).problem, /autoApproveGates: approves every gate unsigned, but settings.decisions.unsigned is not true/);
+    assert.equal(parseWorkflowInput('phase', { ...phaseInput(plan({ unsigned: true }), inventory), autoApproveGates: { by: 'someone' } }).ok, true);
   });
 });
