@@ -17,7 +17,7 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import { defaultRollbackUndosAtOncePerMachine, historySchema } from '../config/schema/plan';
-import { parseWorkflowInput } from '../config/schema/workflow-inputs';
+import { autoApprovalProblem, parseWorkflowInput } from '../config/schema/workflow-inputs';
 import { checkUndoResolution } from './agent-migration/messages';
 import { phaseWorkflow as phaseV1 } from './legacy/v1/phase';
 import { refuseStepsUnknownToFleet } from './lib/fleet-check-input';
@@ -26,7 +26,7 @@ import { retryOf, type MachineCallOptions } from './lib/machine';
 import type { PlanSettings } from './lib/migration-input';
 import { countWideRollback } from './lib/metrics';
 import { Notifier, publishAllAndSettle } from './lib/notify';
-import { joinLinePatch, rollbackInChildrenPatch, runScopedPatch } from './lib/patches';
+import { joinLinePatch, rollbackInChildrenPatch, runScopedPatch, signedUnlessUnsignedPatch } from './lib/patches';
 import { lineWorkflowId, registerPhaseSignal } from './line';
 import { personAnsweredSignal, personNeededSignal, PersonWaits, type PersonWait } from './lib/person';
 import { abortSignal, forwardedAbort, lineHoldSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type LineHold, type RejectedSignal } from './lib/steering';
@@ -89,6 +89,9 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   const parsed = parseWorkflowInput('phase', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`phaseWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
   const input = parsed.value as PhaseInput;
+  // Asked only when the input breaks the rule, so other histories carry no marker.
+  const autoApproval = autoApprovalProblem(input);
+  if (autoApproval && patched(signedUnlessUnsignedPatch)) throw ApplicationFailure.nonRetryable(`phaseWorkflow input refused before any action: ${autoApproval}`, 'InvalidInput');
   const phaseId = workflowInfo().workflowId;
   const notify = new Notifier({ phase: input.phase });
   const status: PhaseStatus = {

@@ -31,6 +31,8 @@ export const agentMigrationInputSchema = z
     whenAgentBusy: z.enum(['wait', 'refuse']).optional(),
     /** Who may approve its stages (critical band), and whether unsigned; anyone when absent. */
     approvals: z.strictObject({ signers: signersSchema, unsigned: z.boolean() }).optional(),
+    /** Started by a week with its search attributes and memo already set (workflows/agent-migration/visibility.ts). */
+    startedWithAttributes: z.literal(true).optional(),
     ...phaseAndWeek,
   })
   .superRefine((input, ctx) => {
@@ -119,11 +121,6 @@ export const phaseInputSchema = z
   })
   .superRefine((input, ctx) => {
     checkSettings(input.settings, ctx);
-    // Approving every gate in one name, unsigned, is for plans that allow unsigned decisions
-    // (tests, the local demo); a plan that takes only signed ones cannot be bypassed this way.
-    if (input.autoApproveGates && !input.settings.decisions?.unsigned) {
-      ctx.addIssue({ code: 'custom', path: ['autoApproveGates'], message: 'approves every gate unsigned, but settings.decisions.unsigned is not true: this phase takes only signed decisions (a plan with "decisions": { "unsigned": true } may carry it)' });
-    }
     const ids = new Set<string>();
     input.weeks.forEach((w, wi) => {
       if (ids.has(w.id)) ctx.addIssue({ code: 'custom', path: ['weeks', wi, 'id'], message: `duplicate week id "${w.id}"` });
@@ -150,4 +147,16 @@ function fieldPath(segments: readonly PropertyKey[]): string {
   let out = '';
   for (const s of segments) out += typeof s === 'number' ? `[${s}]` : out ? `.${String(s)}` : String(s);
   return out;
+}
+
+/**
+ * Why an input may not approve every gate by itself (`autoApproveGates`: in one name, unsigned),
+ * or null: only a phase whose plan allows unsigned decisions (tests, the local demo) may, so a
+ * plan that takes only signed ones cannot be bypassed this way. Checked by the phase workflow
+ * behind a patch (workflows/lib/patches.ts), since phases recorded before it carry such inputs.
+ */
+export function autoApprovalProblem(input: { autoApproveGates?: unknown; settings: { decisions?: { unsigned: boolean } } }): string | null {
+  return input.autoApproveGates && !input.settings.decisions?.unsigned
+    ? 'autoApproveGates: approves every gate unsigned, but settings.decisions.unsigned is not true: this phase takes only signed decisions (a plan with "decisions": { "unsigned": true } may carry it)'
+    : null;
 }

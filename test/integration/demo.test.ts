@@ -22,6 +22,7 @@ const smallPlan = {
   // 28 ms answer took 112 ms and was rolled back for it (issue 16's judge is the real answer).
   thresholds: { sampleIntervalMs: 250, degradationMinDeltaMs: 1000 },
   timings: { baselineSamples: 2, rapidVerificationMs: 1000, stageVerificationMs: 1000, observationMs: 2000, observationWindowMs: 1000 },
+  decisions: { unsigned: true }, // as the shipped demo.json: the demo decides its gates without keys
   weeks: [
     {
       id: 'week1',

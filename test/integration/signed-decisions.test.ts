@@ -8,7 +8,7 @@ import { newKeyPair, signDecision } from '../../cli/sign';
 import { projectRoot } from '../../lib/paths';
 import type { Signer } from '../../decisions/signatures';
 import { approveStageUpdate } from '../../workflows/agent-migration';
-import { weekWorkflowId } from '../../workflows/phase';
+import { phaseWorkflow, weekWorkflowId } from '../../workflows/phase';
 import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../../workflows/week';
 import { simulatorClient, startTestStack, type TestStack } from '../support/harness';
 import { fastPlan, startMigration, waitForStatus } from '../support/migration';
@@ -112,6 +112,11 @@ describe('signed decisions on the real dev server', () => {
       }),
     );
     assert.match((await phasegate('plan', 'check', planFile)).stdout, /decided by: any of the deployment's people, signed \(alice, bob, carol\)/);
+    // The same input with every gate approved by itself, unsigned: refused before the phase does anything.
+    const input = JSON.parse((await phasegate('plan', 'input', planFile)).stdout);
+    const bypass = await env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.${id}.bypass`, args: [{ ...input, autoApproveGates: { by: 'mallory' } }] });
+    await assert.rejects(bypass.result(), (err: Error & { cause?: Error }) => /autoApproveGates: approves every gate unsigned/.test(err.cause?.message ?? ''));
+    assert.equal(((await bypass.fetchHistory()).events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes || e.activityTaskScheduledEventAttributes).length, 0, 'the refused phase started nothing');
     await phasegate('start', planFile, '--id', `phase.${id}`);
     const week = env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
     const deadline = Date.now() + 90_000;

@@ -8,7 +8,7 @@ import { newKeyPair, signDecision } from '../../cli/sign';
 import { deploymentSchema } from '../../config/schema/deployment';
 import { inventorySchema } from '../../config/schema/inventory';
 import { planSchema } from '../../config/schema/plan';
-import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
+import { autoApprovalProblem } from '../../config/schema/workflow-inputs';
 import { phaseInput } from '../../plan/compile';
 import { decisionProblem, signatureFreshMs, type DecisionRule, type DecisionSignature, type SignedDecision } from '../../decisions/signatures';
 
@@ -128,9 +128,8 @@ describe('signed by default (plan/compile.ts phaseInput): who decides a plan tha
 
   it('an input that approves every gate unsigned (autoApproveGates) is refused unless the plan allows unsigned decisions', () => {
     const signed = { ...phaseInput(plan(undefined), inventory, { people }), autoApproveGates: { by: 'someone' } };
-    const r = parseWorkflowInput('phase', signed);
-    assert.equal(r.ok, false);
-    assert.match((r as { problem: string }).problem, /autoApproveGates: approves every gate unsigned, but settings.decisions.unsigned is not true/);
-    assert.equal(parseWorkflowInput('phase', { ...phaseInput(plan({ unsigned: true }), inventory), autoApproveGates: { by: 'someone' } }).ok, true);
+    assert.match(autoApprovalProblem(signed) ?? '', /autoApproveGates: approves every gate unsigned, but settings.decisions.unsigned is not true/);
+    assert.equal(autoApprovalProblem({ ...phaseInput(plan({ unsigned: true }), inventory), autoApproveGates: { by: 'someone' } }), null);
+    assert.equal(autoApprovalProblem(phaseInput(plan(undefined), inventory, { people })), null);
   });
 });

@@ -43,6 +43,13 @@ export interface AgentMigrationInput {
   whenAgentBusy?: 'wait' | 'refuse';
   /** Who may approve its stages (critical band), with their keys; anyone, unsigned, when absent (decisions/signatures.ts). */
   approvals?: DecisionRule;
+  /**
+   * Set by a week that starts the migration with its search attributes and memo already in
+   * place (visibility.ts): the migration then writes neither at its start and takes the
+   * compact history without asking patched() (two events fewer each), as every such week's
+   * migration runs the current code.
+   */
+  startedWithAttributes?: true;
   phase?: string;
   week?: string;
 }

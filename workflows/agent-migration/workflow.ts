@@ -11,6 +11,7 @@ import type { AgentMigrationInput, AgentMigrationResult, MigrationOutcome } from
 import { rollBackMigration } from './rollback';
 import { MigrationRun } from './run';
 import { withDeadlines } from './deadlines';
+import { migrationVisibility } from './visibility';
 import { runStep, type StepsEnd } from './steps';
 import { whyLeftAlone } from './steps/baseline';
 import { publishAllAndSettle } from '../lib/notify';
@@ -25,7 +26,10 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
   // Histories begun before run-scoped ids and the rollback engine replay on the code that made them.
   // A lean run has every earlier patch too, and asks for none of them: each asked costs two
   // history events (its marker and the search attribute that lists patches).
-  const compact = patched(compactMigrationPatch);
+  // A migration its week started with its attributes set runs the current code by
+  // construction (lib/patches.ts, migrationsStartWithAttributesPatch): no patch to ask.
+  const startedWithAttributes = (given as Partial<AgentMigrationInput> | null)?.startedWithAttributes === true;
+  const compact = startedWithAttributes || patched(compactMigrationPatch);
   const lean = compact || patched(leanMigrationPatch);
   if (!lean && !patched(runScopedPatch)) return agentMigrationV1(given as never) as unknown as Promise<AgentMigrationResult>;
   const parsed = parseWorkflowInput('agentMigration', given);
@@ -34,15 +38,11 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
   const { status, agent, machine, input } = run;
   registerHandlers(run);
 
-  upsertSearchAttributes([
-    { key: searchAttributes.agent, value: agent },
-    { key: searchAttributes.machine, value: machine },
-    { key: searchAttributes.riskBand, value: status.assessment.band },
-    { key: searchAttributes.strategy, value: status.strategy },
-    ...(input.phase ? [{ key: searchAttributes.phase, value: input.phase }] : []),
-    ...(input.week ? [{ key: searchAttributes.week, value: input.week }] : []),
-  ]);
-  upsertMemo({ summary: `${agent} on ${machine}: ${input.change}, risk ${status.assessment.score} (${status.assessment.band}), ${status.strategy} migration` });
+  if (!startedWithAttributes) {
+    const visible = migrationVisibility(input);
+    upsertSearchAttributes(visible.searchAttributes);
+    upsertMemo({ summary: visible.summary });
+  }
   log.info('migration planned', { agent, machine, score: status.assessment.score, band: status.assessment.band, strategy: status.strategy });
 
   return CancellationScope.nonCancellable(async () => {

@@ -57,6 +57,14 @@ export const publishLateEventsPatch = 'publish-events-of-late-handlers';
 export const compactMigrationPatch = 'compact-migration-history';
 
 /**
+ * A week starts each migration with the migration's search attributes and memo set
+ * (agent-migration/visibility.ts) and says so in its input (`startedWithAttributes`): the
+ * migration skips its own first upserts and its patch markers, four events fewer each. Asked in
+ * the week, once per run, so weeks begun before it start their migrations as they did.
+ */
+export const migrationsStartWithAttributesPatch = 'migrations-start-with-their-attributes';
+
+/**
  * A migration that asks for its agent's lease while the lease is closing (released, telling
  * its waiters the agent is free) is told "freed", not "held": it arrived after the waiters were
  * told, and would otherwise wait out its 10-minute guard for a notice that never came
@@ -69,3 +77,10 @@ export const leaseFreedWhileClosingPatch = 'lease-freed-while-closing';
  * it: one signal to an external workflow, which phases begun before it do not send.
  */
 export const joinLinePatch = 'join-the-line';
+
+/**
+ * A phase whose plan takes only signed decisions refuses an input that approves every gate by
+ * itself (`autoApproveGates`, config/schema/workflow-inputs.ts autoApprovalProblem). Asked only
+ * for such an input: phases recorded before it carried one without saying unsigned.
+ */
+export const signedUnlessUnsignedPatch = 'auto-approval-only-where-unsigned';
