@@ -16,7 +16,7 @@ import { report, standaloneValidationInput, startValidation } from './report';
 import { describeStarted, startPhase } from './start';
 import { showStatus } from './status';
 import { answerStage, answerUndo, answerPreflight, answerWindow } from './person';
-import { decideGate, freezeLine, gateDecisions, steer, unfreezeLine } from './steer';
+import { applyCalendar, decideGate, freezeLine, gateDecisions, steer, unfreezeLine } from './steer';
 import { newKeyPair } from './sign';
 import { OperatorError } from './temporal-client';
 
@@ -52,6 +52,9 @@ usage:
   phasegate freeze --reason TEXT [--by NAME] | unfreeze [--by NAME] [--reason TEXT]
       stop the line: every running phase (and any started while frozen) starts no migration, stage
       or operation; what runs finishes its current stage and holds. Only unfreeze lifts it, not resume
+  phasegate calendar apply [--by NAME]
+      send deployment.json's calendar (deploy windows, freeze periods) as it is now to every running
+      phase: a freeze added after a phase started holds it too
   phasegate keys new --name NAME --out FILE
       make an Ed25519 key pair for signed decisions: the private key into FILE, and the line for
       deployment.json's "people" printed
@@ -200,6 +203,11 @@ async function main(argv: string[]): Promise<number> {
     case 'unfreeze': {
       const o = { config, json: values.json, ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}) };
       process.stdout.write(`${command === 'freeze' ? await freezeLine(o) : await unfreezeLine(o)}\n`);
+      return 0;
+    }
+    case 'calendar': {
+      if (sub !== 'apply') break;
+      process.stdout.write(`${await applyCalendar({ config, json: values.json, ...(values.by ? { by: values.by } : {}) })}\n`);
       return 0;
     }
     case 'stage':

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { PhasegateConfig } from '../config/load';
-import { abortSignal, pauseSignal, resumeSignal } from '../workflows/lib/steering';
+import { abortSignal, calendarSignal, pauseSignal, resumeSignal } from '../workflows/lib/steering';
 import { phaseStatusQuery, weekWorkflowId, type PhaseStatus } from '../workflows/phase';
 import { connect, describeWorkflow, OperatorError } from './temporal-client';
 import { signDecision } from './sign';
@@ -111,6 +111,25 @@ export async function unfreezeLine(o: SteerOptions): Promise<string> {
     if (!s?.frozen) throw new OperatorError('the line is not frozen');
     await line.signal(unfreezeSignal, { by: who(o), ...(o.reason ? { reason: o.reason } : {}) });
     return `the line is open again (unfrozen by ${who(o)}; it was frozen by ${s.frozen.by} since ${s.frozen.at}: ${s.frozen.reason}). ${s.phases.length} phase(s) carry on`;
+  } finally {
+    await close();
+  }
+}
+
+/**
+ * Sends deployment.json's calendar, as it is now, to every running phase (workflows/phase.ts,
+ * calendarSignal): a freeze period or a window added after a phase started reaches it, its
+ * running week at once and its later weeks as they start. A phase started later reads the file.
+ */
+export async function applyCalendar(o: SteerOptions): Promise<string> {
+  const calendar = o.config.deployment.calendar ?? null;
+  const { client, close } = await connect(o.config);
+  try {
+    const phases = await runningPhases(client);
+    for (const workflowId of phases) await client.workflow.getHandle(workflowId).signal(calendarSignal, { calendar, by: who(o) });
+    const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+    const what = calendar ? `the calendar of ${o.config.deploymentFile} (${count(calendar.windows?.length ?? 0, 'window')}, ${count(calendar.freezes?.length ?? 0, 'freeze')}, ${calendar.timeZone})` : `no calendar (${o.config.deploymentFile} has none): every window open`;
+    return `${what} sent by ${who(o)} to ${phases.length} running phase${phases.length === 1 ? '' : 's'}${phases.length ? `: ${phases.join(', ')}` : ''}`;
   } finally {
     await close();
   }

@@ -29,7 +29,7 @@ import { Notifier, publishAllAndSettle } from './lib/notify';
 import { joinLinePatch, rollbackInChildrenPatch, runScopedPatch, signedUnlessUnsignedPatch } from './lib/patches';
 import { lineWorkflowId, registerPhaseSignal } from './line';
 import { personAnsweredSignal, personNeededSignal, PersonWaits, type PersonWait } from './lib/person';
-import { abortSignal, forwardedAbort, lineHoldSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type LineHold, type RejectedSignal } from './lib/steering';
+import { abortSignal, calendarSignal, forwardedAbort, lineHoldSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser, type AbortRequest, type LineHold, type RejectedSignal } from './lib/steering';
 import { searchAttributes } from './lib/visibility';
 import { undoInChildren } from './rollback/children';
 import { leftAfter, newRollbackRecord, rollBack, type AppliedChange, type RollbackRecord, type UndoResolution } from './rollback/engine';
@@ -151,6 +151,17 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
     upsertSearchAttributes([{ key: searchAttributes.frozen, value: arg.hold ? `${arg.hold.by}: ${arg.hold.reason}`.slice(0, 1000) : null }]);
     await toWeek((w) => w.signal(lineHoldSignal, arg));
   });
+  // The deployment's calendar as it is now (phasegate calendar apply): kept for the weeks to
+  // come, passed on to the running one.
+  let calendarChanges = 0;
+  setHandler(calendarSignal, async (arg) => {
+    if (refused('calendar', arg)) return;
+    if (arg.calendar) input.settings.calendar = arg.calendar;
+    else delete input.settings.calendar;
+    calendarChanges++;
+    notify.emit('calendar.changed', { by: arg.by, calendar: arg.calendar });
+    await toWeek((w) => w.signal(calendarSignal, arg));
+  });
   setHandler(personNeededSignal, (w) => persons.childNeeds(w));
   setHandler(personAnsweredSignal, (a) => persons.childAnswered(a));
   setHandler(
@@ -243,6 +254,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
       status.currentWeek = week.id;
       entry.outcome = 'running';
       upsertSearchAttributes([{ key: searchAttributes.week, value: week.id }]);
+      const calendarSeen = calendarChanges;
       try {
         current = await startChild(weekWorkflow, {
           workflowId: entry.workflowId,
@@ -269,6 +281,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
       // Steering that came while the week was starting reaches it now.
       if (status.paused) await current.signal(pauseSignal, status.paused).catch(() => undefined);
       if (status.line) await current.signal(lineHoldSignal, { hold: status.line }).catch(() => undefined);
+      if (calendarChanges !== calendarSeen) await current.signal(calendarSignal, { calendar: input.settings.calendar ?? null, by: 'phasegate' }).catch(() => undefined);
       if (status.abort) await current.signal(abortSignal, forwardedAbort(status.abort)).catch(() => undefined);
       let result: WeekStatus | null = null;
       try {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -135,5 +136,57 @@ describe('stop the line: freeze and unfreeze every running phase, on the real de
     await week('freeze-gate').executeUpdate(decideGateUpdate, { args: [{ gate: 'freeze-gate.week1.gate', decision: 'go', by: 'oncall' }] });
     assert.equal((await handle.result()).outcome, 'completed');
     assert.deepEqual(await stagesOf(agent, 'freeze-gate-change'), [1, 2, 3]);
+  });
+
+  it('a freeze period added to deployment.json while a phase runs reaches it with `phasegate calendar apply`: the stage in flight lands, nothing new starts, and taking it out again lets the phase finish', async () => {
+    // Two agents on one machine, one at a time: the second starts only after the first.
+    const agents = ['ResponderAgent', 'ChitchatAgent'];
+    const deploymentFile = path.join(stack.env.config.configDir, 'deployment.json');
+    const original = readFileSync(deploymentFile, 'utf8');
+    try {
+      // A stage takes 12 s: long enough for the calendar to reach the migration while its stage 1 runs.
+      for (const a of agents) await stack.sim.fault(a, { applyDelayMs: 12_000 });
+      const handle = await start(plan('calendar-live', agents));
+      const applying = await weekUntil('calendar-live', (s) => s.agents.some((a) => a.state === 'running'), 'the first migration');
+      const firstProgress = applying.agents.find((a) => a.state === 'running')!;
+      const first = firstProgress.agent;
+      const second = agents.find((a) => a !== first)!;
+      const migration = stack.env.client.workflow.getHandle<typeof agentMigrationWorkflow>(firstProgress.workflowId);
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && (await migration.query(agentMigrationStatusQuery).catch(() => null))?.state !== 'applying') await sleep(100);
+      assert.equal((await week('calendar-live').query(weekStatusQuery)).calendar, undefined, 'the phase started without a calendar');
+
+      // The release freeze is written into deployment.json after the phase started, and applied.
+      const now = Date.now();
+      const calendar = { timeZone: 'UTC', freezes: [{ from: new Date(now - 60_000).toISOString(), to: new Date(now + 3_600_000).toISOString(), reason: 'release freeze added late' }] };
+      writeFileSync(deploymentFile, JSON.stringify({ ...JSON.parse(original), calendar }, null, 2));
+      assert.match((await phasegate('calendar', 'apply', '--by', 'release-manager')).stdout, /0 windows, 1 freeze, UTC\) sent by release-manager to 1 running phase: phase\.calendar-live/);
+      const closed = await weekUntil('calendar-live', (s) => s.calendar?.open === false, 'the week to close by the new calendar');
+      assert.match(closed.calendar?.why ?? '', /release freeze added late/);
+      for (const a of agents) await stack.sim.fault(a, { applyDelayMs: 0 });
+      const wait = Date.now() + 40_000;
+      let m = await migration.query(agentMigrationStatusQuery);
+      while (Date.now() < wait && !(m.state === 'paused' && m.stagesApplied.length === 1)) {
+        await sleep(200);
+        m = await migration.query(agentMigrationStatusQuery);
+      }
+      assert.deepEqual([m.state, m.stagesApplied, m.line?.by], ['paused', [1], 'calendar'], 'the stage in flight landed, then the migration held');
+      await sleep(3000);
+      assert.deepEqual(await stagesOf(first, 'calendar-live-change'), [1], 'no stage 2 inside the freeze');
+      assert.deepEqual(await stagesOf(second, 'calendar-live-change'), [], 'no new migration inside the freeze');
+
+      // The freeze taken out of deployment.json again and applied: the phase finishes.
+      writeFileSync(deploymentFile, original);
+      assert.match((await phasegate('calendar', 'apply', '--by', 'release-manager')).stdout, /no calendar .* sent by release-manager to 1 running phase/);
+      assert.equal((await handle.result()).outcome, 'completed');
+      for (const a of agents) assert.deepEqual(await stagesOf(a, 'calendar-live-change'), [1, 2, 3], `${a} migrated once the freeze was taken out`);
+      const kinds = (await messagesOf(stack.env, streams.events.name, week('calendar-live').workflowId)).map((e) => e.kind).filter((k) => k.startsWith('calendar.'));
+      // The events of one workflow task may reach the stream in either order: closed, then opened; two changes.
+      assert.deepEqual(kinds.filter((k) => k !== 'calendar.changed'), ['calendar.closed', 'calendar.opened']);
+      assert.equal(kinds.filter((k) => k === 'calendar.changed').length, 2);
+      assert.deepEqual((await messagesOf(stack.env, streams.events.name, 'phase.calendar-live')).filter((e) => e.kind === 'calendar.changed').map((e) => e.data.by), ['release-manager', 'release-manager']);
+    } finally {
+      writeFileSync(deploymentFile, original);
+    }
   });
 });

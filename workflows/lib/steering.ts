@@ -1,4 +1,6 @@
 import { defineSignal, log } from '@temporalio/workflow';
+import { calendarSchema } from '../../config/schema/deployment';
+import type { DeployCalendar } from '../../decisions/calendar';
 
 /** Stop the rollout: level 1 undoes the agents in flight, 2 also the whole week, 3 also every earlier week. */
 export interface AbortRequest {
@@ -61,6 +63,23 @@ export function lineHoldProblem(arg: unknown): string | null {
   return text(arg.hold.by, 'hold.by', true) ?? text(arg.hold.reason, 'hold.reason', true) ?? text(arg.hold.at, 'hold.at', true);
 }
 
+/**
+ * From the operator (`phasegate calendar apply`) to a phase, and a phase to its week: the
+ * deployment's calendar as it is now (null: none), so that a freeze or a window added to
+ * deployment.json reaches phases already running. Later weeks start with it too.
+ */
+export const calendarSignal = defineSignal<[{ calendar: DeployCalendar | null; by: string }]>('calendar');
+
+/** Why a calendar signal's argument is malformed, or null (the calendar checked as deployment.json's is). */
+export function calendarProblem(arg: unknown): string | null {
+  if (!isObject(arg) || !('calendar' in arg)) return 'calendar takes { calendar: { timeZone, windows, freezes } | null, by }';
+  const by = text(arg.by, 'by', true);
+  if (by) return by;
+  if (arg.calendar === null) return null;
+  const r = calendarSchema.safeParse(arg.calendar);
+  return r.success ? null : r.error.issues.slice(0, 3).map((i) => `calendar.${i.path.join('.')}: ${i.message}`).join('; ');
+}
+
 /** A steering signal that was refused, kept in the workflow's status and sent as an event. */
 export interface RejectedSignal {
   signal: string;
@@ -82,8 +101,9 @@ const text = (v: unknown, field: string, required: boolean): string | null => {
  * they reach the workflow (unlike updates), so each handler checks its argument first and a
  * malformed one is reported and ignored: never acted on, never a failed workflow task.
  */
-export function steeringProblem(signal: 'pause' | 'resume' | 'abort' | 'machineUnreachable' | 'lineHold', arg: unknown): string | null {
+export function steeringProblem(signal: 'pause' | 'resume' | 'abort' | 'machineUnreachable' | 'lineHold' | 'calendar', arg: unknown): string | null {
   if (signal === 'lineHold') return lineHoldProblem(arg);
+  if (signal === 'calendar') return calendarProblem(arg);
   if (!isObject(arg)) return `${signal} takes an object, got ${arg === null ? 'null' : Array.isArray(arg) ? 'an array' : typeof arg}`;
   if (signal === 'machineUnreachable') {
     return (
@@ -131,7 +151,7 @@ export function signalRefuser(list: RejectedSignal[], report: (entry: RejectedSi
 }
 
 /** Steering signals phasegate's workflows know; every other name is refused and recorded. */
-const knownSignals = ['pause', 'resume', 'abort', 'machineUnreachable', 'lineHold', 'personNeeded', 'personAnswered', 'leaseHeld', 'leaseFreed', 'releaseLease', 'waitForLease'];
+const knownSignals = ['pause', 'resume', 'abort', 'machineUnreachable', 'lineHold', 'calendar', 'personNeeded', 'personAnswered', 'leaseHeld', 'leaseFreed', 'releaseLease', 'waitForLease'];
 
 /**
  * For setDefaultSignalHandler: a signal whose name this workflow has no handler for (a typo,

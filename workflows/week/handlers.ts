@@ -1,7 +1,8 @@
 import { CancellationScope, setDefaultSignalHandler, setHandler, workflowInfo } from '@temporalio/workflow';
 import { checkUndoResolution } from '../agent-migration/messages';
 import { personAnsweredSignal, personNeededSignal } from '../lib/person';
-import { abortSignal, lineHoldSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
+import { abortSignal, calendarSignal, lineHoldSignal, machineUnreachableSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
+import { calendarChanged } from './calendar';
 import { checkGateDecision, gateDecisionCheck, recordGateDecision } from './gate';
 import { lineChanged, machineLost, pause, queueWaitExpired, requestAbort, resume } from './holds';
 import { decideGateUpdate, resolveWeekUndoUpdate, weekStatusQuery } from './messages';
@@ -26,6 +27,7 @@ export function registerHandlers(run: WeekRun): void {
     await machineLost(run, u.machine, queueWaitExpired(u), { what: u.what, ...(agent ? { agent } : {}) }, u.workflowId);
   });
   setHandler(lineHoldSignal, async (arg) => void (refused('lineHold', arg) || (await lineChanged(run, arg.hold))));
+  setHandler(calendarSignal, async (arg) => void (refused('calendar', arg) || (await calendarChanged(run, arg))));
   setHandler(personNeededSignal, (w) => run.persons.childNeeds(w));
   setHandler(personAnsweredSignal, (a) => run.persons.childAnswered(a));
   setHandler(decideGateUpdate, (d) => (recordGateDecision(run, d, gateDecisionCheck(run, d)), status), { validator: (d) => checkGateDecision(run, d) });

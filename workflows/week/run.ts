@@ -87,6 +87,9 @@ export class WeekRun {
 
   /** The hold last passed on to the running migrations (holds.ts forwardHold). */
   forwardedHold: LineHold | null = null;
+  /** Calendars received while the week runs (calendar.ts calendarChanged), and whether its watch runs. */
+  calendarChanges = 0;
+  calendarWatched = false;
 
   get aborted(): boolean {
     return this.status.abort !== null;
