@@ -39,6 +39,29 @@ describe('signed decisions on the real dev server', () => {
     assert.notEqual(err.code, 0);
     assert.match(err.stderr, message);
   };
+  /** A one-week plan file of one migrate step, signed by default unless the gate says more. */
+  const writePlan = (id: string, migrate: object, gate: object = {}) => {
+    const planFile = path.join(env.dataDir, `${id}.json`);
+    const plan = {
+      version: 1,
+      id,
+      title: id,
+      thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
+      timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
+      weeks: [{ id: 'week1', title: id, steps: [{ id: 'm', migrate }], gate: { criteria: [{ kind: 'all-migrated' }], ...gate } }],
+    };
+    writeFileSync(planFile, JSON.stringify(plan));
+    return planFile;
+  };
+  /** The phase's week, once its gate is open. */
+  const openGate = async (id: string) => {
+    const week = env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
+    const deadline = Date.now() + 90_000;
+    let s: WeekStatus | null = null;
+    while (Date.now() < deadline && !(s = await week.query(weekStatusQuery).catch(() => null))?.gate.open) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(s?.gate.open, true, 'the gate opened');
+    return week;
+  };
   const updatesAccepted = async (workflowId: string) => ((await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
 
   before(async () => {
@@ -53,25 +76,10 @@ describe('signed decisions on the real dev server', () => {
   it('a gate that names its deciders refuses an unsigned, a forged and an unauthorised decision before the history, and records the signed one as checked', async () => {
     const id = 'signed-gate';
     const agents = ['ChitchatAgent', 'WebSearchAgent'];
-    const planFile = path.join(env.dataDir, `${id}.json`);
-    writeFileSync(
-      planFile,
-      JSON.stringify({
-        version: 1,
-        id,
-        title: id,
-        thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
-        timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
-        weeks: [{ id: 'week1', title: 'two agents', steps: [{ id: 'm', migrate: { change: `${id}-change`, select: { agents }, batchSize: 2 } }], gate: { criteria: [{ kind: 'all-migrated' }], deciders: ['alice', 'bob'] } }],
-      }),
-    );
+    const planFile = writePlan(id, { change: `${id}-change`, select: { agents }, batchSize: 2 }, { deciders: ['alice', 'bob'] });
     assert.match((await phasegate('plan', 'check', planFile)).stdout, /decided by: alice, bob \(signed decisions only\)/);
     await phasegate('start', planFile, '--id', `phase.${id}`);
-    const week = env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
-    const deadline = Date.now() + 90_000;
-    let s: WeekStatus | null = null;
-    while (Date.now() < deadline && !(s = await week.query(weekStatusQuery).catch(() => null))?.gate.open) await new Promise((r) => setTimeout(r, 200));
-    assert.equal(s?.gate.open, true, 'the gate opened');
+    const week = await openGate(id);
 
     await refused(['gate', 'go', `phase.${id}`, '--by', 'alice'], /unsigned: this plan takes only signed decisions \(sign with --key, the key file of alice\)/);
     await refused(['gate', 'go', `phase.${id}`, '--by', 'alice', '--key', keyOf('mallory')], /the signature is not alice's over this decision \(forged/);
@@ -99,18 +107,7 @@ describe('signed decisions on the real dev server', () => {
   it('a plan that names no deciders and does not allow unsigned decisions takes any of the deployment\'s people, signed, and refuses an unsigned or an outsider\'s decision', async () => {
     const id = 'signed-by-default';
     const agents = ['ChitchatAgent'];
-    const planFile = path.join(env.dataDir, `${id}.json`);
-    writeFileSync(
-      planFile,
-      JSON.stringify({
-        version: 1,
-        id,
-        title: id,
-        thresholds: { sampleIntervalMs: 500, degradationMinDeltaMs: 1000 },
-        timings: { baselineSamples: 1, rapidVerificationMs: 500, stageVerificationMs: 500, observationMs: 0 },
-        weeks: [{ id: 'week1', title: 'one agent', steps: [{ id: 'm', migrate: { change: `${id}-change`, select: { agents }, pilots: 0 } }], gate: { criteria: [{ kind: 'all-migrated' }] } }],
-      }),
-    );
+    const planFile = writePlan(id, { change: `${id}-change`, select: { agents }, pilots: 0 });
     assert.match((await phasegate('plan', 'check', planFile)).stdout, /decided by: any of the deployment's people, signed \(alice, bob, carol\)/);
     // The same input with every gate approved by itself, unsigned: refused before the phase does anything.
     const input = JSON.parse((await phasegate('plan', 'input', planFile)).stdout);
@@ -118,11 +115,7 @@ describe('signed decisions on the real dev server', () => {
     await assert.rejects(bypass.result(), (err: Error & { cause?: Error }) => /autoApproveGates: approves every gate unsigned/.test(err.cause?.message ?? ''));
     assert.equal(((await bypass.fetchHistory()).events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes || e.activityTaskScheduledEventAttributes).length, 0, 'the refused phase started nothing');
     await phasegate('start', planFile, '--id', `phase.${id}`);
-    const week = env.client.workflow.getHandle(weekWorkflowId(`phase.${id}`, 'week1'));
-    const deadline = Date.now() + 90_000;
-    let s: WeekStatus | null = null;
-    while (Date.now() < deadline && !(s = await week.query(weekStatusQuery).catch(() => null))?.gate.open) await new Promise((r) => setTimeout(r, 200));
-    assert.equal(s?.gate.open, true, 'the gate opened');
+    const week = await openGate(id);
     await refused(['gate', 'go', `phase.${id}`, '--by', 'carol'], /unsigned: this plan takes only signed decisions/);
     await refused(['gate', 'go', `phase.${id}`, '--by', 'mallory', '--key', keyOf('mallory')], /"mallory" may not decide this; the plan names alice, bob, carol/);
     assert.equal(await updatesAccepted(week.workflowId), 0, 'nothing refused reached the history');
