@@ -82,4 +82,3 @@ function withControls(steps: CompiledStep[], inventory: Inventory): CompiledStep
       : s,
   );
 }
-

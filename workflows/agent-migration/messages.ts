@@ -46,8 +46,8 @@ export interface AgentMigrationInput {
   /**
    * Set by a week that starts the migration with its search attributes and memo already in
    * place (visibility.ts): the migration then writes neither at its start and takes the
-   * compact history without asking patched() (two events fewer each), as every such week's
-   * migration runs the current code.
+   * compact history without asking patched(), as every such week's migration runs the current
+   * code: four events fewer (the patch marker and its search attribute, the attributes, the memo).
    */
   startedWithAttributes?: true;
   phase?: string;
