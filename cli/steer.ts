@@ -125,11 +125,21 @@ export async function applyCalendar(o: SteerOptions): Promise<string> {
   const calendar = o.config.deployment.calendar ?? null;
   const { client, close } = await connect(o.config);
   try {
-    const phases = await runningPhases(client);
-    for (const workflowId of phases) await client.workflow.getHandle(workflowId).signal(calendarSignal, { calendar, by: who(o) });
+    const phases: string[] = [];
+    const missed: string[] = [];
+    // One phase that ended between the listing and its signal does not keep the others from theirs.
+    for (const workflowId of await runningPhases(client)) {
+      await client.workflow
+        .getHandle(workflowId)
+        .signal(calendarSignal, { calendar, by: who(o) })
+        .then(
+          () => phases.push(workflowId),
+          (err: Error) => missed.push(`${workflowId} (${err.message})`),
+        );
+    }
     const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
     const what = calendar ? `the calendar of ${o.config.deploymentFile} (${count(calendar.windows?.length ?? 0, 'window')}, ${count(calendar.freezes?.length ?? 0, 'freeze')}, ${calendar.timeZone})` : `no calendar (${o.config.deploymentFile} has none): every window open`;
-    return `${what} sent by ${who(o)} to ${phases.length} running phase${phases.length === 1 ? '' : 's'}${phases.length ? `: ${phases.join(', ')}` : ''}`;
+    return `${what} sent by ${who(o)} to ${phases.length} running phase${phases.length === 1 ? '' : 's'}${phases.length ? `: ${phases.join(', ')}` : ''}${missed.length ? `; not sent to ${missed.join(', ')}` : ''}`;
   } finally {
     await close();
   }

@@ -152,7 +152,8 @@ function fieldPath(segments: readonly PropertyKey[]): string {
 /**
  * Why an input may not approve every gate by itself (`autoApproveGates`: in one name, unsigned),
  * or null: only a phase whose plan allows unsigned decisions (tests, the local demo) may, so a
- * plan that takes only signed ones cannot be bypassed this way. Checked by the phase workflow
+ * signed plan compiled by `phasegate plan input` is not turned unsigned by mistake. It is no
+ * guard against whoever may start workflows: they write the input. Checked by the phase workflow
  * behind a patch (workflows/lib/patches.ts), since phases recorded before it carry such inputs.
  */
 export function autoApprovalProblem(input: { autoApproveGates?: unknown; settings: { decisions?: { unsigned: boolean } } }): string | null {

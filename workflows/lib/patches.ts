@@ -60,7 +60,10 @@ export const compactMigrationPatch = 'compact-migration-history';
  * A week starts each migration with the migration's search attributes and memo set
  * (agent-migration/visibility.ts) and says so in its input (`startedWithAttributes`): the
  * migration skips its own first upserts and its patch markers, four events fewer each. Asked in
- * the week, once per run, so weeks begun before it start their migrations as they did.
+ * the week as each migration starts (the first call of a run records the marker), so a week's
+ * history from before it replays as it ran; a week running when the workers are upgraded starts
+ * its later migrations the new way. A build from before it cannot take such a migration
+ * (its input schema does not know the field): do not roll workers back past it while weeks run.
  */
 export const migrationsStartWithAttributesPatch = 'migrations-start-with-their-attributes';
 
