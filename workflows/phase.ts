@@ -154,12 +154,15 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   // The deployment's calendar as it is now (phasegate calendar apply): kept for the weeks to
   // come, passed on to the running one.
   let calendarChanges = 0;
+  /** The week the latest change was sent to, so that a week that got it as it started is not sent it twice. */
+  let calendarSentTo: { week: ChildWorkflowHandle<typeof weekWorkflow>; change: number } | null = null;
   setHandler(calendarSignal, async (arg) => {
     if (refused('calendar', arg)) return;
     if (arg.calendar) input.settings.calendar = arg.calendar;
     else delete input.settings.calendar;
     calendarChanges++;
     notify.emit('calendar.changed', { by: arg.by, calendar: arg.calendar });
+    if (current) calendarSentTo = { week: current, change: calendarChanges };
     await toWeek((w) => w.signal(calendarSignal, arg));
   });
   setHandler(personNeededSignal, (w) => persons.childNeeds(w));
@@ -281,7 +284,8 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
       // Steering that came while the week was starting reaches it now.
       if (status.paused) await current.signal(pauseSignal, status.paused).catch(() => undefined);
       if (status.line) await current.signal(lineHoldSignal, { hold: status.line }).catch(() => undefined);
-      if (calendarChanges !== calendarSeen) await current.signal(calendarSignal, { calendar: input.settings.calendar ?? null, by: 'phasegate' }).catch(() => undefined);
+      const calendarReached = calendarSentTo?.week === current && calendarSentTo.change === calendarChanges;
+      if (calendarChanges !== calendarSeen && !calendarReached) await current.signal(calendarSignal, { calendar: input.settings.calendar ?? null, by: 'phasegate' }).catch(() => undefined);
       if (status.abort) await current.signal(abortSignal, forwardedAbort(status.abort)).catch(() => undefined);
       let result: WeekStatus | null = null;
       try {
