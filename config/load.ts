@@ -219,7 +219,7 @@ export function loadPlan(file: string, config: Pick<PhasegateConfig, 'inventory'
   if (renamed.length) throw new ConfigError(file, renamed);
   const plan = loadJsonFile(file, planSchema);
   const issues = [...checkPlanAgainstConfig(plan, config), ...(config.deployment ? decidersUnknown(plan, config.deployment.people) : [])];
-  if (config.deployment && !plan.decisions.unsigned && config.deployment.people.length === 0) issues.push({ field: 'decisions', reason: unsignablePlan('decisions').replace(/^decisions: /, '') });
+  if (config.deployment && !plan.decisions.unsigned && config.deployment.people.length === 0) issues.push({ field: 'decisions', reason: unsignablePlan() });
   if (issues.length) throw new ConfigError(file, issues);
   return plan;
 }

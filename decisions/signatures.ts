@@ -84,6 +84,6 @@ export function decisionProblem(rule: DecisionRule | undefined, d: SignedDecisio
 }
 
 /** Why a plan that takes only signed decisions cannot run on a deployment that lists nobody to sign them (plan/compile.ts and config/load.ts). */
-export function unsignablePlan(field: string): string {
-  return `${field}: this plan takes only signed decisions (it does not say "decisions": { "unsigned": true }), but deployment.json "people" lists nobody who could sign them; add each decider's public key (phasegate keys new), or allow unsigned decisions for a local demo`;
+export function unsignablePlan(): string {
+  return `this plan takes only signed decisions (it does not say "decisions": { "unsigned": true }), but deployment.json "people" lists nobody who could sign them; add each decider's public key (phasegate keys new), or allow unsigned decisions for a local demo`;
 }

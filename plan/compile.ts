@@ -25,7 +25,7 @@ export function phaseInput(plan: Plan, inventory: Inventory, deployment: { peopl
   // Signed by default: where the plan names nobody, any of the deployment's people may decide,
   // each with their own key; only a plan that says `decisions.unsigned` takes anyone's word.
   const everyone = (field: string): Signer[] => {
-    if (people.length === 0) throw new Error(unsignablePlan(field));
+    if (people.length === 0) throw new Error(`${field}: ${unsignablePlan()}`);
     return people.map((p) => ({ name: p.name, publicKey: p.publicKey }));
   };
   const stageApprovers = decisions.stageApprovers ? signers(decisions.stageApprovers, 'decisions.stageApprovers') : decisions.unsigned ? undefined : everyone('decisions');
