@@ -24,7 +24,11 @@ import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows
  * week rollback). Prints the time per agent, every workflow's largest history, the week's runs,
  * and the peak resident memory of the control worker and of the largest machine worker.
  *
- * node dist/bench/scale.js --agents 1000 --machines 10 [--production [--machine-hosts netns|loopback]] [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N] [--undos-at-once N]
+ * With --inject-triggers N, N agents spread over the fleet (none a pilot) fail their integration
+ * check once the change is on them (a fault the simulator clears with the undo), so their own
+ * triggers roll them back; the bench then checks every agent's outcome against the simulator.
+ *
+ * node dist/bench/scale.js --agents 1000 --machines 10 [--production [--machine-hosts netns|loopback]] [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N] [--undos-at-once N] [--inject-triggers N] [--agent-heartbeat-ms N]
  */
 
 /** What the bench needs of a stack, embedded or production-shaped. */
@@ -110,6 +114,9 @@ async function main(): Promise<void> {
       'undos-at-once': { type: 'string' },
       // The GPU probe as one looping nvidia-smi per machine worker (0: two processes per sample).
       'gpu-loop-ms': { type: 'string', default: '1000' },
+      'inject-triggers': { type: 'string', default: '0' },
+      // The agents' heartbeat interval (the shipped inventory's 1 s when not given).
+      'agent-heartbeat-ms': { type: 'string' },
     },
   });
   const agents = Number(values.agents);
@@ -117,8 +124,13 @@ async function main(): Promise<void> {
   const history = values['new-run-after'] || values['per-round'] ? { newRunAfterEvents: Number(values['new-run-after'] ?? 5000), migrationsPerRound: Number(values['per-round'] ?? 400) } : undefined;
   const undosAtOnce = values['undos-at-once'] ? Number(values['undos-at-once']) : undefined;
   const gpuLoopMs = Number(values['gpu-loop-ms']);
-  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots: 3, maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}), ...(undosAtOnce ? { rollbackUndosAtOncePerMachine: undosAtOnce } : {}), ...(gpuLoopMs > 0 ? { gpuLoopMs } : {}) });
-  process.stdout.write(`scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}, GPU probe ${gpuLoopMs > 0 ? `one looping nvidia-smi per machine (${gpuLoopMs} ms)` : 'two nvidia-smi processes per sample'}; starting the stack\n`);
+  const agentHeartbeatMs = values['agent-heartbeat-ms'] ? Number(values['agent-heartbeat-ms']) : undefined;
+  const pilots = 3;
+  const fleet = generateFleet({ agents, machines, actions: 'curl', pilots, maxConcurrentPerMachine: Number(values.concurrency), ...(history ? { history } : {}), ...(undosAtOnce ? { rollbackUndosAtOncePerMachine: undosAtOnce } : {}), ...(gpuLoopMs > 0 ? { gpuLoopMs } : {}), ...(agentHeartbeatMs ? { agentHeartbeatMs } : {}) });
+  const triggered = triggeredAgents(fleet, Number(values['inject-triggers']), pilots);
+  process.stdout.write(
+    `scale: ${agents} agents on ${machines} machines, ${values.concurrency} at once per machine${history ? `, history limits ${JSON.stringify(history)}` : ''}, GPU probe ${gpuLoopMs > 0 ? `one looping nvidia-smi per machine (${gpuLoopMs} ms)` : 'two nvidia-smi processes per sample'}, agents' heartbeats every ${agentHeartbeatMs ?? 1000} ms, ${triggered.length} injected trigger(s)${triggered.length ? ` (${triggered.join(', ')})` : ''}; starting the stack\n`,
+  );
   const cache = values['max-cached-workflows'] ? Number(values['max-cached-workflows']) : undefined;
   const heapMb = values['control-heap-mb'] ? Number(values['control-heap-mb']) : undefined;
   const machineHosts = values['machine-hosts'];
@@ -188,6 +200,8 @@ async function main(): Promise<void> {
     const planFile = path.join(env.config.configDir, 'plans', 'scale.json');
     writeFileSync(planFile, JSON.stringify(fleet.plan));
     const plan = loadPlan(planFile, env.config);
+    // Dormant until a stage of the change is on the agent, cleared by its undo (simulator/fleet-state.ts).
+    for (const agent of triggered) await injectOnItsSimulator(env.simulatorAdmins, agent, { integrationFailing: true, clearOnUndo: true });
     const started = Date.now();
     const handle = await env.client.workflow.start(phaseWorkflow, { taskQueue: env.config.deployment.controlTaskQueue, workflowId: `phase.scale.${started}`, args: [phaseInput(plan, env.config.inventory)] });
     const weekId = `${handle.workflowId}.week1`;
@@ -229,8 +243,11 @@ async function main(): Promise<void> {
     const byState = final.agents.reduce<Record<string, number>>((m, a) => ((m[a.state] = (m[a.state] ?? 0) + 1), m), {});
     // The fleet as the simulator has it: agents that hold a stage of the phase's change.
     const change = plan.weeks[0]!.steps.find((s) => s.migrate)!.migrate!.change;
-    let holding = 0;
-    for (const admin of env.simulatorAdmins) holding += (await simulatorClient(admin).agents()).filter((a) => (a.changes[change] ?? []).length > 0).length;
+    const onMachines = new Map<string, number[]>();
+    for (const admin of env.simulatorAdmins) for (const a of await simulatorClient(admin).agents()) onMachines.set(a.name, a.changes[change] ?? []);
+    const holding = [...onMachines.values()].filter((stages) => stages.length > 0).length;
+    const disagreements = recordAgainstFleet(final.agents, onMachines);
+    const triggeredOutcomes = Object.fromEntries(triggered.map((a) => [a, final.agents.find((p) => p.agent === a)?.state ?? 'not in the week']));
 
     const largestByType = new Map<string, { id: string; events: number }>();
     let weekRuns: number[] = [];
@@ -263,6 +280,10 @@ async function main(): Promise<void> {
       msPerAgentWithoutPauses: Math.round((rolloutMs - pauses.reduce((t, p) => t + p.pausedMs, 0)) / agents),
       rollback: values.rollback ? { undosAtOncePerMachine: plan.timings.rollbackUndosAtOncePerMachine, ms: ended - atGate, budgetMs: 5 * 60_000, withinBudget: ended - atGate <= 5 * 60_000, undone: byState['undone-with-week'] ?? 0, cpuSeconds: rollbackCpu } : null,
       agentsHoldingTheChangeInSimulator: holding,
+      // Agents whose outcome in the week and stages on their machine disagree (none expected).
+      disagreements,
+      injectedTriggers: triggeredOutcomes,
+      agentHeartbeatMs: agentHeartbeatMs ?? 1000,
       weekRuns,
       largestHistoryByType: Object.fromEntries(largestByType),
       peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
@@ -279,7 +300,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `scale: ${agents} agents on ${machines} machines: rollout to the gate ${(rolloutMs / 1000).toFixed(1)} s, ${figures.msPerAgent} ms per agent${pauses.length ? ` (${figures.msPerAgentWithoutPauses} ms without the ${pauses.length} pause(s) for a silent link)` : ''}; phase ${result.outcome}; agents ${JSON.stringify(byState)}\n` +
         (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents, ${figures.rollback.undosAtOncePerMachine} undos at once per machine: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'}); CPU seconds meanwhile: ${JSON.stringify(figures.rollback.cpuSeconds)}\n` : '') +
-        `  the simulator: ${holding} agents hold a stage of ${change}\n` +
+        `  the simulator: ${holding} agents hold a stage of ${change}; outcome and machine disagree for ${disagreements.length} agent(s)${disagreements.length ? `: ${JSON.stringify(disagreements.slice(0, 10))}` : ''}\n` +
+        (triggered.length ? `  injected triggers: ${JSON.stringify(triggeredOutcomes)}\n` : '') +
         `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}\n` +
         `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB (anonymous ${controlAtPeak.anonMb} MB, file-backed ${controlAtPeak.fileMb} MB; by Node at its peak: ${controlMemory ? `V8 heap ${controlMemory.heapUsed} of ${controlMemory.heapTotal} MB, external ${controlMemory.external} MB (array buffers ${controlMemory.arrayBuffers} MB), the rest ${controlMemory.rss - controlMemory.heapTotal - controlMemory.external} MB native` : 'not reported'}), largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, ${simulatorRss.length > 1 ? 'largest simulator' : 'simulator'} ${Math.max(0, ...simulatorRss.map(([, v]) => v))} MB; the bench process ${figures.benchProcessCpuSeconds} CPU-s\n`,
     );
@@ -291,6 +313,41 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     await env.stop();
   }
+}
+
+/** N agents spread evenly over the fleet, past the pilots (the plan's first agents). */
+function triggeredAgents(fleet: GeneratedFleet, n: number, pilots: number): string[] {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--inject-triggers ${n}: give a whole number of agents, 0 or more`);
+  const candidates = fleet.inventory.agents.slice(pilots).map((a) => a.name);
+  if (n > candidates.length) throw new Error(`--inject-triggers ${n}: the fleet has ${candidates.length} agents past its pilots`);
+  return Array.from({ length: n }, (_, k) => candidates[Math.floor(((k + 0.5) * candidates.length) / n)]!);
+}
+
+/** Sets an agent's faults on the simulator that holds it (one per machine host on the production-shaped stack). */
+async function injectOnItsSimulator(admins: string[], agent: string, faults: Parameters<ReturnType<typeof simulatorClient>['fault']>[1]): Promise<void> {
+  for (const admin of admins) {
+    const sim = simulatorClient(admin);
+    if ((await sim.agents()).some((a) => a.name === agent)) return void (await sim.fault(agent, faults));
+  }
+  throw new Error(`--inject-triggers: no simulator holds ${agent}`);
+}
+
+/**
+ * Every agent whose outcome in the week disagrees with the stages its machine holds: migrated
+ * holds the change, accepted-as-is or failed holds the stages the week says it left, and every
+ * other outcome holds none of it.
+ */
+function recordAgainstFleet(progress: WeekStatus['agents'], onMachines: Map<string, number[]>): Array<{ agent: string; state: string; stagesOnMachine: number[] }> {
+  const out: Array<{ agent: string; state: string; stagesOnMachine: number[] }> = [];
+  for (const p of progress) {
+    const stages = [...(onMachines.get(p.agent) ?? [])].sort((a, b) => a - b);
+    const agrees =
+      p.state === 'migrated' ? stages.length > 0
+      : p.state === 'accepted-as-is' || p.state === 'failed' ? JSON.stringify(stages) === JSON.stringify([...(p.stagesLeft ?? [])].sort((a, b) => a - b))
+      : stages.length === 0;
+    if (!agrees) out.push({ agent: p.agent, state: p.state, stagesOnMachine: stages });
+  }
+  return out;
 }
 
 main().then(

@@ -40,6 +40,20 @@ describe('generated fleets (simulator/generate-fleet.ts)', () => {
     }
   });
 
+  it("agentHeartbeatMs sets the agents' heartbeat interval and keeps the others of the shipped inventory", () => {
+    const slow = mkdtempSync(path.join(tmpdir(), 'phasegate-generated-beats-'));
+    try {
+      writeFleet(slow, generateFleet({ agents: 6, machines: 3, actions: 'curl', agentHeartbeatMs: 30_000 }));
+      const shipped = loadConfig(dir).inventory.heartbeats;
+      const beats = loadConfig(slow).inventory.heartbeats;
+      assert.equal(beats.agentIntervalMs, 30_000);
+      assert.deepEqual({ ...beats, agentIntervalMs: shipped.agentIntervalMs }, shipped, 'hubs, machines and the link silence as shipped');
+      assert.equal(shipped.agentIntervalMs, 1000, 'without it, the shipped 1 s');
+    } finally {
+      rmSync(slow, { recursive: true, force: true });
+    }
+  });
+
   describe("the curl catalogue's marker check keeps fleetctl's exit codes", () => {
     let server: Server;
     let admin = '';
