@@ -283,6 +283,8 @@ async function main(): Promise<void> {
       // Agents whose outcome in the week and stages on their machine disagree (none expected).
       disagreements,
       injectedTriggers: triggeredOutcomes,
+      // Why each agent that was not migrated ended as it did: its trigger, or the week's detail.
+      notMigrated: final.agents.filter((a) => a.state !== 'migrated').map((a) => ({ agent: a.agent, state: a.state, ...(a.trigger ? { trigger: a.trigger } : {}), ...(a.detail ? { detail: a.detail } : {}) })),
       agentHeartbeatMs: agentHeartbeatMs ?? 1000,
       weekRuns,
       largestHistoryByType: Object.fromEntries(largestByType),
