@@ -210,6 +210,7 @@ async function main(): Promise<void> {
     let pausedSince: number | null = null;
     const pauses: Array<{ reason: string; pausedMs: number }> = [];
     for (;;) {
+      failIfAWorkerDied(env);
       week = await env.client.workflow.getHandle(weekId).query(weekStatusQuery).catch(() => null);
       if (week?.gate.open) break;
       // On two cores with fifty machines a machine worker can miss its heartbeats long enough for
@@ -236,7 +237,17 @@ async function main(): Promise<void> {
     const cpuAtGate = cpuSeconds();
     const decision = values.rollback ? 'rollback-week' : 'go';
     await env.client.workflow.getHandle(weekId).executeUpdate(decideGateUpdate, { args: [{ gate: week.gate.id, decision, by: 'bench' }] });
-    const result = await handle.result();
+    // Polled rather than awaited alone: a worker that died would leave it waiting for ever.
+    const watch = setInterval(() => {
+      try {
+        failIfAWorkerDied(env);
+      } catch (err) {
+        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+        void env.stop().finally(() => process.exit(1));
+      }
+    }, 1000);
+    const result = await handle.result().finally(() => clearInterval(watch));
     const ended = Date.now();
     const rollbackCpu = values.rollback ? cpuBetween(cpuAtGate, cpuSeconds()) : null;
     const final = await env.client.workflow.getHandle(weekId).query(weekStatusQuery);
@@ -332,6 +343,25 @@ async function injectOnItsSimulator(admins: string[], agent: string, faults: Par
     if ((await sim.agents()).some((a) => a.name === agent)) return void (await sim.fault(agent, faults));
   }
   throw new Error(`--inject-triggers: no simulator holds ${agent}`);
+}
+
+/**
+ * Neither stack restarts a worker that died (the embedded one by design; the production-shaped
+ * one runs its workers as plain children, not under compose's restart policy), so a week whose
+ * worker died would never reach its gate: fail at once, with the end of that worker's log.
+ */
+function failIfAWorkerDied(env: BenchStack): void {
+  for (const [name, p] of env.processes) {
+    if (!name.startsWith('worker-')) continue;
+    if (p.child.exitCode === null && p.child.signalCode === null) continue;
+    let tail = '';
+    try {
+      tail = readFileSync(path.join(env.logsDir, `${name}.log`), 'utf8').trimEnd().split('\n').slice(-5).join('\n');
+    } catch {
+      tail = '(no log)';
+    }
+    throw new Error(`scale: ${name} exited (${p.child.exitCode !== null ? `code ${p.child.exitCode}` : p.child.signalCode}); the run cannot finish. The end of its log:\n${tail}`);
+  }
 }
 
 /**

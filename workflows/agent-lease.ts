@@ -27,8 +27,10 @@ import { searchAttributes } from './lib/visibility';
  * lease, a workflow with the fixed id `lease.<agent>` started as its child. Temporal allows one
  * running workflow per id, so a second migration's start of the lease fails at once; it then
  * asks the lease to tell it who holds it and when it is free, and waits (or is refused, as its
- * plan says). The lease ends when its holder releases it, or, if the holder is closed without
- * releasing (terminated), through the parent-close policy that cancels it.
+ * plan says). The lease ends when its holder closes: the parent-close policy (REQUEST_CANCEL)
+ * cancels it, and it takes that as its release. A migration with the brief history relies on
+ * that alone (agent-migration/workflow.ts); one without it, from before, sends releaseLease
+ * first and waits for the lease to close (releaseAgentLease).
  */
 
 export interface AgentLeaseInput {
@@ -86,7 +88,7 @@ export async function agentLeaseWorkflow(input: AgentLeaseInput): Promise<LeaseH
   try {
     await condition(() => released);
   } catch (err) {
-    // The holder closed without releasing (parent-close policy): the lease is free all the same.
+    // The holder closed (parent-close policy): the lease is free all the same.
     if (!isCancellation(err)) throw err;
   }
   closing = true;

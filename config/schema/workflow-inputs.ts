@@ -33,6 +33,8 @@ export const agentMigrationInputSchema = z
     approvals: z.strictObject({ signers: signersSchema, unsigned: z.boolean() }).optional(),
     /** Started by a week with its search attributes and memo already set (workflows/agent-migration/visibility.ts). */
     startedWithAttributes: z.literal(true).optional(),
+    /** Started by a week for the brief history (workflows/lib/patches.ts, "the brief history"). */
+    briefHistory: z.literal(true).optional(),
     ...phaseAndWeek,
   })
   .superRefine((input, ctx) => {

@@ -72,6 +72,9 @@ describe('agent migration: human approvals, failed undos and a killed machine wo
     const agent = 'SessionMemoryAgent';
     const handle = await startMigration(env, agent);
     await waitForStatus(handle, (x) => x.state === 'verifying' && x.currentStage === 2, 'stage 2 verification');
+    // The Web UI's "current details" (the SDK's metadata query) say the same, at no history event.
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(metadata.currentDetails ?? '', new RegExp(`^${agent} on \\S+, \\S+: verifying, stage 2$`));
     await rejectedWith(handle.executeUpdate(resolveFailedUndoUpdate, { args: [{ action: 'accept', by: 'ops', reason: 'early' }] }), /does not need a human now/);
     await sim.fault(agent, { integrationFailing: true, undoFails: true, clearOnUndo: true });
 

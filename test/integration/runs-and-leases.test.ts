@@ -148,6 +148,29 @@ describe('runs, leases, lanes and aborts', () => {
       if (publishesAsked(h.events ?? []).some((p) => p.activity === 'publishEvent' && p.id.endsWith(':agent.busy'))) busy.push(id);
     }
     assert.equal(busy.length, 1, `exactly one of the two waited for the agent: ${busy.join(', ')}`);
+
+    // The brief history (workflows/lib/patches.ts): neither migration sent its lease a release
+    // signal; each lease ended as its holder closed (the parent-close cancel), completed, and none is left.
+    for (const id of waited) {
+      const events = (await env.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+      assert.equal(events.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'releaseLease').length, 0, `${id} sends no release signal`);
+      const statuses = events.flatMap((e) => {
+        const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
+        const status = fields.PhasegateStatus?.data;
+        return status ? [JSON.parse(Buffer.from(status).toString())] : [];
+      });
+      assert.ok(!statuses.includes('applying') && !statuses.includes('verifying'), `${id}: its status attribute stays "migrating" through its stages: ${statuses.join(', ')}`);
+      assert.equal(statuses.at(-1), 'done');
+    }
+    const leases = [];
+    for await (const w of env.client.workflow.list({ query: `WorkflowType="agentLeaseWorkflow" AND PhasegateAgent="${shared}"` })) leases.push(w);
+    assert.equal(leases.length, 2, 'one lease run per migration of the shared agent');
+    for (const l of leases) {
+      assert.equal(l.status.name, 'COMPLETED', `lease run ${l.runId} completed`);
+      const events = (await env.client.workflow.getHandle(l.workflowId, l.runId).fetchHistory()).events ?? [];
+      assert.ok(events.some((e) => e.workflowExecutionCancelRequestedEventAttributes), `lease run ${l.runId} was ended by its holder's close`);
+      assert.ok(!events.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'releaseLease'), `lease run ${l.runId} got no release signal`);
+    }
   });
 
   it('the same plan started twice at once: no shared child, no failed start, each agent migrated by the run that took it first and left alone by the other', async () => {

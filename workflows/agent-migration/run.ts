@@ -1,5 +1,5 @@
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { CancellationScope, condition, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { StageNumber } from '../../decisions/migration-steps';
 import { assessRisk } from '../../decisions/risk';
 import type { LeaseWaitState } from '../agent-lease';
@@ -11,6 +11,10 @@ import { machineUnreachableSignal } from '../lib/steering';
 import { searchAttributes } from '../lib/visibility';
 import type { UndoResolution } from '../rollback/engine';
 import type { AgentMigrationInput, AgentMigrationStatus, InconclusiveResolution, MigrationState, PreflightResolution } from './messages';
+import { briefStatusMigrating } from './visibility';
+
+/** The states a brief run's status search attribute shows as "migrating". */
+const briefStatusCovers: ReadonlySet<MigrationState> = new Set(['starting', 'baseline', 'applying', 'verifying']);
 
 /**
  * Everything one migration run shares: its input and status, its notifier, the operator's
@@ -40,8 +44,14 @@ export class MigrationRun {
   readonly lean: boolean;
   /** Shorter still (lib/patches.ts, compactMigrationPatch): markers and baseline in one activity, a task's events in one publish. */
   readonly compact: boolean;
+  /**
+   * The brief history (input.briefHistory; lib/patches.ts): the status search attribute says
+   * "migrating" through the baseline, the stages and their verifications, and the lease ends
+   * with the run.
+   */
+  readonly brief: boolean;
   /** The status search attribute as last written (lean runs write it only when it changes). */
-  private statusWritten: MigrationState | null = null;
+  private statusWritten: string | null = null;
 
   constructor(
     readonly input: AgentMigrationInput,
@@ -50,8 +60,11 @@ export class MigrationRun {
   ) {
     this.agent = input.agent.name;
     this.machine = input.agent.machine;
+    this.brief = compact && input.briefHistory === true;
     this.lean = lean || compact;
     this.compact = compact;
+    // Its week set the attribute as it started the run (workflows/week/steps/migrate.ts).
+    if (this.brief) this.statusWritten = briefStatusMigrating;
     const assessment = assessRisk(input.agent);
     this.notify = new Notifier({ agent: this.agent, machine: this.machine, change: input.change, phase: input.phase, week: input.week }, { eventsInTask: this.lean, batchInTask: compact });
     this.status = {
@@ -85,11 +98,20 @@ export class MigrationRun {
     this.m = onMachine(this.machine, { queueWaitMs: input.timings.machineQueueWaitMs, retry: retryOf(input.timings), whenUnreachable: (u) => this.holdForMachine(u) });
   }
 
+  /**
+   * The state, as the status query and the Web UI's current details show it (no history event),
+   * and as the status search attribute has it: every state in a run without the brief history;
+   * in a brief one, the states that last seconds to minutes between two machine actions read
+   * "migrating" there, and only a change of that value costs an event.
+   */
   setState(state: MigrationState, also: SearchAttributeUpdatePair[] = []): void {
     this.status.state = state;
-    if (this.lean && state === this.statusWritten && also.length === 0) return;
-    this.statusWritten = state;
-    upsertSearchAttributes([{ key: searchAttributes.status, value: state }, ...also]);
+    const stage = this.status.currentStage;
+    setCurrentDetails(`${this.agent} on ${this.machine}, ${this.input.change}: ${state}${stage !== null && state !== 'done' ? `, stage ${stage}` : ''}`);
+    const shown = this.brief && briefStatusCovers.has(state) ? briefStatusMigrating : state;
+    if (this.lean && shown === this.statusWritten && also.length === 0) return;
+    this.statusWritten = shown;
+    upsertSearchAttributes([{ key: searchAttributes.status, value: shown }, ...also]);
   }
 
   /** The idempotency key of one action of one stage, of this run. */

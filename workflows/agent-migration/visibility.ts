@@ -4,6 +4,12 @@ import { searchAttributes } from '../lib/visibility';
 import type { AgentMigrationInput } from './messages';
 
 /**
+ * The status search attribute of a migration with the brief history (messages.ts,
+ * `briefHistory`) from its start through its verified stages; its week sets it as it starts it.
+ */
+export const briefStatusMigrating = 'migrating';
+
+/**
  * What an operator filters a migration by in the Web UI (agent, machine, band, strategy, phase,
  * week) and its one-line memo, from its input alone. A week sets them when it starts the
  * migration (workflows/week/steps/migrate.ts); a migration started another way (a test, an

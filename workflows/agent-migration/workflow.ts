@@ -86,7 +86,10 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
         else outcome = await rollBackMigration(run, end);
       }
     } finally {
-      await releaseAgentLease(taken.lease);
+      // A brief run's lease ends as the run closes: the lease is started with the parent-close
+      // policy REQUEST_CANCEL and takes that cancellation as its release (agent-lease.ts),
+      // nine events fewer here. The lease is held through the rollback either way.
+      if (!run.brief) await releaseAgentLease(taken.lease);
     }
     return finish(run, outcome);
   });
@@ -144,7 +147,12 @@ async function finish(run: MigrationRun, outcome: MigrationOutcome): Promise<Age
     upsertSearchAttributes([{ key: searchAttributes.outcome, value: outcome }]);
   }
   const left = outcome === 'accepted-as-is' ? ` (stages ${status.stagesApplied.join(', ')} left in place by ${status.rollback?.changes[0]?.resolutions.at(-1)?.by ?? 'a person'})` : '';
-  upsertMemo({ summary: `${agent} on ${machine}: ${input.change} ${outcome}${left}${status.trigger ? ` (${status.trigger.kind}: ${status.trigger.detail})` : ''}` });
+  // A brief run that simply migrated keeps the memo its week gave it (agent, machine, change,
+  // risk, strategy): its outcome attribute and its result say "migrated", and the event is saved.
+  // Any other end is told in words, with its trigger or the stages left.
+  if (!(run.brief && outcome === 'migrated' && !status.trigger)) {
+    upsertMemo({ summary: `${agent} on ${machine}: ${input.change} ${outcome}${left}${status.trigger ? ` (${status.trigger.kind}: ${status.trigger.detail})` : ''}` });
+  }
   run.notify.emit(`migration.${outcome}`, { trigger: status.trigger, rollbackMs: status.rollback?.durationMs, stagesApplied: status.stagesApplied });
   await publishAllAndSettle(run.notify);
   return { ...status, outcome };

@@ -67,6 +67,18 @@ export const compactMigrationPatch = 'compact-migration-history';
  */
 export const migrationsStartWithAttributesPatch = 'migrations-start-with-their-attributes';
 
+/*
+ * The brief history (no patch asked): a week that starts its migrations with their attributes
+ * (above) also sets their status search attribute to "migrating" and says `briefHistory` in
+ * their input (agent-migration/messages.ts). Such a migration keeps "migrating" through its
+ * baseline, stages and verifications (the status query and the Web UI's current details name
+ * the state and stage; agent-migration/run.ts, setState), and does not release its agent's
+ * lease by signal: the lease ends as the run closes (agent-lease.ts). A migration started
+ * without the flag (by a week from before, or by hand) runs as before, so the histories of
+ * runs begun before it replay unchanged. Like `startedWithAttributes`, a build from before it
+ * cannot take such an input: do not roll workers back past it while weeks run.
+ */
+
 /**
  * A migration that asks for its agent's lease while the lease is closing (released, telling
  * its waiters the agent is free) is told "freed", not "held": it arrived after the waiters were

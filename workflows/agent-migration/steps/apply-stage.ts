@@ -9,8 +9,8 @@ import type { StepsEnd } from './index';
 export async function applyStage(run: MigrationRun, step: Extract<MigrationStep, { kind: 'apply-stage' }>): Promise<StepsEnd | null> {
   const { status, agent, machine, input } = run;
   await run.waitWhilePaused();
-  run.setState('applying');
   status.currentStage = step.stage;
+  run.setState('applying');
   const where = `${stageLabel(step.stage)}, on ${machine}, ${agent}`;
   run.compensations.push(step.stage);
   run.notify.emit('stage.started', { stage: step.stage });

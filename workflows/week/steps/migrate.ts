@@ -3,9 +3,10 @@ import { budgetExceeded, planBatches, planRounds } from '../../../decisions/batc
 import { unchangedControls } from '../../../decisions/controls';
 import type { StageNumber } from '../../../decisions/migration-steps';
 import { agentMigrationWorkflow, type AgentMigrationResult } from '../../agent-migration';
-import { migrationVisibility } from '../../agent-migration/visibility';
+import { briefStatusMigrating, migrationVisibility } from '../../agent-migration/visibility';
 import { migrationWorkflowId } from '../../lib/ids';
 import { migrationsStartWithAttributesPatch } from '../../lib/patches';
+import { searchAttributes } from '../../lib/visibility';
 import { migrationInput, type InventoryAgent } from '../../lib/migration-input';
 import { abortSignal, forwardedAbort, lineHoldSignal, pauseSignal } from '../../lib/steering';
 import { waitWhilePaused } from '../holds';
@@ -138,12 +139,13 @@ export async function migrate(run: WeekRun, step: WeekStep, from: { round: numbe
     let handle;
     try {
       const given = migrationInput(withUnchangedControls(agent), input.settings, step.change, { phase: input.phase, week: input.week.id, ...(step.whenAgentBusy ? { whenAgentBusy: step.whenAgentBusy } : {}) });
-      // Its search attributes and memo set as it starts, not by it (lib/patches.ts): four events fewer per migration.
+      // Its search attributes and memo set as it starts, not by it (lib/patches.ts): four events
+      // fewer per migration; and the brief history (its status attribute already "migrating").
       const visible = patched(migrationsStartWithAttributesPatch) ? migrationVisibility(given) : null;
       handle = await startChild(agentMigrationWorkflow, {
         workflowId: p.workflowId,
-        args: [visible ? { ...given, startedWithAttributes: true as const } : given],
-        ...(visible ? { typedSearchAttributes: visible.searchAttributes, memo: { summary: visible.summary } } : {}),
+        args: [visible ? { ...given, startedWithAttributes: true as const, briefHistory: true as const } : given],
+        ...(visible ? { typedSearchAttributes: [...visible.searchAttributes, { key: searchAttributes.status, value: briefStatusMigrating }], memo: { summary: visible.summary } } : {}),
         // A week closed for good (terminated) leaves no migration half-done: each one is
         // asked to cancel, which it takes as an abort and rolls itself back.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
