@@ -55,7 +55,8 @@ export interface AgentMigrationInput {
    * brief history"): its status search attribute already reads "migrating", which it
    * keeps while it takes the baseline, applies and verifies (the query and the Web UI's current
    * details say which), and its agent's lease ends as the run closes instead of by a release
-   * signal. Eleven to seventeen events fewer; a migration without it runs as it always has.
+   * signal. 13 events fewer for a rapid migration (59 to 46) and 17 for a staged or framework one
+   * (77 to 60; bench/RESULTS.md); a migration without it runs as it always has.
    */
   briefHistory?: true;
   phase?: string;
