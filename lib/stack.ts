@@ -9,6 +9,15 @@ import { connectClient, temporalTarget } from './temporal';
 import { searchAttributeRegistrations } from '../workflows/lib/visibility';
 
 /**
+ * The control worker's environment beyond its parent's: glibc's malloc makes an arena per
+ * thread that allocates (up to eight per core), and the SDK core's threads left about five
+ * 64 MiB arenas resident at 1,000 agents. Two arenas took the worker's peak from 896 to 793 MB
+ * at the same settings (bench/RESULTS.md, 2026-12-06). docker-compose.yml sets the same
+ * (test/unit/docker-compose.test.ts holds them equal).
+ */
+export const controlWorkerEnvironment = { MALLOC_ARENA_MAX: '2' } as const;
+
+/**
  * Starts and stops the local stack as real child processes: the `temporal` CLI's dev server
  * (SQLite, Web UI), nats-server with JetStream, the fleet simulator, the control worker and
  * one worker per machine. Used by the demo and by the integration tests alike.
@@ -111,7 +120,7 @@ export class Stack {
   async startControlWorker(place: Placement = {}): Promise<void> {
     const heapMb = this.config.deployment.workers.controlWorkerHeapMb;
     const args = [...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), path.join(projectRoot, 'dist/workers/control-worker.js'), '--config', place.configDir ?? this.config.configDir, '--exit-with-parent'];
-    await this.spawnPlaced('worker-control', args, place, { waitForReadyLine: true });
+    await this.spawnPlaced('worker-control', args, place, { waitForReadyLine: true, env: { ...process.env, ...controlWorkerEnvironment } });
   }
 
   async startMachineWorker(machine: string, place: Placement = {}): Promise<void> {

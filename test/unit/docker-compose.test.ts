@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../config/load';
 import { projectRoot, toolPath } from '../../lib/paths';
+import { controlWorkerEnvironment } from '../../lib/stack';
 
 /** A service as compose-go resolves it (`docker compose config --format json`). */
 interface Service {
@@ -124,6 +125,7 @@ describe('docker-compose.yml and docker-compose.machine.yml (production)', () =>
     const configMount = (s: Service) => s.volumes?.find((v) => v.target === '/config');
     const control = main.project!.services['control-worker']!;
     assert.deepEqual(control.command, [`--max-old-space-size=${production.deployment.workers.controlWorkerHeapMb}`, 'dist/workers/control-worker.js', '--config', '/config/production']);
+    assert.deepEqual(control.environment, { ...controlWorkerEnvironment }, 'the control worker runs with the environment the local stacks give it');
     assert.equal(configMount(control)?.source, path.join(projectRoot, 'config'));
     assert.equal(configMount(control)?.read_only, true);
     for (const m of onMachines.inventory.machines) {
