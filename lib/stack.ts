@@ -10,9 +10,9 @@ import { searchAttributeRegistrations } from '../workflows/lib/visibility';
 
 /**
  * The control worker's environment beyond its parent's: glibc's malloc makes an arena per
- * thread that allocates (up to eight per core), and the SDK core's threads left about five
- * 64 MiB arenas resident at 1,000 agents. Two arenas took the worker's peak from 896 to 793 MB
- * at the same settings (bench/RESULTS.md, 2026-12-06). docker-compose.yml sets the same
+ * thread that allocates (up to eight per core), and the SDK core's threads left five 64 MiB
+ * arenas (315 MB) resident at 1,000 agents; with two, the worker's peak fell from 896 to 793 MB
+ * at the same limits (bench/RESULTS.md, 2026-12-06). docker-compose.yml sets the same
  * (test/unit/docker-compose.test.ts holds them equal).
  */
 export const controlWorkerEnvironment = { MALLOC_ARENA_MAX: '2' } as const;
