@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const cpuAtStart = process.cpuUsage();
   const peakRss = new Map<string, number>();
   /** The control worker's memory at its peak, anonymous (heaps: V8's and native) against file-backed (the mapped SDK core library, code). */
-  let controlAtPeak = { anonMb: 0, fileMb: 0 };
+  let controlAtPeak = { anonMb: 0, fileMb: 0, at: '' };
   const sampler = setInterval(() => {
     for (const [name, p] of env.processes) {
       if (!p.child.pid || (!name.startsWith('worker-') && !name.startsWith('simulator'))) continue;
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
         const status = readFileSync(`/proc/${p.child.pid}/status`, 'utf8');
         const kbOf = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
         const kb = kbOf('VmRSS');
-        if (name === 'worker-control' && kb * 1024 > (peakRss.get(name) ?? 0)) controlAtPeak = { anonMb: Math.round(kbOf('RssAnon') / 1024), fileMb: Math.round(kbOf('RssFile') / 1024) };
+        if (name === 'worker-control' && kb * 1024 > (peakRss.get(name) ?? 0)) controlAtPeak = { anonMb: Math.round(kbOf('RssAnon') / 1024), fileMb: Math.round(kbOf('RssFile') / 1024), at: new Date().toISOString() };
         peakRss.set(name, Math.max(peakRss.get(name) ?? 0, kb * 1024));
       } catch {
         // exited
@@ -262,8 +262,19 @@ async function main(): Promise<void> {
 
     const largestByType = new Map<string, { id: string; events: number }>();
     let weekRuns: number[] = [];
+    // Workflow tasks that timed out or failed, by workflow type: each makes the worker replay that
+    // history from its start (a week's is the largest), which costs the control worker time and memory.
+    const tasksRedone: Record<string, { timedOut: number; failed: number }> = {};
     for await (const w of env.client.workflow.list({ query: `PhasegatePhase="${plan.id}"` })) {
-      const events = (await env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events?.length ?? 0;
+      const history = (await env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events ?? [];
+      const events = history.length;
+      const timedOut = history.filter((e) => e.workflowTaskTimedOutEventAttributes).length;
+      const failed = history.filter((e) => e.workflowTaskFailedEventAttributes).length;
+      if (timedOut || failed) {
+        const t = (tasksRedone[w.type] ??= { timedOut: 0, failed: 0 });
+        t.timedOut += timedOut;
+        t.failed += failed;
+      }
       const best = largestByType.get(w.type);
       if (!best || events > best.events) largestByType.set(w.type, { id: w.workflowId, events });
       if (w.workflowId === weekId) weekRuns.push(events);
@@ -299,6 +310,7 @@ async function main(): Promise<void> {
       agentHeartbeatMs: agentHeartbeatMs ?? 1000,
       weekRuns,
       largestHistoryByType: Object.fromEntries(largestByType),
+      workflowTasksTimedOutOrFailed: tasksRedone,
       peakRssMb: Object.fromEntries([...peakRss].map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
       controlWorkerAtPeak: controlAtPeak,
       // process.memoryUsage() of the control worker at its largest reported RSS (every 5 s), MB.
@@ -315,8 +327,8 @@ async function main(): Promise<void> {
         (figures.rollback ? `  week rollback of ${figures.rollback.undone} agents, ${figures.rollback.undosAtOncePerMachine} undos at once per machine: ${(figures.rollback.ms / 1000).toFixed(1)} s (budget 300 s: ${figures.rollback.withinBudget ? 'met' : 'MISSED'}); CPU seconds meanwhile: ${JSON.stringify(figures.rollback.cpuSeconds)}\n` : '') +
         `  the simulator: ${holding} agents hold a stage of ${change}; outcome and machine disagree for ${disagreements.length} agent(s)${disagreements.length ? `: ${JSON.stringify(disagreements.slice(0, 10))}` : ''}\n` +
         (triggered.length ? `  injected triggers: ${JSON.stringify(triggeredOutcomes)}\n` : '') +
-        `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}\n` +
-        `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB (anonymous ${controlAtPeak.anonMb} MB, file-backed ${controlAtPeak.fileMb} MB; by Node at its peak: ${controlMemory ? `V8 heap ${controlMemory.heapUsed} of ${controlMemory.heapTotal} MB, external ${controlMemory.external} MB (array buffers ${controlMemory.arrayBuffers} MB), the rest ${controlMemory.rss - controlMemory.heapTotal - controlMemory.external} MB native` : 'not reported'}), largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, ${simulatorRss.length > 1 ? 'largest simulator' : 'simulator'} ${Math.max(0, ...simulatorRss.map(([, v]) => v))} MB; the bench process ${figures.benchProcessCpuSeconds} CPU-s\n`,
+        `  the week ran in ${weekRuns.length} run(s) of ${weekRuns.join(', ')} events; largest history by type: ${[...largestByType].map(([t, v]) => `${t} ${v.events}`).join(', ')}; workflow tasks timed out or failed: ${JSON.stringify(tasksRedone)}\n` +
+        `  peak RSS: control worker ${rss['worker-control'] ?? '?'} MB at ${controlAtPeak.at} (anonymous ${controlAtPeak.anonMb} MB, file-backed ${controlAtPeak.fileMb} MB; by Node at its peak: ${controlMemory ? `V8 heap ${controlMemory.heapUsed} of ${controlMemory.heapTotal} MB, external ${controlMemory.external} MB (array buffers ${controlMemory.arrayBuffers} MB), the rest ${controlMemory.rss - controlMemory.heapTotal - controlMemory.external} MB native` : 'not reported'}), largest machine worker ${Math.max(0, ...machineRss.map(([, v]) => v))} MB, ${simulatorRss.length > 1 ? 'largest simulator' : 'simulator'} ${Math.max(0, ...simulatorRss.map(([, v]) => v))} MB; the bench process ${figures.benchProcessCpuSeconds} CPU-s\n`,
     );
     const out = path.join(projectRoot, '.data', 'bench');
     mkdirSync(out, { recursive: true });
