@@ -264,16 +264,19 @@ async function main(): Promise<void> {
     let weekRuns: number[] = [];
     // Workflow tasks that timed out or failed, by workflow type: each makes the worker replay that
     // history from its start (a week's is the largest), which costs the control worker time and memory.
-    const tasksRedone: Record<string, { timedOut: number; failed: number }> = {};
+    const tasksRedone: Record<string, { timedOut: number; failed: number; at: string[] }> = {};
     for await (const w of env.client.workflow.list({ query: `PhasegatePhase="${plan.id}"` })) {
       const history = (await env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events ?? [];
       const events = history.length;
-      const timedOut = history.filter((e) => e.workflowTaskTimedOutEventAttributes).length;
-      const failed = history.filter((e) => e.workflowTaskFailedEventAttributes).length;
-      if (timedOut || failed) {
-        const t = (tasksRedone[w.type] ??= { timedOut: 0, failed: 0 });
-        t.timedOut += timedOut;
-        t.failed += failed;
+      const redone = history.filter((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes);
+      if (redone.length) {
+        const t = (tasksRedone[w.type] ??= { timedOut: 0, failed: 0, at: [] });
+        for (const e of redone) {
+          if (e.workflowTaskTimedOutEventAttributes) t.timedOut++;
+          else t.failed++;
+          // When, to set beside the control worker's peak (a week's replay is the costly one).
+          if (t.at.length < 10 && e.eventTime?.seconds) t.at.push(new Date(Number(e.eventTime.seconds) * 1000).toISOString());
+        }
       }
       const best = largestByType.get(w.type);
       if (!best || events > best.events) largestByType.set(w.type, { id: w.workflowId, events });
