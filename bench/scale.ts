@@ -28,7 +28,7 @@ import { decideGateUpdate, weekStatusQuery, type WeekStatus } from '../workflows
  * check once the change is on them (a fault the simulator clears with the undo), so their own
  * triggers roll them back; the bench then checks every agent's outcome against the simulator.
  *
- * node dist/bench/scale.js --agents 1000 --machines 10 [--production [--machine-hosts netns|loopback]] [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N] [--undos-at-once N] [--inject-triggers N] [--agent-heartbeat-ms N]
+ * node dist/bench/scale.js --agents 1000 --machines 10 [--production [--machine-hosts netns|loopback]] [--concurrency 4] [--rollback] [--new-run-after 5000 --per-round 400] [--max-cached-workflows N] [--control-heap-mb N] [--sticky-queue-timeout-ms N] [--undos-at-once N] [--inject-triggers N] [--agent-heartbeat-ms N]
  */
 
 /** What the bench needs of a stack, embedded or production-shaped. */
@@ -111,6 +111,7 @@ async function main(): Promise<void> {
       'per-round': { type: 'string' },
       'max-cached-workflows': { type: 'string' },
       'control-heap-mb': { type: 'string' },
+      'sticky-queue-timeout-ms': { type: 'string' },
       'undos-at-once': { type: 'string' },
       // The GPU probe as one looping nvidia-smi per machine worker (0: two processes per sample).
       'gpu-loop-ms': { type: 'string', default: '1000' },
@@ -133,10 +134,11 @@ async function main(): Promise<void> {
   );
   const cache = values['max-cached-workflows'] ? Number(values['max-cached-workflows']) : undefined;
   const heapMb = values['control-heap-mb'] ? Number(values['control-heap-mb']) : undefined;
+  const stickyMs = values['sticky-queue-timeout-ms'] ? Number(values['sticky-queue-timeout-ms']) : undefined;
   const machineHosts = values['machine-hosts'];
   if (machineHosts !== undefined && machineHosts !== 'netns' && machineHosts !== 'loopback') throw new Error(`--machine-hosts ${machineHosts}: give netns or loopback`);
   const editDeployment: EditDeployment = (deployment) => {
-    deployment.workers = { ...deployment.workers, ...(cache ? { maxCachedWorkflows: cache } : {}), ...(heapMb ? { controlWorkerHeapMb: heapMb } : {}) };
+    deployment.workers = { ...deployment.workers, ...(cache ? { maxCachedWorkflows: cache } : {}), ...(heapMb ? { controlWorkerHeapMb: heapMb } : {}), ...(stickyMs ? { stickyQueueTimeoutMs: stickyMs } : {}) };
   };
   // The control worker reports its memory by kind (workers/control-worker.ts), read from its log at the end.
   process.env.PHASEGATE_MEMORY_REPORT_MS = '5000';
@@ -294,6 +296,7 @@ async function main(): Promise<void> {
       history: history ?? 'defaults (5000 events, rounds of 400)',
       // As the stack's configuration has them (config/production sets a heap limit of its own).
       controlWorkerMaxCachedWorkflows: env.config.deployment.workers.maxCachedWorkflows ?? 'the SDK default',
+      controlWorkerStickyQueueTimeoutMs: env.config.deployment.workers.stickyQueueTimeoutMs ?? 'the SDK default (10 s)',
       controlWorkerHeapMb: env.config.deployment.workers.controlWorkerHeapMb ?? "Node's default",
       gpuProbe: gpuLoopMs > 0 ? `looping nvidia-smi, ${gpuLoopMs} ms` : 'two nvidia-smi processes per sample',
       phaseOutcome: result.outcome,

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     ...controlWorkerVersioning(config.deployment),
     shutdownGraceTime: config.deployment.workers.shutdownGraceMs,
     ...(config.deployment.workers.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.deployment.workers.maxCachedWorkflows } : {}),
+    ...(config.deployment.workers.stickyQueueTimeoutMs !== undefined ? { stickyQueueScheduleToStartTimeout: config.deployment.workers.stickyQueueTimeoutMs } : {}),
   });
   logger.info({ taskQueue: config.deployment.controlTaskQueue, namespace }, 'control worker polling');
   process.stdout.write(`${JSON.stringify({ ready: true, machine: 'control' })}\n`);

@@ -138,6 +138,15 @@ export const deploymentSchema = z.strictObject({
        */
       maxCachedWorkflows: z.number().int().min(10).max(100_000).optional(),
       /**
+       * How long a workflow task waits on the control worker's own (sticky) queue before the
+       * server gives it to the shared queue with the whole history, which the worker then
+       * replays from its start (the SDK's stickyQueueScheduleToStartTimeout, 10 s unset). A busy
+       * worker that misses it replays its largest history, a big week's; the server hands the
+       * task over at once when the worker has gone, so a longer wait costs little
+       * (bench/RESULTS.md, "the control worker's memory at 1,000 agents").
+       */
+      stickyQueueTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
+      /**
        * The control worker's V8 heap limit in MiB (node --max-old-space-size), as the processes
        * phasegate starts itself get it (lib/stack.ts). Unset, Node allows a large share of the
        * machine's memory and collects lazily: the control worker held 620 MB at 200 agents;
