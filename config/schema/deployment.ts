@@ -141,9 +141,10 @@ export const deploymentSchema = z.strictObject({
        * How long a workflow task waits on the control worker's own (sticky) queue before the
        * server gives it to the shared queue with the whole history, which the worker then
        * replays from its start (the SDK's stickyQueueScheduleToStartTimeout, 10 s unset). A busy
-       * worker that misses it replays its largest history, a big week's; the server hands the
-       * task over at once when the worker has gone, so a longer wait costs little
-       * (bench/RESULTS.md, "the control worker's memory at 1,000 agents").
+       * worker that misses it replays the whole history, a big week's included; the server hands
+       * the task over at once when the worker has gone, so a longer wait costs little. At 1,000
+       * agents 60 s kept the week from any such replay; it did not lower the worker's peak
+       * memory (bench/RESULTS.md, "the control worker's memory at 1,000 agents").
        */
       stickyQueueTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
       /**
