@@ -276,7 +276,7 @@ async function main(): Promise<void> {
         for (const e of redone) {
           if (e.workflowTaskTimedOutEventAttributes) t.timedOut++;
           else t.failed++;
-          // When, to set beside the control worker's peak (a week's replay is the costly one).
+          // When, to set beside the control worker's peak.
           if (t.at.length < 10 && e.eventTime?.seconds) t.at.push(new Date(Number(e.eventTime.seconds) * 1000).toISOString());
         }
       }
