@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control';
 import { configDirFrom } from '../config/environment';
@@ -10,6 +11,13 @@ import { connectWorker, installRuntime } from './runtime';
 import { ensureSearchAttributes } from './search-attributes';
 import { controlWorkerVersioning } from './versioning';
 import { workflowBundle } from './workflow-bundle';
+
+// TurboFan's escape analysis, optimizing one function of the workflow code, once took 380 MB
+// of compiler memory in a single job: the control worker's whole burst over 500 MB at 1,000
+// agents (heaptrack's trace, bench/RESULTS.md, "the burst found"). The flag is process-wide, so
+// it holds for the workflow threads too, and it is set here rather than on each command line
+// (lib/stack.ts, docker-compose.yml) so that no stack can start the worker without it.
+setFlagsFromString('--no-turbo-escape');
 
 /** The control worker: runs every workflow, and publishes events and alerts to JetStream. */
 async function main(): Promise<void> {
