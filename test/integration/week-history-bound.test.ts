@@ -17,14 +17,15 @@ import { simulatorClient, startTestStack, type TestStack } from '../support/harn
 /**
  * The week's own history stays bounded at any fleet size (workflows/week/new-run.ts): a
  * generated fleet of 200 agents on 5 machines (simulator/generate-fleet.ts), with the plan's
- * history limit lowered so that the week must carry on in new runs several times (400 events,
- * rounds of 25 migrations; the defaults are 5,000 and 400). Pilots, batches, four agents that
- * fail after their change, and the gate decided by a person. Then every history of the phase
- * is measured, and the simulator's record is held against phasegate's with the randomized
- * checker's invariants (test/checker/invariants.ts).
+ * history limit lowered so that the week must carry on in new runs (300 events, rounds of 25
+ * migrations; the defaults are 5,000 and 400: the week's whole history here is well over 600
+ * events, at least three a migration, so at least two runs and mostly three or four). Pilots,
+ * batches, four agents that fail after their change, and the gate decided by a person. Then
+ * every history of the phase is measured, and the simulator's record is held against
+ * phasegate's with the randomized checker's invariants (test/checker/invariants.ts).
  */
 describe('a week of 200 agents on 5 machines carries on in new runs, its histories bounded, the fleet as the record says', () => {
-  const limits = { newRunAfterEvents: 400, migrationsPerRound: 25 };
+  const limits = { newRunAfterEvents: 300, migrationsPerRound: 25 };
   const fleet = generateFleet({ agents: 200, machines: 5, actions: 'curl', pilots: 3, batchSize: 70, maxConcurrentPerMachine: 4, history: limits });
   let env: TestStack;
 
@@ -63,7 +64,6 @@ describe('a week of 200 agents on 5 machines carries on in new runs, its histori
     const byState = final.agents.reduce<Record<string, number>>((m, a) => ((m[a.state] = (m[a.state] ?? 0) + 1), m), {});
     assert.deepEqual(byState, { migrated: 196, 'rolled-back': 4 }, JSON.stringify(byState));
     assert.deepEqual(final.agents.filter((a) => a.state === 'rolled-back').map((a) => a.agent).sort(), failing);
-    assert.ok((final.history?.runs ?? 1) >= 3, `the week should have carried on in new runs: ${JSON.stringify(final.history)}`);
 
     // Every run of every workflow of the phase, its history measured.
     const sizes: Array<{ id: string; type: string; status: string; events: number }> = [];
@@ -71,9 +71,17 @@ describe('a week of 200 agents on 5 machines carries on in new runs, its histori
       const h = await env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
       sizes.push({ id: w.workflowId, type: w.type, status: w.status.name, events: h.events?.length ?? 0 });
     }
+    // Listed newest first: the run that finished the week, then the runs it carried on from.
     const weekRuns = sizes.filter((x) => x.id === weekId);
-    assert.equal(weekRuns.length, final.history!.runs, 'one visible run per run the status counts');
-    assert.equal(weekRuns.filter((x) => x.status === 'CONTINUED_AS_NEW').length, weekRuns.length - 1);
+    const handedOn = weekRuns.filter((x) => x.status === 'CONTINUED_AS_NEW');
+    const runSizes = weekRuns.map((x) => `${x.events} (${x.status})`).join(', ');
+    assert.equal(weekRuns.length, final.history?.runs ?? 1, `one visible run per run the status counts: ${runSizes}; status ${JSON.stringify(final.history)}`);
+    assert.equal(handedOn.length, weekRuns.length - 1, runSizes);
+    // How many runs depends on how many events the server batched into each workflow task (a
+    // busy machine batches more), so the count is not fixed. What is fixed: the week did carry
+    // on, and each run it handed on had reached the plan's limit first, so no run ended early.
+    assert.ok(handedOn.length >= 1, `the week should have carried on in new runs: ${runSizes}`);
+    assert.ok(handedOn.every((x) => x.events >= limits.newRunAfterEvents), `a run handed on before the limit of ${limits.newRunAfterEvents}: ${runSizes}`);
     // The limit, then the round under way (about 7 events a migration, 25 a round), then the gate and the end.
     const bound = limits.newRunAfterEvents + limits.migrationsPerRound * 10 + 150;
     const largest = sizes.reduce((m, x) => (x.events > m.events ? x : m));
