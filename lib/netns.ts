@@ -23,15 +23,44 @@ export interface MachineLink {
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 }).toString();
 
+/** The /30 blocks this process's links hold: a block is one host's pair of addresses. */
+const blocksInUse = new Set<string>();
+
+/**
+ * A link of its own: a new namespace on a /30 block no other link of this process holds. A
+ * block drawn at random can still be held by another process (a drill beside a bench): the
+ * kernel then refuses its route ("File exists") and another block is drawn.
+ */
 export function createMachineLink(): MachineLink {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const block = freeBlock();
+    try {
+      return linkOnBlock(block);
+    } catch (err) {
+      lastError = err;
+      if (!/File exists/.test(String(err))) break;
+    }
+  }
+  throw lastError;
+}
+
+function freeBlock(): string {
+  // 127.254.* is never used by the test configurations (127.2-249.*.*): 256 x 64 blocks of 4.
+  for (;;) {
+    const block = `127.254.${randomInt(0, 256)}.${randomInt(0, 64) * 4}`;
+    if (!blocksInUse.has(block)) return block;
+  }
+}
+
+function linkOnBlock(block: string): MachineLink {
   const id = randomBytes(3).toString('hex');
   const ns = `pg-${id}`;
   const hostIf = `pgh${id}`;
   const nsIf = `pgn${id}`;
-  // 127.254.* is never used by the test configurations (127.2-249.*.*).
-  const n = randomInt(0, 63) * 4;
-  const hostAddress = `127.254.${randomInt(0, 255)}.${n + 1}`;
-  const nsAddress = hostAddress.replace(/\.\d+$/, `.${n + 2}`);
+  const [a, b, c, d] = block.split('.').map(Number) as [number, number, number, number];
+  const hostAddress = `${a}.${b}.${c}.${d + 1}`;
+  const nsAddress = `${a}.${b}.${c}.${d + 2}`;
   const inNs = (...args: string[]) => ip('netns', 'exec', ns, 'ip', ...args);
   try {
     ip('netns', 'add', ns);
@@ -56,6 +85,7 @@ export function createMachineLink(): MachineLink {
     const detail = err instanceof Error && 'stderr' in err ? String((err as { stderr: Buffer }).stderr).trim() : String(err);
     throw new Error(`cannot build a machine's network namespace (needs CAP_NET_ADMIN, ip netns and veth): ${detail}`);
   }
+  blocksInUse.add(block);
   return {
     ns,
     hostAddress,
@@ -75,6 +105,7 @@ export function createMachineLink(): MachineLink {
       } catch {
         // already gone
       }
+      blocksInUse.delete(block);
     },
   };
 }
