@@ -16,8 +16,8 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import { defaultRollbackUndosAtOncePerMachine, historySchema } from '../config/schema/plan';
-import { autoApprovalProblem, parseWorkflowInput } from '../config/schema/workflow-inputs';
+import { defaultRollbackUndosAtOncePerMachine, historyDefaults } from '../config/schema/plan-defaults';
+import { workflowInputs } from './lib/lazy-modules';
 import { checkUndoResolution } from './agent-migration/messages';
 import { phaseWorkflow as phaseV1 } from './legacy/v1/phase';
 import { refuseStepsUnknownToFleet } from './lib/fleet-check-input';
@@ -86,11 +86,12 @@ export const resolvePhaseUndoUpdate = defineUpdate<PhaseStatus, [UndoResolution]
 export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
   // Histories begun before run-scoped ids and the rollback engine replay on the code that made them.
   if (!patched(runScopedPatch)) return phaseV1(given as never) as unknown as Promise<PhaseStatus>;
-  const parsed = parseWorkflowInput('phase', given);
+  const inputs = workflowInputs();
+  const parsed = inputs.parseWorkflowInput('phase', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`phaseWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
   const input = parsed.value as PhaseInput;
   // Asked only when the input breaks the rule, so other histories carry no marker.
-  const autoApproval = autoApprovalProblem(input);
+  const autoApproval = inputs.autoApprovalProblem(input);
   if (autoApproval && patched(signedUnlessUnsignedPatch)) throw ApplicationFailure.nonRetryable(`phaseWorkflow input refused before any action: ${autoApproval}`, 'InvalidInput');
   const phaseId = workflowInfo().workflowId;
   const notify = new Notifier({ phase: input.phase });
@@ -211,7 +212,7 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
     };
     // The undos in child workflows, machines at once (workflows/rollback/children.ts).
     const runner = patched(rollbackInChildrenPatch)
-      ? undoInChildren({ idPrefix: `${workflowInfo().workflowId}.rollback3`, perChild: input.settings.history?.undosPerChild ?? historySchema.parse({}).undosPerChild, atOncePerMachine: input.settings.timings.rollbackUndosAtOncePerMachine ?? defaultRollbackUndosAtOncePerMachine, phase: input.phase })
+      ? undoInChildren({ idPrefix: `${workflowInfo().workflowId}.rollback3`, perChild: input.settings.history?.undosPerChild ?? historyDefaults.undosPerChild, atOncePerMachine: input.settings.timings.rollbackUndosAtOncePerMachine ?? defaultRollbackUndosAtOncePerMachine, phase: input.phase })
       : undefined;
     await rollBack(
       changes,

@@ -1,14 +1,8 @@
 import { z } from 'zod';
 import { host, identifier, port, rating } from './common';
+import { riskFactors } from './migration-input';
 
-/** The five factors of the risk matrix; any factor may be left out if it can be derived. */
-export const riskFactors = z.strictObject({
-  fileSize: rating.optional(),
-  gpu: rating,
-  threading: rating,
-  databases: rating,
-  role: rating,
-});
+export { riskFactors };
 
 export const agentCategory = z.enum([
   'model-loading',

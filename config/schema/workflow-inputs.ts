@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { stepKindNames, stepKinds, type StepKindName } from '../../plan/steps';
-import { inventoryAgentSchema } from '../../plan/steps/migrate';
-import { identifier, personName } from './common';
-import { publicKeyProblem } from '../../decisions/signatures';
+import { identifier } from './common';
 import { calendarSchema } from './deployment';
-import { autoPromoteSchema, gateCriterionSchema, gateDeadlineSchema, historySchema, thresholdsSchema, timingsProblems, timingsSchema, weekGateProblems } from './plan';
+import { agentMigrationInputSchema, historySchema, parseInput, signersSchema, thresholdsSchema, timingsProblems, timingsSchema } from './migration-input';
+import { autoPromoteSchema, gateCriterionSchema, gateDeadlineSchema, weekGateProblems } from './plan';
+
+export { agentMigrationInputSchema };
 
 /**
  * The inputs of the workflows, checked by the same rules as the plan they come from
@@ -13,33 +14,6 @@ import { autoPromoteSchema, gateCriterionSchema, gateDeadlineSchema, historySche
  * step are refused), and the workflow fails at once with the reason, before any action.
  * Pure (zod only): the workflows run it inside Temporal's sandbox.
  */
-
-
-/** People who may decide, with their public keys, as compiled from the plan and the deployment (decisions/signatures.ts). */
-const signersSchema = z.array(z.strictObject({ name: personName, publicKey: z.string().refine((k) => publicKeyProblem(k) === null, 'an Ed25519 public key: 64 hex characters') })).min(1).max(100);
-
-const phaseAndWeek = { phase: identifier.optional(), week: identifier.optional() };
-
-export const agentMigrationInputSchema = z
-  .strictObject({
-    version: z.literal(1),
-    agent: inventoryAgentSchema,
-    change: identifier,
-    thresholds: thresholdsSchema,
-    timings: timingsSchema,
-    strategyOverride: z.strictObject({ strategy: z.enum(['rapid', 'staged', 'framework', 'critical']), reason: z.string().min(3).max(500) }).optional(),
-    whenAgentBusy: z.enum(['wait', 'refuse']).optional(),
-    /** Who may approve its stages (critical band), and whether unsigned; anyone when absent. */
-    approvals: z.strictObject({ signers: signersSchema, unsigned: z.boolean() }).optional(),
-    /** Started by a week with its search attributes and memo already set (workflows/agent-migration/visibility.ts). */
-    startedWithAttributes: z.literal(true).optional(),
-    /** Started by a week for the brief history (workflows/lib/patches.ts, "the brief history"). */
-    briefHistory: z.literal(true).optional(),
-    ...phaseAndWeek,
-  })
-  .superRefine((input, ctx) => {
-    for (const p of timingsProblems(input.timings, input.thresholds.sampleIntervalMs)) ctx.addIssue({ code: 'custom', path: ['timings', ...p.path], message: p.message });
-  });
 
 const settings = z.strictObject({
   thresholds: thresholdsSchema,
@@ -134,21 +108,9 @@ const schemas = { agentMigration: agentMigrationInputSchema, week: weekInputSche
 
 export type WorkflowInputKind = keyof typeof schemas;
 
-/**
- * The input as the workflow should use it (defaults filled in, as the CLI's plan would have
- * them), or why it cannot work ("field: reason; ...").
- */
+/** The input as the workflow should use it, or why it cannot work (migration-input.ts parseInput). */
 export function parseWorkflowInput<K extends WorkflowInputKind>(kind: K, input: unknown): { ok: true; value: z.infer<(typeof schemas)[K]> } | { ok: false; problem: string } {
-  const r = schemas[kind].safeParse(input);
-  if (r.success) return { ok: true, value: r.data as z.infer<(typeof schemas)[K]> };
-  const issues = r.error.issues.slice(0, 5).map((i) => `${fieldPath(i.path) || '(input)'}: ${i.message}`);
-  return { ok: false, problem: issues.join('; ') + (r.error.issues.length > 5 ? `; and ${r.error.issues.length - 5} more` : '') };
-}
-
-function fieldPath(segments: readonly PropertyKey[]): string {
-  let out = '';
-  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : out ? `.${String(s)}` : String(s);
-  return out;
+  return parseInput(schemas[kind], input) as { ok: true; value: z.infer<(typeof schemas)[K]> } | { ok: false; problem: string };
 }
 
 /**

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { identifier } from '../../config/schema/common';
-import { agentCategory, riskFactors, type Agent } from '../../config/schema/inventory';
+import { agentCategory, type Agent } from '../../config/schema/inventory';
+import { inventoryAgentSchema } from '../../config/schema/migration-input';
 import { selectAgents } from '../../config/select';
 import { planBatches } from '../../decisions/batches';
 import { migrationSteps } from '../../decisions/migration-steps';
-import { maxControlCandidates } from '../../decisions/controls';
 import { assessRisk } from '../../decisions/risk';
 import type { EstimateContext, Fleet, FieldIssue, StepKind } from './kind';
+
+export { inventoryAgentSchema };
 
 /** Which agents a migrate step takes: every given criterion must match. */
 export const agentSelector = z
@@ -44,21 +46,6 @@ export type AgentSelector = z.infer<typeof agentSelector>;
 
 export const migrateStepSchema = z.strictObject({ ...common, select: agentSelector });
 export type MigrateStep = z.infer<typeof migrateStepSchema>;
-
-/** An agent as a migration needs it: name, machine and what its risk is assessed from. */
-export const inventoryAgentSchema = z.strictObject({
-  name: identifier,
-  machine: identifier,
-  risk: riskFactors,
-  source: z.strictObject({ sizeKb: z.number().min(0).max(1_000_000) }).optional(),
-  riskOverride: z.strictObject({ score: z.number().min(0).max(40), reason: z.string().min(3).max(500) }).optional(),
-  /**
-   * Unchanged agents on the same machine that may be probed beside this one, so that degradation
-   * is judged against them (decisions/controls.ts, decisions/judge.ts); names only: the
-   * machine's own configuration says how to reach them. The baseline keeps the closest in speed.
-   */
-  controls: z.array(identifier).max(maxControlCandidates).optional(),
-});
 
 /** What a migration carries of an inventory entry: what risk scoring needs, nothing of how to reach it (that stays in the machine's own configuration). */
 export function migrationAgent(a: Pick<Agent, 'name' | 'machine' | 'risk' | 'riskOverride'> & { source?: { sizeKb?: number } }): z.infer<typeof inventoryAgentSchema> {

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { planSchema, type Plan } from '../../config/schema/plan';
 import { phaseInput } from '../../plan/compile';
+import { migrationInput } from '../../workflows/lib/migration-input';
 import { planPreview } from '../../plan/preview';
 import { projectRoot, toolPath } from '../../lib/paths';
 import { agentMigrationStatusQuery, approveStageUpdate } from '../../workflows/agent-migration';
@@ -319,6 +320,40 @@ describe('runs, leases, lanes and aborts', () => {
       assert.equal(history.events?.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes), false, `${name}: no week started`);
       rejected++;
     }
+  });
+
+  it('a migration and a week started by hand with a bad input are refused before any action, with the field and the reason', async () => {
+    // A migration its week started takes the week's parsed input; one with no parent is parsed
+    // itself (workflows/agent-migration/workflow.ts), its schemas loaded only then.
+    const address = `127.0.0.1:${(env.config.deployment.temporal as { port: number }).port}`;
+    const good = phaseInput(plan('handmade2', ['ChitchatAgent']), env.config.inventory);
+    const step = good.weeks[0]!.steps[0]!.migrate!;
+    const migration = migrationInput(step.agents[0]!, good.settings, step.change, { phase: good.phase, week: good.weeks[0]!.id });
+    const week = { version: 1, phase: good.phase, week: good.weeks[0]!, settings: good.settings };
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['a migration with a window shorter than a sample', 'agentMigrationWorkflow', { ...migration, timings: { ...migration.timings, stageVerificationMs: 100 } }, /timings\.stageVerificationMs: 100 ms is shorter than one sampling interval/],
+      ['a migration of an agent with a name no machine could take', 'agentMigrationWorkflow', { ...migration, agent: { ...migration.agent, name: 'rm -rf' } }, /agent\.name: must start with a letter/],
+      ['a migration with an unknown field', 'agentMigrationWorkflow', { ...migration, skipVerification: true }, /skipVerification/],
+      ['a week with a 50 ms sampling interval', 'weekWorkflow', { ...week, settings: { ...week.settings, thresholds: { ...week.settings.thresholds, sampleIntervalMs: 50 } } }, /settings\.thresholds\.sampleIntervalMs: .*(>=100|at least|too small)/i],
+    ];
+    for (const [name, type, input, reason] of cases) {
+      const file = path.join(env.dataDir, 'handmade2.json');
+      writeFileSync(file, JSON.stringify(input));
+      const id = `handmade2.${type}.${rejected}`;
+      await run(toolPath('temporal'), ['workflow', 'start', '--task-queue', env.config.deployment.controlTaskQueue, '--type', type, '--workflow-id', id, '--input-file', file, '--address', address]);
+      const outcome = await env.client.workflow.getHandle(id).result().then(
+        () => 'completed',
+        (err: Error) => `${err.message} ${(err.cause as Error | undefined)?.message ?? ''}`,
+      );
+      assert.match(outcome, reason, name);
+      assert.match(outcome, new RegExp(`${type} input refused before any action`), name);
+      const history = await env.client.workflow.getHandle(id).fetchHistory();
+      assert.equal(history.events?.some((e) => e.activityTaskScheduledEventAttributes || e.startChildWorkflowExecutionInitiatedEventAttributes), false, `${name}: no activity and no child (no lease) started`);
+      rejected++;
+    }
+    // Nothing reached the agent: the simulator recorded no action on it.
+    const actions = (await sim.actions(migration.agent.name)).filter((a) => a.change === step.change);
+    assert.deepEqual(actions, [], 'no action on the agent');
   });
 
   it('a signal with an unknown name is refused and recorded, not buffered', async () => {

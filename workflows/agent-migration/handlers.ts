@@ -1,6 +1,6 @@
 import { CancellationScope, setDefaultSignalHandler, setHandler, workflowInfo } from '@temporalio/workflow';
-import { decisionProblem } from '../../decisions/signatures';
 import { leaseFreedSignal, leaseHeldSignal } from '../agent-lease';
+import { signatures } from '../lib/lazy-modules';
 import { abortSignal, lineHoldSignal, pauseSignal, requireObject, resumeSignal, signalRefuser, unknownSignalRefuser } from '../lib/steering';
 import { agentMigrationStatusQuery, approveStageUpdate, type DecisionCheck, checkUndoResolution, checkWho, resolveFailedUndoUpdate, resolveInconclusiveUpdate, resolvePreflightUpdate } from './messages';
 import type { MigrationRun } from './run';
@@ -41,7 +41,7 @@ export function registerHandlers(run: MigrationRun): void {
         if (d.stage !== status.awaitingApprovalFor) throw new Error(`stage ${d.stage} is not the one waiting; stage ${status.awaitingApprovalFor} is`);
         if (d.decision !== 'approve' && d.decision !== 'reject') throw new Error('decision must be "approve" or "reject"');
         checkWho(d.by, d.reason);
-        const problem = decisionProblem(run.input.approvals, { workflowId: workflowInfo().workflowId, subject: `stage ${d.stage}`, decision: d.decision, by: d.by, ...(d.reason !== undefined ? { reason: d.reason } : {}) }, d.signature, Date.now());
+        const problem = signatures().decisionProblem(run.input.approvals, { workflowId: workflowInfo().workflowId, subject: `stage ${d.stage}`, decision: d.decision, by: d.by, ...(d.reason !== undefined ? { reason: d.reason } : {}) }, d.signature, Date.now());
         if (problem) throw new Error(`stage ${d.stage} of ${agent}: ${problem}`);
       },
     },

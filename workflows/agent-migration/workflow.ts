@@ -1,10 +1,10 @@
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
 import { deadlinesForStep, type DeadlineWatch } from '../../decisions/deadlines';
 import { migrationSteps } from '../../decisions/migration-steps';
 import { releaseAgentLease, takeAgentLease } from '../agent-lease';
 import { agentMigrationWorkflow as agentMigrationV1 } from '../legacy/v1/agent-migration';
 import { changeAlreadyOnAgentPatch, compactMigrationPatch, leanMigrationPatch, runScopedPatch } from '../lib/patches';
+import { migrationInputs } from '../lib/lazy-modules';
 import { searchAttributes } from '../lib/visibility';
 import { registerHandlers } from './handlers';
 import type { AgentMigrationInput, AgentMigrationResult, MigrationOutcome } from './messages';
@@ -32,7 +32,14 @@ export async function agentMigrationWorkflow(given: AgentMigrationInput): Promis
   const compact = startedWithAttributes || patched(compactMigrationPatch);
   const lean = compact || patched(leanMigrationPatch);
   if (!lean && !patched(runScopedPatch)) return agentMigrationV1(given as never) as unknown as Promise<AgentMigrationResult>;
-  const parsed = parseWorkflowInput('agentMigration', given);
+  // A migration its week started takes the input the week built from its own parsed plan (the
+  // same schemas, defaults filled: workflows/lib/migration-input.ts); a child workflow is started
+  // only by workflow code. One started by hand (no parent) is parsed here, before any action.
+  // Parsing loads zod and the schemas into this run, about 1 MB while it stays in the worker's
+  // cache (workflows/lib/lazy-modules.ts): at 200 migrations at once that was the worker's heap.
+  // So a field added to this input later is read with its default where it is read (as
+  // timings.rollbackUndosAtOncePerMachine is): a week on older code built its inputs without it.
+  const parsed = workflowInfo().parent ? ({ ok: true, value: given } as const) : parseByHand(given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`agentMigrationWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
   const run = new MigrationRun(parsed.value, lean, compact);
   const { status, agent, machine, input } = run;
@@ -156,4 +163,10 @@ async function finish(run: MigrationRun, outcome: MigrationOutcome): Promise<Age
   run.notify.emit(`migration.${outcome}`, { trigger: status.trigger, rollbackMs: status.rollback?.durationMs, stagesApplied: status.stagesApplied });
   await publishAllAndSettle(run.notify);
   return { ...status, outcome };
+}
+
+/** A migration's input as written by hand, checked by config/schema/migration-input.ts. */
+function parseByHand(given: unknown): { ok: true; value: AgentMigrationInput } | { ok: false; problem: string } {
+  const inputs = migrationInputs();
+  return inputs.parseInput(inputs.agentMigrationInputSchema, given);
 }

@@ -1,5 +1,5 @@
 import { defineSignal, log } from '@temporalio/workflow';
-import { calendarSchema } from '../../config/schema/deployment';
+import { deploymentSchemas } from './lazy-modules';
 import type { DeployCalendar } from '../../decisions/calendar';
 
 /** Stop the rollout: level 1 undoes the agents in flight, 2 also the whole week, 3 also every earlier week. */
@@ -76,7 +76,7 @@ export function calendarProblem(arg: unknown): string | null {
   const by = text(arg.by, 'by', true);
   if (by) return by;
   if (arg.calendar === null) return null;
-  const r = calendarSchema.safeParse(arg.calendar);
+  const r = deploymentSchemas().calendarSchema.safeParse(arg.calendar);
   return r.success ? null : r.error.issues.slice(0, 3).map((i) => `calendar.${i.path.join('.')}: ${i.message}`).join('; ');
 }
 

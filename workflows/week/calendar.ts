@@ -1,5 +1,6 @@
 import { CancellationScope, condition, log } from '@temporalio/workflow';
-import { calendarHorizonMs, calendarState, type DeployCalendar } from '../../decisions/calendar';
+import type { DeployCalendar } from '../../decisions/calendar';
+import { calendars } from '../lib/lazy-modules';
 import { forwardHold } from './holds';
 import type { WeekRun } from './run';
 
@@ -27,7 +28,7 @@ export function watchCalendar(run: WeekRun): void {
         return;
       }
       const now = Date.now();
-      const state = calendarState(calendar, now);
+      const state = calendars().calendarState(calendar, now);
       const was = run.status.calendar;
       if (!was || was.open !== state.open || was.why !== state.why) {
         run.status.calendar = { open: state.open, why: state.why, since: new Date(now).toISOString(), changesAt: state.changesAtMs === null ? null : new Date(state.changesAtMs).toISOString() };
@@ -35,7 +36,7 @@ export function watchCalendar(run: WeekRun): void {
         if (!run.held && run.status.state === 'paused') run.setState('running');
         await forwardHold(run);
       } else run.status.calendar = { ...was, changesAt: state.changesAtMs === null ? null : new Date(state.changesAtMs).toISOString() };
-      const waitMs = Math.max(1000, (state.changesAtMs ?? now + calendarHorizonMs) - now);
+      const waitMs = Math.max(1000, (state.changesAtMs ?? now + calendars().calendarHorizonMs) - now);
       const seen = run.calendarChanges;
       // Woken early by a new calendar (histories from before calendarChanged never change it).
       if ((await condition(() => run.status.outcome !== null || run.calendarChanges !== seen, waitMs)) && run.status.outcome !== null) return;

@@ -1,8 +1,9 @@
 import { condition, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { decisionProblem, type DecisionRule } from '../../decisions/signatures';
+import type { DecisionRule } from '../../decisions/signatures';
 import type { DecisionCheck } from '../agent-migration/messages';
 import { autoPromotionDecider, autoPromotionStep, evaluateGate, nextGateReminder, type AutoPromotionPolicy, type GateReport } from '../../decisions/gates';
 import { formatDuration } from '../../render/durations';
+import { signatures } from '../lib/lazy-modules';
 import { recordGateWait } from '../lib/metrics';
 import { requireObject } from '../lib/steering';
 import { searchAttributes } from '../lib/visibility';
@@ -22,7 +23,7 @@ export function checkGateDecision(run: WeekRun, d: GateDecision): void {
   if (d.reason !== undefined && (typeof d.reason !== 'string' || d.reason.length > 2000)) throw new Error('"reason" must be a string of at most 2000 characters');
   if (d.by.trim().toLowerCase() === autoPromotionDecider) throw new Error(`"by": "${autoPromotionDecider}" is the gate's own policy; a person decides under their own name`);
   if (run.decision) throw new Error(`gate ${run.gateId} was already decided (${run.decision.decision} by ${run.decision.by})`);
-  const problem = decisionProblem(gateRule(run), { workflowId: workflowInfo().workflowId, subject: run.gateId, decision: d.decision, by: d.by, ...(d.reason !== undefined ? { reason: d.reason } : {}) }, d.signature, Date.now());
+  const problem = signatures().decisionProblem(gateRule(run), { workflowId: workflowInfo().workflowId, subject: run.gateId, decision: d.decision, by: d.by, ...(d.reason !== undefined ? { reason: d.reason } : {}) }, d.signature, Date.now());
   if (problem) throw new Error(`${run.gateId}: ${problem}`);
 }
 

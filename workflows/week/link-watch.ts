@@ -1,6 +1,6 @@
 import { CancellationScope, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { ControlActivities } from '../../activities/control';
-import { ofKind } from '../../plan/steps';
+import { planSteps } from '../lib/lazy-modules';
 import { machineLost } from './holds';
 import type { WeekRun } from './run';
 import type { WeekStep } from './messages';
@@ -17,7 +17,7 @@ const links = proxyActivities<ControlActivities>({
 
 /** Every machine a week's steps touch, by each step's kind (plan/steps/). */
 export function weekMachines(steps: WeekStep[]): string[] {
-  return [...new Set(steps.flatMap((s) => ofKind(s, (kind, value) => kind.machines(value))))].sort();
+  return [...new Set(steps.flatMap((s) => planSteps().ofKind(s, (kind, value) => kind.machines(value))))].sort();
 }
 
 /**

@@ -1,5 +1,5 @@
 import { patched, workflowInfo } from '@temporalio/workflow';
-import { defaultRollbackUndosAtOncePerMachine } from '../../config/schema/plan';
+import { defaultRollbackUndosAtOncePerMachine } from '../../config/schema/plan-defaults';
 import { migrationWorkflowId, runKey } from '../lib/ids';
 import { countWideRollback } from '../lib/metrics';
 import { rollbackInChildrenPatch } from '../lib/patches';

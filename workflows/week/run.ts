@@ -1,4 +1,5 @@
-import { historySchema, type HistoryLimits } from '../../config/schema/plan';
+import type { HistoryLimits } from '../../config/schema/migration-input';
+import { historyDefaults } from '../../config/schema/plan-defaults';
 import { CancellationScope, upsertSearchAttributes, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { agentMigrationWorkflow } from '../agent-migration';
 import { setAgentsByState } from '../lib/metrics';
@@ -9,7 +10,6 @@ import type { LineHold } from '../lib/steering';
 import type { UndoResolution } from '../rollback/engine';
 import type { GateDecision, WeekInput, WeekStatus } from './messages';
 
-const defaultHistoryLimits = historySchema.parse({});
 
 /**
  * Everything one run of a week shares: its input and status, its notifier, the operator's
@@ -103,7 +103,7 @@ export class WeekRun {
   /** The history limits of the plan (config/schema/plan.ts); older inputs have none and get the defaults. */
   get history(): HistoryLimits {
     // Inputs written before a limit existed lack it: the default fills it.
-    return { ...defaultHistoryLimits, ...this.input.settings.history };
+    return { ...historyDefaults, ...this.input.settings.history };
   }
 
   /** The agents gauges again: of one machine, where one agent on it changed, or of all. */

@@ -1,5 +1,4 @@
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, patched, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { parseWorkflowInput } from '../../config/schema/workflow-inputs';
 import { weekWorkflow as weekV1 } from '../legacy/v1/week';
 import { refuseStepsUnknownToFleet } from '../lib/fleet-check-input';
 import { migrationWorkflowId } from '../lib/ids';
@@ -9,6 +8,7 @@ import { watchCalendar } from './calendar';
 import { watchWeekDeadline } from './deadline';
 import { runGate, type GateEnd } from './gate';
 import { registerHandlers } from './handlers';
+import { workflowInputs } from '../lib/lazy-modules';
 import { waitWhilePaused } from './holds';
 import type { WeekInput, WeekStatus } from './messages';
 import { startNewRun } from './new-run';
@@ -27,7 +27,7 @@ import { publishAllAndSettle } from '../lib/notify';
 export async function weekWorkflow(given: WeekInput): Promise<WeekStatus> {
   // Histories begun before run-scoped ids and the rollback engine replay on the code that made them.
   if (!patched(runScopedPatch)) return weekV1(given as never) as unknown as Promise<WeekStatus>;
-  const parsed = parseWorkflowInput('week', given);
+  const parsed = workflowInputs().parseWorkflowInput('week', given);
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(`weekWorkflow input refused before any action: ${parsed.problem}`, 'InvalidInput');
   const run = new WeekRun(parsed.value as WeekInput);
   const { status, notify } = run;

@@ -1,4 +1,5 @@
-import { kindOf, type StepKindName } from '../../../plan/steps';
+import type { StepKindName } from '../../../plan/steps';
+import { planSteps } from '../../lib/lazy-modules';
 import type { WeekRun } from '../run';
 import type { WeekStep } from '../messages';
 import { check } from './check';
@@ -27,5 +28,5 @@ const runners: Record<StepKindName, (run: WeekRun, step: WeekStep, from: { round
 
 /** Runs a step by its kind; `from`: where a new run of the week carries on in it (only a migrate step is ever left midway). */
 export function runStep(run: WeekRun, step: WeekStep, from: { round: number; failedInBatch: number } | null = null): Promise<StepEnd> {
-  return runners[kindOf(step)](run, step, from);
+  return runners[planSteps().kindOf(step)](run, step, from);
 }
