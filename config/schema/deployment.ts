@@ -132,9 +132,11 @@ export const deploymentSchema = z.strictObject({
       shutdownGraceMs: z.number().int().min(0).max(600_000).default(30_000),
       /**
        * How many workflow runs the control worker keeps in memory between their tasks (the
-       * SDK's maxCachedWorkflows). Unset, the SDK sizes it from the heap, and a fleet of
-       * thousands fills it (bench/scale.ts reports the control worker's memory); a run evicted
-       * from the cache is replayed from its history at its next task.
+       * SDK's maxCachedWorkflows). Unset, the SDK sizes it from the heap as if a run cost about
+       * 1.7 MB (about 60 runs at 256 MiB); a phasegate run costs about 75 KB before it does anything
+       * (bench/workflow-run-memory.ts), so set it to at least twice the migrations that run at
+       * once (each holds its agent's lease, a run of its own) plus the weeks and phases. A run
+       * evicted from the cache is replayed from its history at its next task.
        */
       maxCachedWorkflows: z.number().int().min(10).max(100_000).optional(),
       /**
@@ -150,10 +152,10 @@ export const deploymentSchema = z.strictObject({
       /**
        * The control worker's V8 heap limit in MiB (node --max-old-space-size), as the processes
        * phasegate starts itself get it (lib/stack.ts). Unset, Node allows a large share of the
-       * machine's memory and collects lazily: the control worker held 620 MB at 200 agents;
-       * with 256 it held 409 MB at no cost in time, but 886 MB at 1,000 agents with 384
-       * (bench/RESULTS.md, scale). The SDK sizes the
-       * workflow cache from this limit too, unless maxCachedWorkflows says otherwise.
+       * machine's memory and collects lazily: the control worker held 620 MB at 200 agents,
+       * 409 MB with 256 (bench/RESULTS.md, scale). Node gives the SDK's workflow thread the same
+       * limit. The SDK sizes the workflow cache from this limit too, unless maxCachedWorkflows
+       * says otherwise.
        */
       controlWorkerHeapMb: z.number().int().min(128).max(65_536).optional(),
       /**
