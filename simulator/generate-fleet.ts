@@ -62,7 +62,10 @@ export function generateFleet(shape: FleetShape): GeneratedFleet {
   if (!Number.isInteger(shape.machines) || shape.machines < 1 || shape.machines > 250) throw new Error(`--machines ${shape.machines}: give a whole number of machines, 1 to 250 (each is a loopback address)`);
   const r = prng(shape.seed ?? 1);
   const machineNames = Array.from({ length: shape.machines }, (_, i) => `m${pad(i + 1, 2)}`);
-  const machines = machineNames.map((name, i) => ({ name, host: `127.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, description: `generated machine ${i + 1} of ${shape.machines}` }));
+  // Machines on 127.1.0.x, never 127.0.0.1: the stacks' own listeners are there, on ports drawn at
+  // random (lib/stack.ts freePort, 10000 up to the ephemeral range), and the agents' health ports
+  // (20000 and up) would meet one of them about one 5,000-agent start in four ("already taken").
+  const machines = machineNames.map((name, i) => ({ name, host: `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`, description: `generated machine ${i + 1} of ${shape.machines}` }));
   // Ports below the pushgateways' 9091 and the metrics ports (9464 and up), so none meets another on a machine.
   const hubs = machineNames.map((m, i) => ({ name: `Hub-${m}`, machine: m, port: 8000 + i }));
   const perMachine = new Map<string, number>();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,24 @@ describe('generated fleets (simulator/generate-fleet.ts)', () => {
     const plan = loadPlan(path.join(dir, 'plans', 'scale.json'), config);
     const migrate = plan.weeks[0]!.steps[0]!;
     assert.equal(migrate.migrate?.batchSize, 1000, 'a quarter of the fleet, capped at the 1,000 a plan allows');
+  });
+
+  it('a generated fleet shares no address with the stack\'s own services, so a port drawn for them at random cannot clash with an agent (a 5,000-agent bench start was refused so)', () => {
+    const clash = mkdtempSync(path.join(tmpdir(), 'phasegate-generated-ports-'));
+    try {
+      const fleet = generateFleet({ agents: 5000, machines: 50, actions: 'curl' });
+      writeFleet(clash, fleet);
+      assert.ok(fleet.inventory.machines.every((m) => m.host !== '127.0.0.1'), 'no generated machine on 127.0.0.1');
+      // The production stack puts its listeners on 127.0.0.1 at ports from lib/stack.ts freePort;
+      // here they land on the agents' health ports (20000 and up) on purpose.
+      const file = path.join(clash, 'deployment.json');
+      const deployment = JSON.parse(readFileSync(file, 'utf8'));
+      deployment.metrics = { host: '127.0.0.1', ports: Object.fromEntries([['control', 20_000], ...Object.keys(fleet.catalogues).map((m, i) => [m, 20_001 + i])]) };
+      writeFileSync(file, JSON.stringify(deployment));
+      assert.equal(loadConfig(clash).inventory.agents.length, 5000);
+    } finally {
+      rmSync(clash, { recursive: true, force: true });
+    }
   });
 
   it('gpuLoopMs gives every catalogue the looping GPU reader, and the catalogues still load', () => {
