@@ -34,7 +34,6 @@ import { searchAttributes } from './lib/visibility';
 import { undoInChildren } from './rollback/children';
 import { leftAfter, newRollbackRecord, rollBack, type AppliedChange, type RollbackRecord, type UndoResolution } from './rollback/engine';
 import { weekWorkflow, type WeekInput, type WeekStatus } from './week';
-import { weekWorkflowTaskTimeout } from './week/new-run';
 
 export { weekWorkflowId } from './lib/ids';
 
@@ -276,7 +275,6 @@ export async function phaseWorkflow(given: PhaseInput): Promise<PhaseStatus> {
           ],
           // A phase closed for good (terminated) cancels its week, which takes that as an abort.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          workflowTaskTimeout: weekWorkflowTaskTimeout,
         });
       } catch (err) {
         entry.outcome = 'failed';

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, makeContinueAsNewFunc, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { WeekInput, WeekStatus } from './messages';
 import type { WeekRun } from './run';
 import { publishAllAndSettle } from '../lib/notify';
@@ -14,18 +14,6 @@ import { publishAllAndSettle } from '../lib/notify';
  * Behind a patch: a week that began on code without this replays without it.
  */
 export const newRunBetweenRoundsPatch = 'week-new-run-between-rounds';
-
-/**
- * How long the server waits for a worker to finish one of the week's workflow tasks (its
- * default is 10 s). A week task handles every migration that ended since the last one and
- * starts the next, and a week of thousands of agents carries a large status; on a busy control
- * worker such a task took 20 to 60 s (bench/RESULTS.md, scale, 2026-12-07). Past 10 s the
- * server timed the task out, the worker's finished work was refused ("Workflow task not
- * found"), the run left the worker's cache, and the next task replayed the whole history,
- * slower still. A worker that really died is still noticed within this, and the server allows
- * up to 120 s. Set where the week starts (workflows/phase.ts) and on each new run.
- */
-export const weekWorkflowTaskTimeout = '60s';
 
 export function historyIsLong(run: WeekRun): boolean {
   const info = workflowInfo();
@@ -44,5 +32,5 @@ export async function startNewRun(run: WeekRun, at: { step: number; round: numbe
     ...input,
     resume: { status: run.status, paused: run.paused, step: at.step, round: at.round, failedInBatch: at.failedInBatch },
   };
-  return makeContinueAsNewFunc<(input: WeekInput) => Promise<WeekStatus>>({ workflowTaskTimeout: weekWorkflowTaskTimeout })(next);
+  return continueAsNew<(input: WeekInput) => Promise<WeekStatus>>(next);
 }
