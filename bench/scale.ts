@@ -233,8 +233,8 @@ async function main(): Promise<void> {
         const done = week.agents.filter((a) => a.state !== 'waiting' && a.state !== 'running').length;
         process.stdout.write(`  ${Math.round((Date.now() - started) / 1000)} s: ${done} of ${agents} agents done, week run ${week.history?.runs ?? 1}\n`);
       }
-      // Every 5 s, not every second: at 5,000 agents each answer is about 700 KB of status that
-      // the busy workflow thread must build, and the server keeps one query waiting at a time
+      // Every 5 s, not every second: at 5,000 agents each answer is about 700 KB of status, and
+      // the server keeps one query waiting at a time for a week whose task is under way
       // ("consistent query buffer is full"); the gate is seen at most 5 s late.
       await new Promise((r) => setTimeout(r, 5000));
     }
