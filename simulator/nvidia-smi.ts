@@ -1,54 +1,41 @@
 /**
- * The simulated fleet's nvidia-smi: answers the two queries phasegate's GPU probe makes
- * (`--query-gpu=...` and `--query-compute-apps=...`, CSV without header or units) from the
- * simulator's model of the machine's GPU (FleetState.gpu in simulator/fleet-state.ts), so that
- * the real probe code runs against a simulated machine as it would against a real one.
- * lib/stack.ts puts simulator/bin (a wrapper that runs this file) first on each simulated
- * machine worker's PATH, with the simulator's address and the machine in its environment.
- * A field it does not model prints [N/A], as the real one does for unsupported fields.
+ * The simulated fleet's nvidia-smi in its looping mode (`--loop-ms=N`, a reading every N ms
+ * until killed), which activities/machine/gpu-reader.ts keeps running on each machine worker.
+ * simulator/bin/nvidia-smi answers a single query itself, with one curl, and runs this file only
+ * for the loop: a Node process costs about 80 ms of CPU to start, and at fifty machines the
+ * probe's process list, asked every 10 s on each, was a share of the machine that a real fleet
+ * does not pay (bench/RESULTS.md, "the simulated nvidia-smi as one curl").
+ * Both ask the simulator for the answer it builds from its GPU model (simulator/nvidia-smi-csv.ts).
  */
 async function main(): Promise<number> {
-  // --loop-ms=N: print the query every N ms until killed, as nvidia-smi's looping mode does.
-  const loopMs = Number(process.argv.find((a) => a.startsWith('--loop-ms='))?.slice('--loop-ms='.length) ?? 0);
-  if (loopMs > 0) {
-    for (;;) {
-      const code = await once();
-      if (code !== 0) return code;
-      await new Promise((r) => setTimeout(r, loopMs));
-    }
-  }
-  return once();
-}
-
-async function once(): Promise<number> {
-  const admin = process.env.PHASEGATE_SIMULATOR_ADMIN;
-  const machine = process.env.PHASEGATE_MACHINE;
   const arg = (name: string) => process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  const loopMs = Number(arg('--loop-ms') ?? 0);
   const gpuFields = arg('--query-gpu');
   const appFields = arg('--query-compute-apps');
   if (!gpuFields && !appFields) {
     process.stdout.write('simulated nvidia-smi: only --query-gpu and --query-compute-apps are modelled\n');
     return 0;
   }
+  const admin = process.env.PHASEGATE_SIMULATOR_ADMIN;
+  const machine = process.env.PHASEGATE_MACHINE;
   if (!admin || !machine) {
     process.stderr.write('NVIDIA-SMI has failed because it could not reach the simulator (PHASEGATE_SIMULATOR_ADMIN, PHASEGATE_MACHINE unset)\n');
     return 9;
   }
-  let state: { gpus: Array<{ uuid: string; usedMiB: number; totalMiB: number }>; apps: Array<{ pid: number; usedMiB: number; gpuUuid: string }> };
-  try {
-    const res = await fetch(`${admin}/machines/${encodeURIComponent(machine)}/gpu`, { signal: AbortSignal.timeout(1500) });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    state = (await res.json()) as typeof state;
-  } catch (err) {
-    process.stderr.write(`NVIDIA-SMI has failed because it couldn't communicate with the simulated driver: ${(err as Error).message}\n`);
-    return 9;
+  const query = gpuFields ? `query-gpu=${encodeURIComponent(gpuFields)}` : `query-compute-apps=${encodeURIComponent(appFields!)}`;
+  const url = `${admin}/machines/${encodeURIComponent(machine)}/nvidia-smi?${query}`;
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      process.stdout.write(await res.text());
+    } catch (err) {
+      process.stderr.write(`NVIDIA-SMI has failed because it couldn't communicate with the simulated driver: ${(err as Error).message}\n`);
+      return 9;
+    }
+    if (!(loopMs > 0)) return 0;
+    await new Promise((r) => setTimeout(r, loopMs));
   }
-  const rows = gpuFields
-    ? state.gpus.map((g) => ({ uuid: g.uuid, 'memory.used': g.usedMiB, 'memory.total': g.totalMiB }) as Record<string, unknown>)
-    : state.apps.map((p) => ({ pid: p.pid, used_memory: p.usedMiB, used_gpu_memory: p.usedMiB, gpu_uuid: p.gpuUuid }) as Record<string, unknown>);
-  const fields = (gpuFields ?? appFields)!.split(',').map((f) => f.trim());
-  for (const row of rows) process.stdout.write(`${fields.map((f) => (row[f] === undefined ? '[N/A]' : String(row[f]))).join(', ')}\n`);
-  return 0;
 }
 
 main().then(

@@ -7,6 +7,7 @@ import type { Inventory } from '../config/schema/inventory';
 import type { Logger } from '../lib/logger';
 import { subjects } from '../lib/nats';
 import { FleetState, SimulatorError, type ActionKind, type ActionRequest, type AgentFaults, type JournalEntry } from './fleet-state';
+import { nvidiaSmiCsv } from './nvidia-smi-csv';
 import { HeartbeatGenerator, type HeartbeatMessage, type OutageWindow } from './heartbeats';
 
 /** Wall-clock heartbeats are generated this often (each sender keeps its own interval). */
@@ -277,6 +278,16 @@ export class FleetSimulator {
         const machine = decodeURIComponent(parts[1]!);
         if (!this.opts.machines.includes(machine)) throw new SimulatorError(404, `machine "${machine}" is not simulated here`);
         return json(res, 200, { machine, ...this.state.gpu(machine) });
+      }
+      if (parts[0] === 'machines' && parts[2] === 'nvidia-smi' && parts.length === 3 && method === 'GET') {
+        // The simulated nvidia-smi's whole answer, so that it runs as one curl (simulator/bin/nvidia-smi).
+        const machine = decodeURIComponent(parts[1]!);
+        if (!this.opts.machines.includes(machine)) throw new SimulatorError(404, `machine "${machine}" is not simulated here`);
+        const gpuFields = url.searchParams.get('query-gpu') ?? undefined;
+        const appFields = url.searchParams.get('query-compute-apps') ?? undefined;
+        if ((gpuFields === undefined) === (appFields === undefined)) throw new SimulatorError(400, 'ask for exactly one of query-gpu and query-compute-apps');
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        return void res.end(nvidiaSmiCsv(this.state.gpu(machine), { gpuFields, appFields }));
       }
       if (parts[0] === 'machines' && parts[2] === 'load' && parts.length === 3) {
         const machine = decodeURIComponent(parts[1]!);
