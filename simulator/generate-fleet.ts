@@ -36,8 +36,8 @@ export interface FleetShape {
   rollbackUndosAtOncePerMachine?: number;
   /**
    * The catalogues' GPU probe as one looping nvidia-smi per machine worker (probes.gpu.loopMs)
-   * instead of two processes per sample: the simulated nvidia-smi is a Node process of about
-   * 80 ms of CPU, and fifty simulated machines share this machine's cores.
+   * instead of two processes per sample: fifty simulated machines share this machine's cores,
+   * and even at one curl per query (simulator/bin/nvidia-smi) two a second on each add up.
    */
   gpuLoopMs?: number;
   /**

@@ -2,7 +2,7 @@
  * The simulated fleet's nvidia-smi in its looping mode (`--loop-ms=N`, a reading every N ms
  * until killed), which activities/machine/gpu-reader.ts keeps running on each machine worker.
  * simulator/bin/nvidia-smi answers a single query itself, with one curl, and runs this file only
- * for the loop: a Node process costs about 80 ms of CPU to start, and at fifty machines the
+ * for the loop: a Node process costs about 225 ms of CPU to start, and at fifty machines the
  * probe's process list, asked every 10 s on each, was a share of the machine that a real fleet
  * does not pay (bench/RESULTS.md, "the simulated nvidia-smi as one curl").
  * Both ask the simulator for the answer it builds from its GPU model (simulator/nvidia-smi-csv.ts).
